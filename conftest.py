@@ -1,0 +1,1 @@
+"""Repo-level glue only. The hubrig plugin itself loads through its pytest11 entry point."""

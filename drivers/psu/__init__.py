@@ -1,0 +1,1 @@
+"""Bench power supplies and AC sources driven by SCPI through pyvisa."""

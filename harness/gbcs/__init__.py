@@ -1,0 +1,1 @@
+"""GBCS codec: message envelope, content, security, tables."""

@@ -1,0 +1,1 @@
+"""The virtual rig: emulated supply, ESME, Comms Hub/ITCH and HAN stick, in virtual or real time."""

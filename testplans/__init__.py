@@ -1,0 +1,1 @@
+"""Shipped test plans (pytest modules) users run against a rig."""

@@ -1,0 +1,20 @@
+"""Shared helpers for the harness's own tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+RTDS = SHARED / "vectors" / "rtds-4.5.0"
+
+
+@pytest.fixture(scope="session")
+def rtds() -> Path:
+    """The RTDS 4.5.0 vectors beside the project; skips when they are not there."""
+    if not (RTDS / "messages").is_dir():
+        pytest.skip(f"RTDS 4.5.0 vectors not found at {RTDS} (they ship with the DCC's "
+                    "shared test data, not with hubrig); codec tests on self-built messages still run")
+    return RTDS
