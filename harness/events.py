@@ -20,6 +20,7 @@ FRAME = "frame"  # a decoded GBCS message; data: message fields (see harness.gbc
 FRAME_ERROR = "frame_error"  # bytes that framed or decoded wrongly; data: error, offset, raw hex
 LINK = "link"  # a transport went away or came back; data: state ("lost"/"restored"), detail
 SUPPLY = "supply"  # a mains switch confirmed a change; data: output (bool), source
+NOTIFICATION = "notification"  # a non-GBCS line the link framing recognised (e.g. the ITCH's AD1 POA)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Event:
 
     def __str__(self) -> str:
         bits = [f"#{self.seq}", f"t={seconds(self.t_ns):.6f}s", self.kind, self.source]
-        for key in ("cra", "message_code", "alert_code", "state", "output", "error"):
+        for key in ("cra", "message_code", "alert_code", "name", "state", "output", "error"):
             if key in self.data:
                 bits.append(f"{key}={self.data[key]}")
         if self.journal_id is not None:
