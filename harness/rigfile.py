@@ -1,0 +1,383 @@
+"""Rig files: the YAML description of a bench (or of the virtual rig), as pydantic models.
+
+:func:`load_rig` reads a rig file and returns a :class:`RigFile`, or raises
+:class:`RigFileError` whose message names the file, the line, the field and what was expected,
+e.g. ``rigs/bench.yaml:14: instruments.supply.dialect: 'keysite' is not one of generic-scpi, ...``.
+Relative paths in a rig file resolve against the rig file's own folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
+
+from harness.virtual.params import VirtualParams
+
+DIALECTS = ("generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800", "aimtti-pl")
+Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
+                  "aimtti-pl"]
+DeviceType = Literal["ESMETS", "GSMETS", "CHTS", "IHDTS", "PPMIDTS", "HCALCSTS", "CADTS"]
+VIRTUAL = "virtual"
+_EUI = re.compile(r"^[0-9A-F]{16}$")
+_VERSION = re.compile(r"^\d+(\.\d+)*$")
+
+
+class RigFileError(ValueError):
+    """A rig file that cannot be used; the message is ready to show (file:line: field: problem)."""
+
+
+def field_problem(at: tuple[str | int, ...], message: str) -> PydanticCustomError:
+    """A validation error about field ``at`` (relative to the model raising it), for cross-field
+    rules whose natural location is not the validator's own."""
+    return PydanticCustomError("rig_field", message, {"at": at})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _eui(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "rig_eui", f'YAML read this EUI-64 as the number {value}; quote it: "00DB1234567890A0"')
+    if not isinstance(value, str) or not _EUI.match(value.upper()):
+        raise PydanticCustomError("rig_eui", f"expected an EUI-64 as 16 hex digits, got {value!r}")
+    return value.upper()
+
+
+def _version(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "rig_version", f'YAML read {value!r} as a number; quote versions: "4.2"')
+    if not isinstance(value, str) or not _VERSION.match(value):
+        raise PydanticCustomError("rig_version", f'expected a version like "4.2", got {value!r}')
+    return value
+
+
+class SafetyLimits(_Model):
+    """Hard limits no set-point may exceed (checked before anything is sent)."""
+
+    max_voltage: float = Field(gt=0, description="V")
+    max_current: float = Field(gt=0, description="A")
+
+
+class SupplyConfig(_Model):
+    """A SCPI bench supply or AC source reached through pyvisa."""
+
+    resource: str = Field(min_length=1, description='VISA resource string; "virtual" on the virtual rig')
+    dialect: Dialect = "generic-scpi"
+    channel: int = Field(default=1, ge=1)
+    safety: SafetyLimits
+    voltage: float = Field(ge=0, description="set-point while mains is on (V, rms for AC sources)")
+    current_limit: float = Field(gt=0, description="A")
+    frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources only")
+    verify: bool = True
+    timeout_s: float = Field(default=5.0, gt=0)
+    visa_library: str = "@py"
+
+    @field_validator("voltage")
+    @classmethod
+    def _voltage_within_safety(cls, v: float, info: ValidationInfo) -> float:
+        safety = info.data.get("safety")
+        if safety is not None and v > safety.max_voltage:
+            raise PydanticCustomError("rig_safety", f"{v:g} V is above safety.max_voltage {safety.max_voltage:g} V")
+        return v
+
+    @field_validator("current_limit")
+    @classmethod
+    def _current_within_safety(cls, v: float, info: ValidationInfo) -> float:
+        safety = info.data.get("safety")
+        if safety is not None and v > safety.max_current:
+            raise PydanticCustomError("rig_safety", f"{v:g} A is above safety.max_current {safety.max_current:g} A")
+        return v
+
+
+class RelayConfig(_Model):
+    """A HID USB relay board (16c0:05df) switching the ESME's mains."""
+
+    vendor_id: int = Field(default=0x16C0, ge=0, le=0xFFFF)
+    product_id: int = Field(default=0x05DF, ge=0, le=0xFFFF)
+    serial: str | None = None
+    channel: int = Field(default=1, ge=1, le=8)
+    mains_on_when: Literal["closed", "open"] = "closed"
+
+
+class ItchConfig(_Model):
+    """The Wired ITCH's serial link."""
+
+    port: str = Field(min_length=1, description='device path or pyserial URL; "virtual" on the virtual rig')
+    baudrate: int = Field(default=115200, gt=0)
+    framing: str = Field(default="gfi", pattern=r"^[a-z][a-z0-9_-]*$")
+    poa_notification: str = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
+    reconnect_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("poa_notification")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise PydanticCustomError("rig_regex", f"not a valid regular expression: {exc}")
+        return v
+
+
+class HanConfig(_Model):
+    """A ZigBee HAN stick (zigpy/bellows); placeholder for the HAN work."""
+
+    port: str = Field(min_length=1)
+    radio: Literal["ezsp"] = "ezsp"
+    baudrate: int = Field(default=115200, gt=0)
+
+
+class Instruments(_Model):
+    supply: SupplyConfig | None = None
+    relay: RelayConfig | None = None
+    mains_switch: Literal["supply", "relay"] = "supply"
+    itch: ItchConfig
+    han: HanConfig | None = None
+
+    @field_validator("mains_switch")
+    @classmethod
+    def _switch_configured(cls, v: str, info: ValidationInfo) -> str:
+        if v in info.data and info.data[v] is None:
+            raise PydanticCustomError("rig_switch", f"mains_switch is {v!r} but instruments.{v} is not configured")
+        return v
+
+
+class DeviceIdentity(_Model):
+    eui: str
+    type: DeviceType
+    spec_version: str = Field(description="SMETS/CHTS (etc.) version, e.g. \"4.2\"")
+    gbcs_version: str
+    firmware: str = Field(min_length=1)
+
+    _check_eui = field_validator("eui", mode="before")(lambda cls, v: _eui(v))
+    _check_versions = field_validator("spec_version", "gbcs_version", mode="before")(lambda cls, v: _version(v))
+
+    @field_validator("firmware", mode="before")
+    @classmethod
+    def _firmware_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+class CommsHubIdentity(DeviceIdentity):
+    type: DeviceType = "CHTS"
+    csp_region: Literal["north", "central", "south", "central-south"]
+
+
+class Dut(_Model):
+    """The devices under test and the keys to talk to them."""
+
+    esme: DeviceIdentity
+    comms_hub: CommsHubIdentity
+    keystore: Path = Field(description="key store folder, relative to the rig file")
+    acb: str = Field(description="Access Control Broker EUI-64")
+    clock_tolerance_s: float = Field(default=10, ge=0)
+
+    _check_acb = field_validator("acb", mode="before")(lambda cls, v: _eui(v))
+
+    @field_validator("keystore")
+    @classmethod
+    def _relative_to_rig_file(cls, v: Path, info: ValidationInfo) -> Path:
+        return _resolve(v, info)
+
+
+class TsatConfig(_Model):
+    on_violation: Literal["warn", "fail"] = "warn"
+
+
+class RigFile(_Model):
+    """A whole rig file."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                      description="rig name: letters, digits, '.', '_', '-' (used in file names)")
+    kind: Literal["real", "virtual"]
+    seed: int = 1
+    limit_sets: list[str] = Field(default_factory=list)
+    instruments: Instruments
+    dut: Dut
+    tsat: TsatConfig = Field(default_factory=TsatConfig)
+    state_dir: Path | None = Field(
+        default=None, description="where the mains-off marker lives (default ~/.hubrig/state)")
+    virtual: VirtualParams = Field(default_factory=VirtualParams)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir_relative(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _kind_matches_instruments(self) -> "RigFile":
+        inst = self.instruments
+        virtual = self.kind == VIRTUAL
+        for at, value in ((("instruments", "supply", "resource"), inst.supply and inst.supply.resource),
+                          (("instruments", "itch", "port"), inst.itch.port)):
+            if value is None:
+                continue
+            if virtual and value != VIRTUAL:
+                raise field_problem(at, f"must be 'virtual' on a kind: virtual rig, got {value!r}")
+            if not virtual and value == VIRTUAL:
+                raise field_problem(at, "'virtual' is only for kind: virtual; give the real resource")
+        if virtual and inst.mains_switch != "supply":
+            raise field_problem(("instruments", "mains_switch"), "the virtual rig switches mains with its supply")
+        return self
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.kind == VIRTUAL
+
+
+def _resolve(p: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    p = p.expanduser()
+    return p if p.is_absolute() or base is None else (Path(base) / p).resolve()
+
+
+# ---------------------------------------------------------------- loading, with file:line errors
+
+
+def load_rig(path: str | Path) -> RigFile:
+    """Read and validate a rig file; raise :class:`RigFileError` (file:line: field: problem)."""
+    path = Path(path)
+    shown = _shown(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RigFileError(f"{shown}: cannot read rig file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RigFileError(f"{shown}: not a text (UTF-8) file") from None
+    return parse_rig(text, shown, base_dir=path.resolve().parent)
+
+
+def parse_rig(text: str, shown: str, base_dir: Path) -> RigFile:
+    """Validate rig file ``text``; ``shown`` names it in errors, relative paths resolve to ``base_dir``."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            raise RigFileError(f"{shown}:1: the rig file is empty")
+        _reject_duplicate_keys(node, shown)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise RigFileError(f"{shown}:{line}: YAML syntax: {exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise RigFileError(f"{shown}:{line}: YAML: character {exc.character!r} is not allowed") from None
+    except yaml.YAMLError as exc:
+        raise RigFileError(f"{shown}: YAML: {exc}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if not isinstance(data, dict):
+        raise RigFileError(f"{shown}:{node.start_mark.line + 1}: a rig file is a mapping "
+                           f"(name:, kind:, instruments:, dut: ...), got {type(data).__name__}")
+    try:
+        return RigFile.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        lines = [_describe(err, node, shown) for err in exc.errors(include_url=False)]
+        raise RigFileError("\n".join(sorted(set(lines), key=_line_of))) from None
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _line_of(message: str) -> tuple[int, str]:
+    m = re.match(r"^.*?:(\d+): ", message)
+    return (int(m.group(1)) if m else 0, message)
+
+
+def _reject_duplicate_keys(node: yaml.Node, shown: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise RigFileError(f"{shown}:{key.start_mark.line + 1}: {key.value}: duplicate key")
+                seen.add(key.value)
+            _reject_duplicate_keys(value, shown)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _reject_duplicate_keys(item, shown)
+
+
+def _describe(err: dict, root: yaml.Node, shown: str) -> str:
+    loc = tuple(err["loc"])
+    ctx = err.get("ctx") or {}
+    if err["type"] == "rig_field":
+        loc = loc + tuple(ctx["at"])
+    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    line = _line_for(root, loc)
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    return f"{shown}:{line}: {where}: {_explain(err, loc)}"
+
+
+def _line_for(root: yaml.Node, loc: tuple) -> int:
+    """The line of the deepest YAML node on ``loc`` (the key's line for mapping entries)."""
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    node, line = value, key.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _explain(err: dict, loc: tuple) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        section = _model_at(loc) is not None
+        return "required section is missing" if section else "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = _model_at(loc[:-1])
+        hint = f" (expected one of: {', '.join(allowed.model_fields)})" if allowed else ""
+        return f"unknown field {loc[-1]!r}{hint}"
+    if kind == "literal_error":
+        options = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"{value!r} is not one of {options}"
+    if kind in ("model_type", "dict_type"):
+        return f"expected a section (key: value lines), got {value!r}"
+    msg = err["msg"]
+    if kind.startswith("rig_") or kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return f"{msg[0].lower()}{msg[1:]} (got {value!r})"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The model class expected at ``loc`` in a rig file, if it is a section."""
+    model: Any = RigFile
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        model = _model_of(fields[part].annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):  # Optional[Model]
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None

@@ -1,0 +1,183 @@
+"""Rig files: the shipped rigs validate, and every kind of broken rig file gets one clear
+message naming the file, the line, the field and what was expected."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from harness.rigfile import DIALECTS, RigFileError, load_rig, parse_rig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+name: bench-3
+kind: real
+limit_sets: [sec-h3.14g]
+instruments:
+  supply:
+    resource: "TCPIP0::192.168.1.50::5025::SOCKET"
+    dialect: keysight-ac6800
+    channel: 1
+    voltage: 230.0
+    current_limit: 2.0
+    frequency: 50.0
+    safety: {max_voltage: 253.0, max_current: 5.0}
+  mains_switch: supply
+  itch:
+    port: /dev/ttyUSB0
+    baudrate: 115200
+dut:
+  esme: {eui: 00DB1234567890A0, type: ESMETS, spec_version: "4.2", gbcs_version: "3.2", firmware: "1.0.0"}
+  comms_hub: {eui: 00DB1234567890A3, type: CHTS, spec_version: "1.3", gbcs_version: "3.2", firmware: "2.0.0", csp_region: north}
+  keystore: keys/
+  acb: 90B3D51F30000002
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "bench.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(RigFileError) as info:
+        load_rig(write(tmp_path, text))
+    return str(info.value).replace(f"{tmp_path}/", "")
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize("rig", sorted((ROOT / "rigs").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_rig_file_is_valid(rig: Path):
+    loaded = load_rig(rig)
+    assert loaded.name
+    assert loaded.dut.keystore.is_absolute()
+
+
+def test_good_rig_file_loads_and_resolves_paths_against_its_folder(tmp_path):
+    rig = load_rig(write(tmp_path, GOOD + "state_dir: state\n"))
+    assert rig.instruments.supply.dialect == "keysight-ac6800"
+    assert rig.instruments.supply.visa_library == "@py"  # default
+    assert rig.dut.keystore == (tmp_path / "keys").resolve()
+    assert rig.state_dir == (tmp_path / "state").resolve()
+    assert rig.dut.comms_hub.type == "CHTS"
+    assert not rig.is_virtual
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    text = GOOD.replace("    channel: 1\n", "    channel: [1\n")
+    msg = error_of(tmp_path, text)
+    assert re.match(rf"^bench\.yaml:{line_of(text, 'channel: [1') + 1}: YAML syntax: ", msg)
+
+
+def test_unknown_field_names_its_line_and_the_fields_allowed(tmp_path):
+    text = GOOD.replace("    channel: 1\n", "    chanel: 1\n")
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'chanel')}: instruments.supply.chanel: unknown field 'chanel'" in msg
+    assert "channel" in msg.split("expected one of:")[1]
+
+
+def test_wrong_type_names_field_and_value(tmp_path):
+    text = GOOD.replace("current_limit: 2.0", "current_limit: lots")
+    msg = error_of(tmp_path, text)
+    assert f":{line_of(text, 'current_limit')}: instruments.supply.current_limit:" in msg
+    assert "'lots'" in msg and "number" in msg
+
+
+def test_unknown_dialect_lists_the_known_ones(tmp_path):
+    text = GOOD.replace("dialect: keysight-ac6800", "dialect: keysite")
+    msg = error_of(tmp_path, text)
+    expected = f"bench.yaml:{line_of(text, 'keysite')}: instruments.supply.dialect: 'keysite' is not one of "
+    assert expected in msg
+    assert all(d in msg for d in DIALECTS)
+
+
+def test_bad_eui_is_named(tmp_path):
+    text = GOOD.replace("eui: 00DB1234567890A3", "eui: 00DB12345678ZZ")
+    msg = error_of(tmp_path, text)
+    assert f":{line_of(text, '00DB12345678ZZ')}: dut.comms_hub.eui: expected an EUI-64 as 16 hex digits" in msg
+
+
+def test_eui_that_yaml_read_as_a_number_asks_for_quotes(tmp_path):
+    text = GOOD.replace("acb: 90B3D51F30000002", "acb: 1234567890123456")
+    msg = error_of(tmp_path, text)
+    assert "dut.acb: YAML read this EUI-64 as the number 1234567890123456; quote it" in msg
+
+
+def test_missing_required_section(tmp_path):
+    start = GOOD.index("  itch:")
+    text = GOOD[:start] + GOOD[GOOD.index("dut:"):]
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'instruments:')}: instruments.itch: required section is missing" in msg
+
+
+def test_safety_limit_below_set_point_points_at_the_set_point(tmp_path):
+    text = GOOD.replace("max_voltage: 253.0", "max_voltage: 120.0")
+    msg = error_of(tmp_path, text)
+    assert (f"bench.yaml:{line_of(text, 'voltage: 230')}: instruments.supply.voltage: "
+            "230 V is above safety.max_voltage 120 V") in msg
+
+
+def test_mains_switch_needs_its_instrument(tmp_path):
+    text = GOOD.replace("mains_switch: supply", "mains_switch: relay")
+    msg = error_of(tmp_path, text)
+    assert "instruments.mains_switch: mains_switch is 'relay' but instruments.relay is not configured" in msg
+
+
+def test_virtual_resource_on_a_real_rig_is_refused_at_its_line(tmp_path):
+    text = GOOD.replace("port: /dev/ttyUSB0", "port: virtual")
+    msg = error_of(tmp_path, text)
+    assert f":{line_of(text, 'port: virtual')}: instruments.itch.port: 'virtual' is only for kind: virtual" in msg
+
+
+def test_unquoted_version_asks_for_quotes(tmp_path):
+    text = GOOD.replace('spec_version: "4.2"', "spec_version: 4.2")
+    msg = error_of(tmp_path, text)
+    assert "dut.esme.spec_version: YAML read 4.2 as a number; quote versions" in msg
+
+
+def test_duplicate_key_is_an_error(tmp_path):
+    text = GOOD.replace("    channel: 1\n", "    channel: 1\n    channel: 2\n")
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'channel: 2')}: channel: duplicate key" in msg
+
+
+def test_several_problems_are_reported_together_in_line_order(tmp_path):
+    text = GOOD.replace("dialect: keysight-ac6800", "dialect: nope").replace("baudrate: 115200", "baudrate: fast")
+    lines = error_of(tmp_path, text).splitlines()
+    assert len(lines) == 2
+    assert "dialect" in lines[0] and "baudrate" in lines[1]
+
+
+def test_not_a_mapping_and_empty_and_missing_file(tmp_path):
+    assert "a rig file is a mapping" in error_of(tmp_path, "- just\n- a list\n")
+    assert "the rig file is empty" in error_of(tmp_path, "# nothing\n")
+    with pytest.raises(RigFileError, match="cannot read rig file"):
+        load_rig(tmp_path / "absent.yaml")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_either_loads_or_gives_a_located_message(text):
+    """Whatever the bytes, the loader answers with a model or a file:line message, never a traceback."""
+    try:
+        parse_rig(text, "fuzz.yaml", Path("/tmp"))
+    except RigFileError as exc:
+        assert all(re.match(r"^fuzz\.yaml(:\d+)?: ", line) for line in str(exc).splitlines())
+
+
+@pytest.mark.parametrize("key", ["name", "kind", "esme", "comms_hub",
+                                 "safety", "voltage", "current_limit", "resource", "port", "acb", "keystore"])
+def test_deleting_any_required_key_names_it(key):
+    text = "\n".join(line for line in GOOD.splitlines() if not line.lstrip().startswith(f"{key}:"))
+    assert text != GOOD.rstrip("\n")
+    with pytest.raises(RigFileError) as info:
+        parse_rig(text, "bench.yaml", Path("/tmp"))
+    assert re.search(rf"^bench\.yaml:\d+: \S*{key}\S*: ", str(info.value), re.M)
