@@ -1,0 +1,186 @@
+"""The frame journal: append-only, durable per frame (even under SIGKILL), and readable by the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from harness.cli import main as hubrig
+from harness.journal import JOURNAL_FILENAME, Journal, JournalError
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / JOURNAL_FILENAME) as j:
+        yield j
+
+
+def test_append_returns_increasing_ids_and_frames_round_trip(journal):
+    a = journal.append("in", 10, 1_700_000_000_000_000_000, b"GBCS:DATA#0:1:AA\r\n", "itch", "frame")
+    b = journal.append("out", 20, 1_700_000_000_000_000_010, b"\x00\xff", "itch", "frame")
+    assert b > a
+    frames = journal.frames()
+    assert [(f.id, f.direction, f.t_ns, f.raw, f.source, f.kind) for f in frames] == [
+        (a, "in", 10, b"GBCS:DATA#0:1:AA\r\n", "itch", "frame"), (b, "out", 20, b"\x00\xff", "itch", "frame")]
+    assert frames[0].wall_ns == 1_700_000_000_000_000_000
+    assert frames[0].record is None and frames[0].error is None
+    assert [f.id for f in journal.frames(since_id=a)] == [b]
+
+
+def test_decode_results_are_stored_and_filter_by_alert_code(journal):
+    alert = journal.append("in", 1, 1, b"a", "itch", "frame")
+    other = journal.append("in", 2, 2, b"b", "itch", "frame")
+    bad = journal.append("in", 3, 3, b"c", "itch", "garbage")
+    journal.set_decoded(alert, {"alert_code": "8F36", "message_code": 0x0067, "cra": "alert"}, None)
+    journal.set_decoded(other, {"alert_code": 0x8F35}, None)
+    journal.set_decoded(bad, None, "not a GBCS:DATA line")
+    for code in (0x8F36, "8F36", "0x8f36", "8f36"):
+        (found,) = journal.frames(alert_code=code)
+        assert found.id == alert and found.alert_code == 0x8F36 and found.message_code == 0x67
+    assert [f.id for f in journal.frames(alert_code=0x8F35)] == [other]
+    garbage = journal.frames()[2]
+    assert garbage.error == "not a GBCS:DATA line" and garbage.record is None
+    with pytest.raises(ValueError):
+        journal.frames(alert_code="zz")
+
+
+def test_journal_is_append_only_and_in_wal_mode(journal):
+    fid = journal.append("in", 1, 1, b"x", "itch", "frame")
+    journal.set_decoded(fid, {"alert_code": "8F36"}, None)
+    db = sqlite3.connect(journal.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for sql in ("UPDATE frames SET raw = x'00'", "DELETE FROM frames", "UPDATE decodes SET error = 'x'",
+                "DELETE FROM decodes"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(sql)
+    db.close()
+    with pytest.raises(sqlite3.IntegrityError):  # a frame is decoded once
+        journal.set_decoded(fid, None, "again")
+    with pytest.raises(ValueError):
+        journal.append("sideways", 1, 1, b"x", "itch", "frame")
+
+
+def test_reopened_journal_keeps_frames_and_continues_ids(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        first = j.append("in", 1, 1, b"one", "itch", "frame")
+    with Journal(path) as j:
+        second = j.append("in", 2, 2, b"two", "itch", "frame")
+        assert [f.raw for f in j.frames()] == [b"one", b"two"] and second > first
+
+
+def test_open_existing_refuses_missing_and_foreign_files(tmp_path):
+    with pytest.raises(JournalError, match="no such journal"):
+        Journal.open_existing(tmp_path / "absent.sqlite")
+    (tmp_path / "text.sqlite").write_text("hello, not a database at all " * 10)
+    with pytest.raises(JournalError, match="not a frame journal"):
+        Journal.open_existing(tmp_path / "text.sqlite")
+    other = sqlite3.connect(tmp_path / "other.sqlite")
+    other.execute("CREATE TABLE t (x)")
+    other.commit()
+    other.close()
+    with pytest.raises(JournalError, match="not a hubrig frame journal"):
+        Journal.open_existing(tmp_path / "other.sqlite")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["in", "out"]), st.integers(0, 2**62), st.binary(max_size=300)),
+                max_size=20))
+def test_any_bytes_round_trip_in_order(tmp_path_factory, rows):
+    with Journal(tmp_path_factory.mktemp("j") / JOURNAL_FILENAME) as j:
+        ids = [j.append(d, t, t, raw, "itch", "frame") for d, t, raw in rows]
+        assert [(f.id, f.direction, f.t_ns, f.raw) for f in j.frames()] == [
+            (i, d, t, raw) for i, (d, t, raw) in zip(ids, rows)]
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from harness.journal import Journal
+    j = Journal(sys.argv[1])
+    i = 0
+    while True:
+        fid = j.append("in", i, i, i.to_bytes(4, "big") * 16, "itch", "frame")
+        sys.stdout.write(f"{fid} {i}\\n")
+        sys.stdout.flush()
+        i += 1
+""")
+
+
+def test_sigkill_during_a_burst_loses_no_acknowledged_frame(tmp_path):
+    path = tmp_path / JOURNAL_FILENAME
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    acknowledged = {}
+    try:
+        for line in proc.stdout:
+            fid, i = map(int, line.split())
+            acknowledged[fid] = i
+            if len(acknowledged) >= 2000:
+                break
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert len(acknowledged) >= 2000
+    with Journal.open_existing(path) as j:
+        stored = {f.id: f for f in j.frames()}
+    for fid, i in acknowledged.items():
+        assert stored[fid].raw == i.to_bytes(4, "big") * 16 and stored[fid].t_ns == i
+    assert len(stored) >= len(acknowledged)
+
+
+def _run_journal(tmp_path) -> Journal:
+    run = tmp_path / "run-1"
+    run.mkdir()
+    j = Journal(run / JOURNAL_FILENAME)
+    a = j.append("in", 5_000_000_000, 1_767_225_600_000_000_000, b"GBCS:DATA#0:2:DF09\r\n", "itch", "frame")
+    j.set_decoded(a, {"cra": "alert", "message_code": "0067", "alert_code": "8F36", "originator": "00DB1234567890A0"}, None)
+    b = j.append("in", 6_000_000_000, 1_767_225_601_000_000_000, b"NOISE\r\n", "itch", "garbage")
+    j.set_decoded(b, None, "not a frame: [NOISE]")
+    c = j.append("in", 7_000_000_000, 1_767_225_602_000_000_000, b"x", "itch", "frame")
+    j.set_decoded(c, {"cra": "alert", "alert_code": "8F35"}, None)
+    j.close()
+    return run
+
+
+def test_cli_shows_decoded_frames_from_a_run_directory(tmp_path, capsys):
+    run = _run_journal(tmp_path)
+    assert hubrig(["journal", "show", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "3 frame(s)" in out and "8F36" in out and "8F35" in out and "0067" in out
+    assert "originator=00DB1234567890A0" in out
+    assert "not a frame: [NOISE]" in out  # error text shown literally, not eaten as markup
+    assert "2026-01-01 00:00:01.000" in out
+
+
+def test_cli_filters_by_alert_code(tmp_path, capsys):
+    run = _run_journal(tmp_path)
+    assert hubrig(["journal", "show", str(run / JOURNAL_FILENAME), "--alert", "0x8F36"]) == 0
+    out = capsys.readouterr().out
+    assert "1 frame(s) with alert 8F36" in out and "8F35" not in out and "NOISE" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--alert", "nope"], "not an alert code"),
+    (["--alert", "1FFFF"], "not an alert code"),
+])
+def test_cli_rejects_bad_alert_codes(tmp_path, capsys, argv, message):
+    run = _run_journal(tmp_path)
+    assert hubrig(["journal", "show", str(run), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_run_or_journal(tmp_path, capsys):
+    assert hubrig(["journal", "show", str(tmp_path / "nowhere")]) == 2
+    assert "no such run directory or journal file" in capsys.readouterr().err
+    assert hubrig(["journal", "show", str(tmp_path)]) == 2
+    assert f"no {JOURNAL_FILENAME} in this run directory" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("x" * 200)
+    assert hubrig(["journal", "show", str(tmp_path / "notes.txt")]) == 2
+    assert "not a frame journal" in capsys.readouterr().err
