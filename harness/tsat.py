@@ -13,6 +13,7 @@ an unknown device type or version is an error that lists what the table does hav
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -225,6 +226,12 @@ def load(path: str | Path | None = None) -> TsatTable:
     return _TableReader(path, node).read(doc)
 
 
+@functools.cache
+def default_table() -> TsatTable:
+    """The shipped table, loaded once (treat it as read-only)."""
+    return load()
+
+
 class _TableReader:
     """Turns the parsed YAML into rows, reporting problems as ``file:line: what``."""
 
@@ -327,3 +334,20 @@ class _TableReader:
             return date.fromisoformat(str(raw))
         except ValueError:
             raise self.fail(at, f"not a date or '{OPEN}': {raw!r}") from None
+
+
+def judge_dut(dut: Any, on: date, table: TsatTable | None = None) -> dict[str, Verdict]:
+    """The verdict for each device in a rig file's ``dut`` section (``esme``, ``comms_hub``: each
+    with ``type``, ``spec_version``, ``gbcs_version``), as the model or a plain mapping."""
+    table = table or default_table()
+    out = {}
+    for name in ("comms_hub", "esme"):
+        device = dut.get(name) if isinstance(dut, dict) else getattr(dut, name, None)
+        if device is None:
+            continue
+
+        def get(key: str) -> Any:
+            return device.get(key) if isinstance(device, dict) else getattr(device, key)
+
+        out[name] = table.judge(str(get("type")), str(get("spec_version")), str(get("gbcs_version")), on)
+    return out
