@@ -1,0 +1,237 @@
+"""The human report of a run: Markdown and HTML with the same content, and a latency plot.
+
+The centre of the report is the DCC technical study's table (rows: 50/80/95/99 % delivered;
+columns: POA from outage start, PRA from restoration), one per limit set, followed by the delivery
+ratio within that set's limits, every failure explained (scenario, limit set, limit, evidence),
+the trials, and the informational figures the scenarios record (3-minute timer accuracy, alert
+rate under a flapping supply, ...). The plot shows the POA and PRA latency distributions against
+each limit set's limit.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from harness.measurements import Verdict
+from harness.results import RunResults
+from harness.stats import PERCENTILES, LatencyTable, TrialTiming, fmt_duration, latency_table
+
+POA_THRESHOLD_S = 180.0
+"""A POA stands for an outage of at least 3 minutes (the plot's population of expected POAs)."""
+
+
+@dataclass
+class ReportFiles:
+    markdown: Path
+    html: Path
+    plot: Path | None
+
+
+# A report is a list of blocks rendered twice: ("h", level, text), ("p", text), ("ul", [items]),
+# ("table", headers, rows), ("img", path, alt).
+Block = tuple
+
+
+def _pct(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{100 * ratio:.1f} %"
+
+
+def tables(results: RunResults) -> list[LatencyTable]:
+    """The study-shaped latency table for each limit set of the run."""
+    timings = [TrialTiming(t.outage_seconds, t.poa_seconds, t.pra_seconds) for t in results.trials]
+    return [latency_table(ls, timings) for ls in results.limit_sets]
+
+
+def _latency_block(table: LatencyTable) -> Block:
+    rows = [[f"{p} % delivered", fmt_duration(table.poa.percentiles[p]), fmt_duration(table.pra.percentiles[p])]
+            for p in PERCENTILES]
+    rows.append(["alerts arrived / expected", f"{table.poa.arrived} / {table.poa.expected}",
+                 f"{table.pra.arrived} / {table.pra.expected}"])
+    rows.append(["limit", "-" if table.poa.limit_s is None else f"{table.poa.limit_s:g} s",
+                 "-" if table.pra.limit_s is None else f"{table.pra.limit_s:g} s"])
+    rows.append(["delivery ratio within limit", _pct(table.poa.ratio_within_limit),
+                 _pct(table.pra.ratio_within_limit)])
+    return ("table", ["", "POA (from outage start)", "PRA (from restoration)"], rows)
+
+
+def _blocks(results: RunResults, plot: Path | None) -> list[Block]:
+    r = results
+    out: list[Block] = [("h", 1, f"hubrig {r.plan} report: run {r.run_id}")]
+    failures = r.failures()
+    out.append(("p", f"Verdict: {r.verdict.upper()} ({len(failures)} failed measurement(s), "
+                     f"{sum(t.outcome in ('failed', 'error') for t in r.tests)} failed test(s), "
+                     f"{len(r.trials)} trial(s)). Started {r.started.isoformat(timespec='seconds')}."))
+    rig = r.rig
+    out.append(("p", f"Rig: {rig.name} ({rig.kind}"
+                     + (f", preset {rig.preset}" if rig.preset else "")
+                     + (f", seed {rig.seed}" if rig.seed is not None else "") + ")"
+                     + (f", file {rig.file}" if rig.file else "")
+                     + (f"; device clock tolerance {rig.clock_tolerance_s:g} s" if rig.clock_tolerance_s else "")))
+    if r.dut:
+        out.append(("table", ["device", "EUI", "type", "spec", "GBCS", "firmware", "CSP region"],
+                    [[d.role, d.eui or "", d.type or "", d.spec_version or "", d.gbcs_version or "",
+                      d.firmware or "", d.csp_region or ""] for d in r.dut]))
+    if r.instruments:
+        out.append(("table", ["instrument", "resource", "identity"],
+                    [[i.name, i.resource or "", i.identity or ""] for i in r.instruments]))
+
+    out.append(("h", 2, "Latency percentiles per limit set"))
+    out.append(("p", "Times by which 50/80/95/99 % of the expected alerts had arrived (alerts that "
+                     "never arrived count as not delivered, as in the DCC technical study); POA from "
+                     "outage start, PRA from restoration. Limits file version "
+                     f"{r.limits_version or '?'}."))
+    for ls, table in zip(r.limit_sets, tables(r)):
+        out.append(("h", 3, f"{ls.name}: {ls.title}"))
+        out.append(("p", f"Source: {ls.citation}"))
+        out.append(_latency_block(table))
+    if plot is not None:
+        out.append(("img", plot.name, "POA and PRA latency distributions against each limit set"))
+
+    out.append(("h", 2, "Failures"))
+    out.append(("ul", [m.explain() for m in failures] or ["none"]))
+
+    flagged = [t for t in r.trials if t.pra_before_poa]
+    if flagged:
+        out.append(("h", 2, "Ordering flags"))
+        out.append(("ul", [f"[{t.scenario}] trial {t.index}: PRA arrived before its POA "
+                           f"(evidence: {', '.join(f'journal #{i}' for i in t.evidence)})" for t in flagged]))
+
+    notes = [m for m in r.measurements if m.verdict is Verdict.INFO]
+    if notes:
+        out.append(("h", 2, "Figures"))
+        out.append(("table", ["scenario", "figure", "value", "note"],
+                    [[m.scenario, m.name, _value(m.value, m.unit), m.note] for m in notes]))
+
+    if r.trials:
+        out.append(("h", 2, "Trials"))
+        out.append(("table", ["scenario", "#", "outage", "POA", "PRA", "code", "clock error (int/rest)",
+                              "evidence"],
+                    [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
+                      _secs(t.pra_seconds), t.pra_alert_code or "-",
+                      f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}",
+                      ", ".join(f"#{i}" for i in t.evidence)] for t in r.trials]))
+
+    judged = [m for m in r.measurements if m.verdict is not Verdict.INFO]
+    if judged:
+        out.append(("h", 2, "Measurements"))
+        out.append(("table", ["scenario", "trial", "measurement", "value", "limit set", "limit", "verdict",
+                              "evidence"],
+                    [[m.scenario, "" if m.trial is None else str(m.trial), m.name, _value(m.value, m.unit),
+                      m.limit_set or "-", m.limit or "", m.verdict.value,
+                      ", ".join(f"#{i}" for i in m.evidence)] for m in judged]))
+    if r.journal:
+        out.append(("p", f"Journal of every frame: {r.journal} (`hubrig journal show`)."))
+    return out
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f} s"
+
+
+def _value(v: object, unit: str) -> str:
+    if v is None:
+        return "none"
+    return f"{v:.3f} {unit}".rstrip() if isinstance(v, float) else f"{v} {unit}".rstrip()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    lines: list[str] = []
+    for b in blocks:
+        if b[0] == "h":
+            lines += ["#" * b[1] + " " + b[2], ""]
+        elif b[0] == "p":
+            lines += [b[1], ""]
+        elif b[0] == "ul":
+            lines += [f"- {item}" for item in b[1]] + [""]
+        elif b[0] == "table":
+            lines.append("| " + " | ".join(_md_cell(h) for h in b[1]) + " |")
+            lines.append("|" + "---|" * len(b[1]))
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b[2]]
+            lines.append("")
+        elif b[0] == "img":
+            lines += [f"![{b[2]}]({b[1]})", ""]
+    return "\n".join(lines)
+
+
+_CSS = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}img{max-width:100%}")
+
+
+def render_html(blocks: list[Block], title: str) -> str:
+    e = html.escape
+    body: list[str] = []
+    for b in blocks:
+        if b[0] == "h":
+            body.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
+        elif b[0] == "p":
+            body.append(f"<p>{e(b[1])}</p>")
+        elif b[0] == "ul":
+            body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in b[1]) + "</ul>")
+        elif b[0] == "table":
+            head = "".join(f"<th>{e(h)}</th>" for h in b[1])
+            rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b[2])
+            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+        elif b[0] == "img":
+            body.append(f'<img src="{e(b[1])}" alt="{e(b[2])}">')
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def _ecdf(ax, values: list[float | None], label: str) -> None:
+    arrived = sorted(v for v in values if v is not None)
+    if not values:
+        ax.text(0.5, 0.5, "no alerts expected", ha="center", transform=ax.transAxes)
+        return
+    ys = [100 * (i + 1) / len(values) for i in range(len(arrived))]
+    ax.step(arrived, ys, where="post", label=f"{label}: {len(arrived)} of {len(values)} arrived")
+
+
+def write_plot(results: RunResults, path: Path) -> Path:
+    """PNG of the POA and PRA latency distributions with each limit set's limit drawn on them."""
+    fig = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    poa = [t.poa_seconds for t in results.trials if t.outage_seconds >= POA_THRESHOLD_S]
+    pra = [t.pra_seconds for t in results.trials]
+    for ax, values, quantity, title in ((axes[0], poa, "poa_latency_s", "POA latency from outage start"),
+                                        (axes[1], pra, "pra_latency_s", "PRA latency from restoration")):
+        _ecdf(ax, values, "delivered")
+        seen: set[float] = set()
+        for i, ls in enumerate(results.limit_sets):
+            for lim in ls.for_quantity(quantity):
+                if lim.max is None:
+                    continue
+                ax.axvline(lim.max, linestyle=("--", ":", "-.")[i % 3], color=f"C{i + 1}",
+                           label=f"{ls.name}: {lim.max:g} s" + (" (same)" if lim.max in seen else ""))
+                seen.add(lim.max)
+        ax.set_title(title)
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("% of expected alerts delivered")
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def write_report(results: RunResults, out_dir: str | Path, *, plot: bool = True) -> ReportFiles:
+    """Write ``report.md``, ``report.html`` and ``latency.png`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = write_plot(results, out / "latency.png") if plot else None
+    blocks = _blocks(results, png)
+    md = out / "report.md"
+    md.write_text(render_markdown(blocks), encoding="utf-8")
+    page = out / "report.html"
+    page.write_text(render_html(blocks, f"hubrig run {results.run_id}"), encoding="utf-8")
+    return ReportFiles(md, page, png)

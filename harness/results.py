@@ -1,0 +1,270 @@
+"""The results of a run: a versioned schema (after HardPy) and a store to compare runs later.
+
+``results.json`` in a run's output directory is a :class:`RunResults` document
+(``schema_version`` ``hubrig-results/1``; every model forbids unknown fields, so a reader can
+trust what it loads). It records the rig, the identity of every device under test and of every
+instrument, the limit sets with their citations, every measurement with its verdict and journal
+evidence, and the ``trials`` list (one outage each).
+
+Stores: :func:`open_store` takes a plain path or an SQLAlchemy-style URL
+(``sqlite:///relative``, ``sqlite:////absolute``); SQLite is the default: one file, no set-up.
+The :class:`ResultsStore` protocol is what a PostgreSQL backend for racks of rigs will
+implement: register it in ``STORE_BACKENDS`` under its URL scheme.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.limits import LimitSet
+from harness.measurements import Measurement, Verdict
+
+SCHEMA_VERSION = "hubrig-results/1"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RigInfo(_Strict):
+    name: str
+    kind: Literal["real", "virtual"]
+    file: str | None = None
+    seed: int | None = None
+    preset: str | None = None
+    clock_tolerance_s: float | None = None
+
+
+class DeviceIdentity(_Strict):
+    role: str  # "esme", "comms_hub"
+    eui: str | None = None
+    type: str | None = None
+    spec_version: str | None = None
+    gbcs_version: str | None = None
+    firmware: str | None = None
+    csp_region: str | None = None
+
+
+class InstrumentInfo(_Strict):
+    name: str  # "supply", "itch", "relay"
+    resource: str | None = None
+    identity: str | None = None
+
+
+class Trial(_Strict):
+    """One outage: what was cut, what arrived, and the frames that prove it."""
+
+    scenario: str
+    index: int = 0
+    outage_seconds: float
+    poa_seconds: float | None = Field(description="POA arrival minus outage start; null when none arrived")
+    pra_seconds: float | None = Field(description="PRA arrival minus restoration; null when none arrived")
+    pra_alert_code: str | None = Field(default=None, pattern="^[0-9A-F]{4}$")
+    poa_count: int = 0
+    pra_before_poa: bool = False
+    interruption_error_s: float | None = Field(
+        default=None, description="interruption time inside the PRA minus the measured cut")
+    restoration_error_s: float | None = Field(
+        default=None, description="restoration time inside the PRA minus the measured restore")
+    evidence: list[int] = Field(default_factory=list, description="journal frame ids (POA, PRA)")
+
+
+class TestOutcome(_Strict):
+    nodeid: str
+    outcome: Literal["passed", "failed", "skipped", "error"]
+    duration_s: float = 0.0
+    message: str = ""
+
+
+class RunResults(_Strict):
+    """Everything a run produced, in one self-explaining document."""
+
+    schema_version: Literal["hubrig-results/1"] = SCHEMA_VERSION
+    run_id: str
+    started: datetime
+    finished: datetime | None = None
+    plan: str = "power-outage"
+    hubrig_version: str = ""
+    rig: RigInfo
+    dut: list[DeviceIdentity] = Field(default_factory=list)
+    instruments: list[InstrumentInfo] = Field(default_factory=list)
+    limits_version: str = ""
+    limit_sets: list[LimitSet] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list)
+    trials: list[Trial] = Field(default_factory=list)
+    tests: list[TestOutcome] = Field(default_factory=list)
+    journal: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        """``fail`` if any measurement or test failed, else ``pass``."""
+        failed = any(m.verdict is Verdict.FAIL for m in self.measurements) or any(
+            t.outcome in ("failed", "error") for t in self.tests)
+        return "fail" if failed else "pass"
+
+    def failures(self) -> list[Measurement]:
+        return [m for m in self.measurements if m.verdict is Verdict.FAIL]
+
+
+class ResultsError(ValueError):
+    """A results file or store that cannot be read, or a run that is not there."""
+
+
+def load_results(path: str | Path) -> RunResults:
+    """Read and validate a results.json; errors name the file and the first bad field."""
+    p = Path(path)
+    try:
+        return RunResults.model_validate_json(p.read_bytes())
+    except OSError as exc:
+        raise ResultsError(f"{p}: cannot read: {exc.strerror}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        raise ResultsError(f"{p}: {field or 'document'}: {first['msg']}") from None
+
+
+def save_results(results: RunResults, path: str | Path) -> Path:
+    """Write results.json atomically (a reader never sees half a file)."""
+    p = Path(path)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(results.model_dump_json(indent=2), encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+class RunSummary(_Strict):
+    run_id: str
+    started: datetime
+    plan: str
+    rig: str
+    dut: str
+    verdict: str
+    trials: int
+    failures: int
+
+
+class ResultsStore(Protocol):
+    """Where runs are kept for comparison: SQLite here, PostgreSQL later by URL."""
+
+    def save(self, results: RunResults) -> str: ...
+
+    def list(self, limit: int = 50) -> list[RunSummary]: ...
+
+    def get(self, run_id: str) -> RunResults: ...
+
+    def close(self) -> None: ...
+
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plan TEXT NOT NULL, rig TEXT NOT NULL,
+    dut TEXT NOT NULL, verdict TEXT NOT NULL, n_trials INTEGER NOT NULL, n_failures INTEGER NOT NULL,
+    document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, scenario TEXT NOT NULL,
+    idx INTEGER NOT NULL, outage_seconds REAL NOT NULL, poa_seconds REAL, pra_seconds REAL,
+    pra_alert_code TEXT);
+CREATE TABLE IF NOT EXISTS measurements (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, scenario TEXT NOT NULL,
+    name TEXT NOT NULL, value TEXT, unit TEXT, limit_set TEXT, verdict TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS trials_run ON trials(run_id);
+CREATE INDEX IF NOT EXISTS measurements_run ON measurements(run_id);
+"""
+
+
+def _dut_label(results: RunResults) -> str:
+    return ", ".join(f"{d.role} {d.eui or '?'} fw {d.firmware or '?'}" for d in results.dut) or "-"
+
+
+class SqliteResultsStore:
+    """One SQLite file: a row per run (with the full document) plus queryable trial and measurement rows."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(_SQLITE_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ResultsError(f"{self.path}: not a hubrig results database ({exc})") from None
+
+    def save(self, results: RunResults) -> str:
+        """Store a run (replacing a run with the same id) and return its id."""
+        with self._db:
+            self._db.execute("DELETE FROM runs WHERE run_id = ?", (results.run_id,))
+            self._db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (results.run_id, results.started.isoformat(), results.plan, results.rig.name,
+                 _dut_label(results), results.verdict, len(results.trials), len(results.failures()),
+                 results.model_dump_json()))
+            self._db.executemany(
+                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(results.run_id, t.scenario, t.index, t.outage_seconds, t.poa_seconds, t.pra_seconds,
+                  t.pra_alert_code) for t in results.trials])
+            self._db.executemany(
+                "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(results.run_id, m.scenario, m.name, None if m.value is None else str(m.value), m.unit,
+                  m.limit_set, m.verdict.value) for m in results.measurements])
+        return results.run_id
+
+    def list(self, limit: int = 50) -> list[RunSummary]:
+        """The most recent runs first."""
+        rows = self._db.execute(
+            "SELECT run_id, started, plan, rig, dut, verdict, n_trials, n_failures FROM runs "
+            "ORDER BY started DESC, run_id DESC LIMIT ?", (limit,)).fetchall()
+        keys = ("run_id", "started", "plan", "rig", "dut", "verdict", "trials", "failures")
+        return [RunSummary(**dict(zip(keys, row))) for row in rows]
+
+    def get(self, run_id: str) -> RunResults:
+        """A run by id, or by a unique id prefix."""
+        rows = self._db.execute("SELECT run_id, document FROM runs WHERE run_id = ? OR run_id LIKE ? "
+                                "ORDER BY run_id", (run_id, run_id.replace("%", "") + "%")).fetchall()
+        exact = [r for r in rows if r[0] == run_id]
+        if exact:
+            rows = exact
+        if not rows:
+            raise ResultsError(f"no run {run_id!r} in {self.path}")
+        if len(rows) > 1:
+            raise ResultsError(f"run id {run_id!r} is ambiguous in {self.path}: "
+                               + ", ".join(r[0] for r in rows[:5]))
+        return RunResults.model_validate_json(rows[0][1])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _open_sqlite(location: str) -> ResultsStore:
+    return SqliteResultsStore(location)
+
+
+STORE_BACKENDS: dict[str, Callable[[str], ResultsStore]] = {"sqlite": _open_sqlite}
+"""URL scheme -> opener. A ``postgresql`` backend registers here."""
+
+
+def default_store_location() -> str:
+    """``$HUBRIG_RESULTS_DB``, else ``$XDG_DATA_HOME/hubrig/results.sqlite`` (~/.local/share)."""
+    if os.environ.get("HUBRIG_RESULTS_DB"):
+        return os.environ["HUBRIG_RESULTS_DB"]
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "hubrig", "results.sqlite")
+
+
+def open_store(location: str | Path | None = None) -> ResultsStore:
+    """Open a results store from a path or URL (default: :func:`default_store_location`)."""
+    loc = str(location) if location is not None else default_store_location()
+    scheme, sep, rest = loc.partition("://")
+    if not sep:
+        return SqliteResultsStore(loc)
+    opener = STORE_BACKENDS.get(scheme)
+    if opener is None:
+        raise ResultsError(f"results store {loc!r}: no backend for {scheme!r} "
+                           f"(available: {', '.join(STORE_BACKENDS)})")
+    return opener(rest[1:] if scheme == "sqlite" and rest.startswith("/") else rest)
