@@ -1,0 +1,93 @@
+"""Vendor dialects: the SCPI (or SCPI-like) commands each supply family understands.
+
+A dialect is data, not code: command templates with ``{ch}`` (output channel) and ``{value}``
+(a number) fields, the replies that mean off/on, and how the instrument reports errors. The
+:class:`~drivers.psu.supply.Supply` driver speaks any dialect; the virtual supply
+(:mod:`harness.virtual.supply`) parses the same templates, so both sides cannot drift apart.
+Each vendor module cites the programming manual its commands come from, and
+``tests/transcripts/<name>.txt`` replays the manual's command/response pairs against the driver.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+SCPI_QUEUE = "scpi-queue"
+"""Errors come from a SCPI error queue: ``SYST:ERR?`` answers ``<code>,"<text>"`` until ``0,...``."""
+ERROR_REGISTER = "register"
+"""Errors are a number in a register (Aim-TTi ``EER?``, 0 = none) plus ``*ESR?`` command-error bits."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The command set of one supply family (templates use ``{ch}`` and ``{value}``)."""
+
+    name: str
+    title: str
+    manual: str
+    ac: bool
+    channels: int
+    output_on: str
+    output_off: str
+    output_query: str
+    output_replies: tuple[str, str]
+    set_voltage: str
+    set_current: str
+    measure_voltage: str
+    measure_current: str
+    error_query: str
+    error_style: str = SCPI_QUEUE
+    set_frequency: str | None = None
+    select_channel: str | None = None
+    global_output: bool = True
+    """True when the output command switches every channel at once (no ``{ch}`` in it)."""
+    opc_query: str = "*OPC?"
+    volts_format: str = "{:.4f}"
+    amps_format: str = "{:.4f}"
+    no_error_reply: str = '0,"No error"'
+    register_errors: Mapping[int, str] = field(default_factory=dict)
+    idn: str = "HUBRIG,VIRTUAL-SUPPLY,0,1.0"
+    """The identity the virtual supply answers with when none is given."""
+
+    def command(self, template: str, channel: int = 1, value: float | None = None) -> str:
+        """Fill a template: ``dialect.command(dialect.set_voltage, 1, 230.0)``."""
+        return template.format(ch=channel, value=format_number(value) if value is not None else "")
+
+
+def format_number(value: float) -> str:
+    """A set-point as plain decimal text (no exponent, no trailing zeros): 230.0 -> '230'."""
+    if not math.isfinite(value):
+        raise ValueError(f"set-point {value!r} is not a finite number")
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+MODULES = {
+    "generic-scpi": "generic_scpi",
+    "keysight-ac6800": "keysight_ac6800",
+    "chroma-61500": "chroma_61500",
+    "keysight-e36xx": "keysight_e36xx",
+    "rigol-dp800": "rigol_dp800",
+    "aimtti-pl": "aimtti_pl",
+}
+
+
+class UnknownDialectError(ValueError):
+    """The rig file names a dialect hubrig does not have."""
+
+
+def get_dialect(name: str) -> Dialect:
+    """The dialect called ``name`` (as written in the rig file), or a clear error listing them."""
+    module = MODULES.get(name)
+    if module is None:
+        raise UnknownDialectError(
+            f"unknown supply dialect {name!r}; known dialects: {', '.join(sorted(MODULES))}")
+    return importlib.import_module(f"{__name__}.{module}").DIALECT
+
+
+def all_dialects() -> list[Dialect]:
+    """Every shipped dialect, in a stable order."""
+    return [get_dialect(name) for name in MODULES]

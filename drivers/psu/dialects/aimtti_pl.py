@@ -1,0 +1,41 @@
+"""Aim-TTi PL-P series DC supplies (PL068-P .. PL601-P, PL303QMD-P, PL303QMT-P).
+
+Source: Aim-TTi *New PL & PL-P Series Instruction Manual* (issue 18), "Remote Commands":
+``OP<n> <nrf>`` (1 on, 0 off) and ``OP<n>?`` (returns ``<nr1>``), ``V<n> <nrf>``, ``I<n> <nrf>``,
+``V<n>O?`` / ``I<n>O?`` (readback, returned as ``<nr2>V`` / ``<nr2>A``), ``EER?`` (query and clear
+the Execution Error Register: 0 none, 100 range error, ...), ``*ESR?`` (command errors set
+bit 5), ``*OPC?``. Not SCPI: there is no error queue, the register holds the latest error.
+"""
+
+from drivers.psu.dialects import ERROR_REGISTER, Dialect
+
+DIALECT = Dialect(
+    name="aimtti-pl",
+    title="Aim-TTi PL-P DC supply",
+    manual="Aim-TTi New PL & PL-P Series Instruction Manual iss. 18, Remote Commands",
+    ac=False,
+    channels=3,
+    global_output=False,
+    output_on="OP{ch} 1",
+    output_off="OP{ch} 0",
+    output_query="OP{ch}?",
+    output_replies=("0", "1"),
+    set_voltage="V{ch} {value}",
+    set_current="I{ch} {value}",
+    measure_voltage="V{ch}O?",
+    measure_current="I{ch}O?",
+    error_query="EER?",
+    error_style=ERROR_REGISTER,
+    volts_format="{:.2f}V",
+    amps_format="{:.3f}A",
+    no_error_reply="0",
+    register_errors={
+        100: "Range error: the numeric value sent is not allowed",
+        101: "Corrupted data found on recall",
+        102: "No set-up data to recall",
+        103: "Attempt to address a non-existent output",
+        104: "Command not valid with the output on",
+        200: "Read only: settings cannot be changed",
+    },
+    idn="THURLBY THANDAR,PL303QMT-P,000001,3.02-4.06",
+)

@@ -1,0 +1,32 @@
+"""Keysight AC6800B basic AC sources (AC6801B..AC6804B): the usual bench source for ESME mains.
+
+Source: Keysight *AC6800B Series Operating and Service Guide*, chapter 3 "SCPI Programming
+Reference": ``OUTPut[:STATe] ON|OFF`` (boolean queries return 0/1), ``[SOURce:]VOLTage``
+(AC rms set-point), ``[SOURce:]CURRent`` (rms current limit), ``[SOURce:]FREQuency``,
+``MEASure[:SCALar]:VOLTage:AC?`` / ``CURRent:AC?`` (rms, returned as ``+1.23456E+00``),
+``SYSTem:ERRor?``; common command ``*OPC?``. Single output.
+"""
+
+from drivers.psu.dialects import Dialect
+
+DIALECT = Dialect(
+    name="keysight-ac6800",
+    title="Keysight AC6800B AC source",
+    manual="Keysight AC6800B Series Operating and Service Guide, ch. 3 SCPI Programming Reference",
+    ac=True,
+    channels=1,
+    output_on="OUTP ON",
+    output_off="OUTP OFF",
+    output_query="OUTP?",
+    output_replies=("0", "1"),
+    set_voltage="VOLT {value}",
+    set_current="CURR {value}",
+    set_frequency="FREQ {value}",
+    measure_voltage="MEAS:VOLT:AC?",
+    measure_current="MEAS:CURR:AC?",
+    error_query="SYST:ERR?",
+    volts_format="{:+.5E}",
+    amps_format="{:+.5E}",
+    no_error_reply='+0,"No error"',
+    idn="Keysight Technologies,AC6801B,MY00000001,A.01.00",
+)

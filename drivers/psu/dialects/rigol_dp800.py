@@ -1,0 +1,31 @@
+"""Rigol DP800 series DC supplies (DP811, DP821, DP831, DP832).
+
+Source: Rigol *DP800 Series Programming Guide* (Dec 2015), chapter 2 "Command System":
+``:OUTPut[:STATe] [CH<n>,]ON|OFF`` and ``:OUTPut[:STATe]? [CH<n>]`` (returns ON|OFF),
+``[:SOURce[<n>]]:VOLTage`` and ``:CURRent``, ``:MEASure[:VOLTage][:DC]? [CH<n>]`` and
+``:MEASure:CURRent[:DC]? [CH<n>]``, ``:SYSTem:ERRor?``; ``*OPC?``. Channel in every command.
+"""
+
+from drivers.psu.dialects import Dialect
+
+DIALECT = Dialect(
+    name="rigol-dp800",
+    title="Rigol DP800 DC supply",
+    manual="Rigol DP800 Series Programming Guide, ch. 2 Command System (:OUTPut, :SOURce, :MEASure, :SYSTem)",
+    ac=False,
+    channels=3,
+    global_output=False,
+    output_on=":OUTP CH{ch},ON",
+    output_off=":OUTP CH{ch},OFF",
+    output_query=":OUTP? CH{ch}",
+    output_replies=("OFF", "ON"),
+    set_voltage=":SOUR{ch}:VOLT {value}",
+    set_current=":SOUR{ch}:CURR {value}",
+    measure_voltage=":MEAS:VOLT? CH{ch}",
+    measure_current=":MEAS:CURR? CH{ch}",
+    error_query=":SYST:ERR?",
+    volts_format="{:.3f}",
+    amps_format="{:.4f}",
+    no_error_reply='0,"No error"',
+    idn="RIGOL TECHNOLOGIES,DP832,DP8A000000001,00.01.14",
+)

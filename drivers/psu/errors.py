@@ -1,0 +1,21 @@
+"""What the supply driver raises: every message names the instrument and the command."""
+
+from __future__ import annotations
+
+from harness.cli import UserError
+
+
+class SupplyError(Exception):
+    """Base of every supply driver error."""
+
+
+class SafetyLimitError(SupplyError, UserError):
+    """A set-point outside the rig's safety limits; refused before anything was sent."""
+
+
+class SupplyConfigError(SupplyError, UserError):
+    """The supply section of the rig file cannot work (unknown dialect, bad channel, ...)."""
+
+
+class InstrumentError(SupplyError):
+    """The instrument reported an error, answered nonsense, or did not answer."""

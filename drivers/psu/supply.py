@@ -1,0 +1,316 @@
+"""The supply driver: one class for every SCPI supply and AC source, speaking a vendor dialect.
+
+:func:`open_supply` reaches the instrument through pyvisa (pyvisa-py by default, a system VISA
+when the rig file says so), or takes an in-process ``endpoint`` (the virtual rig's supply) that
+offers pyvisa's ``write``/``query``/``read``/``close``. :class:`Supply` refuses set-points
+outside the rig's safety limits before anything is sent, reads the error queue after every
+change, and returns the rig-clock instant at which the instrument confirmed an output change.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Callable, Protocol, TypeVar
+
+from drivers.psu.dialects import ERROR_REGISTER, Dialect, UnknownDialectError, get_dialect
+from drivers.psu.errors import InstrumentError, SafetyLimitError, SupplyConfigError
+from drivers.psu.replies import (ReplyError, parse_identity, parse_number, parse_opc,
+                                 parse_register, parse_scpi_error, parse_state)
+from harness.clock import Clock
+from harness.events import SUPPLY, EventBus
+
+FIELD = "instruments.supply"
+MAX_ERROR_READS = 20
+"""Bound on ``SYST:ERR?`` reads after one change (a full queue on most instruments is 10-20)."""
+VERIFY_POLL_S = 0.05
+ESR_COMMAND_ERROR, ESR_EXECUTION_ERROR, ESR_DEVICE_ERROR, ESR_QUERY_ERROR = 0x20, 0x10, 0x08, 0x04
+
+T = TypeVar("T")
+
+
+class Endpoint(Protocol):
+    """What the driver needs of an instrument connection (a pyvisa MessageBasedResource)."""
+
+    def write(self, message: str) -> Any: ...
+
+    def query(self, message: str) -> str: ...
+
+    def read(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class Supply:
+    """A programmable supply or AC source used as a mains switch (``name``, ``set_output``,
+    ``identify``, ``close``), with safe set-points and error checking."""
+
+    def __init__(self, cfg: Any, clock: Clock, bus: EventBus | None, endpoint: Endpoint, *,
+                 name: str = "supply", on_close: Callable[[], None] | None = None):
+        self.cfg = cfg
+        self.clock = clock
+        self.bus = bus
+        self.name = name
+        self.dialect: Dialect = _dialect_of(cfg)
+        self.channel = _channel_of(cfg, self.dialect)
+        self.description = f"supply ({self.dialect.name} at {cfg.resource})"
+        self._endpoint = endpoint
+        self._on_close = on_close
+        self._configured = False
+        self._set_voltage: float | None = None
+        self._lock = threading.RLock()
+
+    # -- mains switch -------------------------------------------------------------------------
+    def identify(self) -> str:
+        """The instrument's ``*IDN?`` answer."""
+        with self._lock:
+            return self._ask("*IDN?", parse_identity)
+
+    def set_output(self, on: bool) -> int:
+        """Switch the output; return the rig-clock instant (ns) the instrument confirmed it.
+
+        Switching on applies the rig's set-points first if :meth:`configure` has not run. The
+        error queue is read afterwards; with ``verify`` set, the output voltage is measured too.
+        """
+        with self._lock:
+            if on and not self._configured:
+                self.configure()
+            d = self.dialect
+            command = d.command(d.output_on if on else d.output_off, self.channel)
+            self._send(command)
+            self._ask(d.opc_query, parse_opc)
+            confirmed_ns = self.clock.now_ns()
+            self.check_errors(after=[command])
+            if getattr(self.cfg, "verify", False):
+                self._verify(on)
+        if self.bus is not None:
+            self.bus.publish(SUPPLY, self.name, {"output": bool(on), "instrument": self.description},
+                             t_ns=confirmed_ns)
+        return confirmed_ns
+
+    def output_state(self) -> bool:
+        """Whether the output is on, as the instrument reports it."""
+        d = self.dialect
+        with self._lock:
+            return self._ask(d.command(d.output_query, self.channel),
+                             lambda r: parse_state(r, d.output_replies))
+
+    def measure_voltage(self) -> float:
+        """The measured output voltage (V; rms on AC sources)."""
+        return self._measure(self.dialect.measure_voltage, self.dialect.volts_format, "V")
+
+    def measure_current(self) -> float:
+        """The measured output current (A; rms on AC sources)."""
+        return self._measure(self.dialect.measure_current, self.dialect.amps_format, "A")
+
+    def configure(self, *, voltage: float | None = None, current_limit: float | None = None,
+                  frequency: float | None = None) -> None:
+        """Apply the voltage, current-limit and (AC sources) frequency set-points.
+
+        Arguments override the rig file's values. Every value is checked against
+        ``instruments.supply.safety`` first: one outside refuses the whole call and nothing is sent.
+        """
+        cfg, d = self.cfg, self.dialect
+        values = {
+            "voltage": cfg.voltage if voltage is None else voltage,
+            "current_limit": cfg.current_limit if current_limit is None else current_limit,
+            "frequency": getattr(cfg, "frequency", None) if frequency is None else frequency,
+        }
+        check_safety(values, cfg.safety, overridden={k for k, v in
+                     (("voltage", voltage), ("current_limit", current_limit), ("frequency", frequency))
+                     if v is not None})
+        if values["frequency"] is not None and d.set_frequency is None:
+            raise SupplyConfigError(
+                f"{FIELD}.frequency is set but the {d.title} ({d.name}) has no frequency set-point; "
+                "remove it or pick an AC source dialect")
+        commands = self._select()
+        if values["voltage"] is not None:
+            commands.append(d.command(d.set_voltage, self.channel, values["voltage"]))
+        if values["current_limit"] is not None:
+            commands.append(d.command(d.set_current, self.channel, values["current_limit"]))
+        if values["frequency"] is not None:
+            commands.append(d.command(d.set_frequency, self.channel, values["frequency"]))
+        with self._lock:
+            for command in commands:
+                self._send(command)
+            self.check_errors(after=commands)
+            self._configured = True
+            self._set_voltage = values["voltage"]
+
+    def check_errors(self, after: list[str] | None = None) -> None:
+        """Read the instrument's errors; raise :class:`InstrumentError` with their text if any."""
+        with self._lock:
+            if self.dialect.error_style == ERROR_REGISTER:
+                errors = self._register_errors()
+            else:
+                errors = self._queue_errors()
+        if errors:
+            sent = f" after {', '.join(repr(c) for c in after)}" if after else ""
+            raise InstrumentError(f"{self.description} reported {'; '.join(errors)}{sent}")
+
+    def close(self) -> None:
+        """Close the connection (the output is left as it is: restoring mains is Mains' job)."""
+        with self._lock:
+            try:
+                self._endpoint.close()
+            finally:
+                if self._on_close is not None:
+                    self._on_close()
+
+    def __repr__(self) -> str:
+        return f"<Supply {self.description} channel {self.channel}>"
+
+    # -- internals --------------------------------------------------------------------------
+    def _select(self) -> list[str]:
+        d = self.dialect
+        return [d.command(d.select_channel, self.channel)] if d.select_channel else []
+
+    def _measure(self, template: str, reply_format: str, unit: str) -> float:
+        suffix = unit if reply_format.endswith(unit) else ""
+        with self._lock:
+            for command in self._select():
+                self._send(command)
+            return self._ask(self.dialect.command(template, self.channel),
+                             lambda r: parse_number(r, suffix))
+
+    def _verify(self, on: bool) -> None:
+        cfg = self.cfg
+        nominal = self._set_voltage if self._set_voltage is not None else cfg.voltage
+        if on:
+            limit = getattr(cfg, "verify_on_min_v", None) or 0.9 * nominal
+            ok: Callable[[float], bool] = lambda v: v >= limit
+            want = f">= {limit:g} V"
+        else:
+            limit = getattr(cfg, "verify_off_max_v", None) or max(0.1 * nominal, 0.5)
+            ok = lambda v: v <= limit
+            want = f"<= {limit:g} V"
+        timeout_s = getattr(cfg, "verify_timeout_s", None) or 1.0
+        start = self.clock.now()
+        while True:
+            measured = self.measure_voltage()
+            if ok(measured):
+                return
+            if self.clock.now() - start >= timeout_s:
+                raise InstrumentError(
+                    f"{self.description}: output {'on' if on else 'off'} not confirmed by "
+                    f"measurement: {measured:g} V after {timeout_s:g} s, expected {want} "
+                    f"({FIELD}.verify is true)")
+            self.clock.sleep(VERIFY_POLL_S)
+
+    def _queue_errors(self) -> list[str]:
+        query, errors = self.dialect.error_query, []
+        for _ in range(MAX_ERROR_READS):
+            code, text = self._ask(query, parse_scpi_error)
+            if code == 0:
+                return errors
+            errors.append(f'{code},"{text}"')
+        errors.append(f"(error queue still not empty after {MAX_ERROR_READS} reads of {query})")
+        return errors
+
+    def _register_errors(self) -> list[str]:
+        d, errors = self.dialect, []
+        code = self._ask(d.error_query, parse_register)
+        if code:
+            errors.append(f"{d.error_query} {code}: {d.register_errors.get(code, 'execution error')}")
+        esr = self._ask("*ESR?", parse_register)
+        if esr & ESR_COMMAND_ERROR:
+            errors.append("*ESR? command error: a command was not understood")
+        if esr & ESR_QUERY_ERROR:
+            errors.append("*ESR? query error: a reply was lost or not available")
+        if esr & ESR_DEVICE_ERROR:
+            errors.append("*ESR? device-dependent error")
+        if esr & ESR_EXECUTION_ERROR and not code:
+            errors.append("*ESR? execution error")
+        return errors
+
+    def _send(self, command: str) -> None:
+        try:
+            self._endpoint.write(command)
+        except Exception as exc:  # pyvisa, socket and serial errors all end here
+            raise InstrumentError(f"{self.description}: sending {command!r} failed: {exc}") from exc
+
+    def _ask(self, command: str, parse: Callable[[str], T]) -> T:
+        try:
+            reply = self._endpoint.query(command)
+        except Exception as exc:
+            raise InstrumentError(f"{self.description}: no reply to {command!r}: {exc}") from exc
+        try:
+            return parse(reply)
+        except ReplyError as exc:
+            raise InstrumentError(f"{self.description}: bad reply to {command!r}: {exc}") from exc
+
+
+def check_safety(values: dict[str, float | None], safety: Any, overridden: set[str] = frozenset()) -> None:
+    """Refuse set-points outside ``safety`` (``max_voltage``, ``max_current`` and, when given,
+    ``min_frequency``/``max_frequency``) or not finite and non-negative; name the rig field."""
+    limits = {
+        "voltage": ("max_voltage", "V"),
+        "current_limit": ("max_current", "A"),
+        "frequency": ("max_frequency", "Hz"),
+    }
+    for key, value in values.items():
+        if value is None:
+            continue
+        where = f"configure({key}=...)" if key in overridden else f"{FIELD}.{key}"
+        limit_name, unit = limits[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise SafetyLimitError(f"{where} = {value!r} is not a finite, non-negative number; "
+                                   "nothing was sent to the supply")
+        limit = getattr(safety, limit_name, None) if safety is not None else None
+        if limit is None and key != "frequency":
+            raise SafetyLimitError(f"{FIELD}.safety.{limit_name} is not set: refusing {where} = "
+                                   f"{value:g} {unit} without a limit; nothing was sent to the supply")
+        if limit is not None and value > limit:
+            raise SafetyLimitError(f"{where} = {value:g} {unit} exceeds {FIELD}.safety.{limit_name} = "
+                                   f"{limit:g} {unit}; nothing was sent to the supply")
+        low = getattr(safety, "min_frequency", None) if key == "frequency" and safety is not None else None
+        if low is not None and value < low:
+            raise SafetyLimitError(f"{where} = {value:g} Hz is below {FIELD}.safety.min_frequency = "
+                                   f"{low:g} Hz; nothing was sent to the supply")
+
+
+def open_supply(cfg: Any, clock: Clock, bus: EventBus | None, *, endpoint: Endpoint | None = None) -> Supply:
+    """Open the rig's supply: through pyvisa (``cfg.resource``), or the given in-process endpoint.
+
+    ``cfg`` is the rig file's ``instruments.supply`` section (``SupplyConfig``). Nothing is sent
+    to the instrument here; the first :meth:`Supply.set_output` applies the set-points.
+    """
+    if endpoint is not None:
+        return Supply(cfg, clock, bus, endpoint)
+    _dialect_of(cfg)  # a bad dialect fails before the instrument is touched
+    if cfg.resource == "virtual":
+        raise SupplyConfigError(f"{FIELD}.resource is 'virtual' but no virtual supply was given: "
+                                "use the virtual rig, or a VISA resource string on a real bench")
+    import pyvisa  # only a real bench needs it
+
+    library = getattr(cfg, "visa_library", "@py")
+    where = "pyvisa-py" if library in (None, "@py") else (library or "the system VISA")
+    try:
+        manager = pyvisa.ResourceManager("@py" if library is None else library)
+    except (OSError, ValueError, pyvisa.errors.Error) as exc:
+        raise SupplyConfigError(f"{FIELD}.visa_library: cannot load {where}: {exc}") from exc
+    try:
+        resource = manager.open_resource(cfg.resource)
+        resource.read_termination = "\n"
+        resource.write_termination = "\n"
+        resource.timeout = round(float(getattr(cfg, "timeout_s", 5.0) or 5.0) * 1000)
+    except Exception as exc:
+        manager.close()
+        raise InstrumentError(f"supply at {cfg.resource}: cannot open it through {where}: {exc}; "
+                              f"check {FIELD}.resource and that the instrument is connected") from exc
+    return Supply(cfg, clock, bus, resource, on_close=manager.close)
+
+
+def _dialect_of(cfg: Any) -> Dialect:
+    try:
+        return get_dialect(cfg.dialect)
+    except UnknownDialectError as exc:
+        raise SupplyConfigError(f"{FIELD}.dialect: {exc}") from exc
+
+
+def _channel_of(cfg: Any, dialect: Dialect) -> int:
+    channel = getattr(cfg, "channel", 1) or 1
+    if isinstance(channel, bool) or not isinstance(channel, int) or not 1 <= channel <= dialect.channels:
+        raise SupplyConfigError(f"{FIELD}.channel = {channel!r}: the {dialect.title} has channels "
+                                f"1..{dialect.channels}")
+    return channel
