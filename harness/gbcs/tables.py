@@ -1,0 +1,57 @@
+"""GBCS use-case and alert-code tables, loaded once from the cited JSON data in ``data/``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """One GBCS alert code: its name, the device(s) that raise it, and whether it is critical."""
+
+    code: int
+    name: str
+    device: str
+    critical: bool
+
+
+@lru_cache(maxsize=None)
+def _use_cases() -> Mapping[int, str]:
+    doc = json.loads((DATA / "use_cases.json").read_text(encoding="utf-8"))
+    return MappingProxyType({int(code, 16): name for code, name in doc["use_cases"].items()})
+
+
+@lru_cache(maxsize=None)
+def _alerts() -> Mapping[int, AlertInfo]:
+    doc = json.loads((DATA / "alert_codes.json").read_text(encoding="utf-8"))
+    return MappingProxyType({
+        int(code, 16): AlertInfo(int(code, 16), row["name"], row["device"], bool(row["critical"]))
+        for code, row in doc["alerts"].items()
+    })
+
+
+def use_case_name(message_code: int) -> str | None:
+    """The GBCS name of a message code (e.g. 0x0067 -> 'ECS80 Supply Outage Restore Alert from ESME')."""
+    return _use_cases().get(message_code)
+
+
+def alert_info(code: int) -> AlertInfo | None:
+    """Name, raising device and criticality of an alert code, or None when the table lacks it."""
+    return _alerts().get(code)
+
+
+def use_cases() -> Mapping[int, str]:
+    """Every known message code and its name (read-only)."""
+    return _use_cases()
+
+
+def alert_codes() -> Mapping[int, AlertInfo]:
+    """Every known alert code and its details (read-only)."""
+    return _alerts()
