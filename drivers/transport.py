@@ -15,6 +15,7 @@ or ``"restored"``. Interpreting the bytes (framing, garbage) is the driver's bus
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -30,6 +31,8 @@ OnChunk = Callable[[bytes, int], None]
 """Receives each chunk read and its arrival instant (rig-clock ns)."""
 OnLink = Callable[[str, str], None]
 """Receives link changes: ``("lost" | "restored", detail)``."""
+
+log = logging.getLogger(__name__)
 
 LOST = "lost"
 RESTORED = "restored"
@@ -118,7 +121,10 @@ class SerialTransport:
                     self._lose(port, exc)
                 continue
             t_ns = self.clock.now_ns()
-            self._on_chunk(data, t_ns)
+            try:
+                self._on_chunk(data, t_ns)
+            except Exception:  # a consumer bug must not end the capture
+                log.exception("%s: chunk consumer failed; reading continues", self.url)
 
     def _lose(self, port: serial.SerialBase, exc: BaseException) -> None:
         with self._write_lock:

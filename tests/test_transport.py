@@ -192,3 +192,27 @@ def test_close_stops_the_reader_thread(pty_link):
     assert not link.connected
     pair.write(b"nobody listens\r\n")
     assert got.chunks == []
+
+
+@pytest.mark.realtime
+def test_a_failing_consumer_does_not_end_the_capture():
+    clock = RealClock()
+    got = Received(clock)
+    failed: list[bytes] = []
+
+    def consumer(data: bytes, t_ns: int) -> None:
+        if b"boom" in data:
+            failed.append(data)
+            clock.notify()
+            raise RuntimeError("consumer bug")
+        got.chunk(data, t_ns)
+
+    link = SerialTransport("loop://", 115200, clock, consumer)
+    try:
+        link.write(b"boom")
+        assert clock.wait_until(lambda: bool(failed), 10)
+        link.write(b"still here")
+        assert got.wait_data(10) == b"still here"
+    finally:
+        link.close()
+        clock.close()
