@@ -1,0 +1,221 @@
+"""``hubrig gbcs decode|encode``: GBCS messages to JSON records and back.
+
+``decode [--keys DIR] [--acb EUI] [HEX ... | -]`` prints one JSON object per input on its own
+line; an input is hex (spaces allowed) or a GFI line ``GBCS:DATA#0:<len>:<HEX>``; ``-`` or no
+argument reads standard input, one message per line. An input that cannot be decoded prints
+``{"error": ..., "offset": N}`` and makes the command exit 1.
+
+``encode [--keys DIR] [--acb EUI] [--gfi] [JSON ... | -]`` builds signed and/or MACed messages
+from JSON objects (one per argument or per input line)::
+
+    {"cra": "command", "originator": "90B3D51F30010000", "recipient": "00DB1234567890A0",
+     "originator_counter": 1000, "message_code": "0062", "content": "D92000...",
+     "general_ciphering": true, "sign": false, "date_time": null}
+
+``message_code`` is 4 hex digits (or an integer), ``content`` hex, ``date_time`` ISO 8601 or
+null; optional ``supplementary_remote_party_id``, ``supplementary_remote_party_counter``,
+``supplementary_originator_counter``. Output: the message as uppercase hex, or a GFI line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from harness.cli import UserError
+from harness.gbcs.builder import build_message
+from harness.gbcs.decode import decode_record
+from harness.gbcs.errors import GbcsError
+from harness.gbcs.keystore import KeyStore, KeyStoreError, normalise_eui
+from harness.linkframing import Frame, GfiFraming
+
+_ENCODE_FIELDS = {"cra", "originator", "recipient", "originator_counter", "message_code", "content",
+                  "general_ciphering", "sign", "date_time", "supplementary_remote_party_id",
+                  "supplementary_remote_party_counter", "supplementary_originator_counter"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    gbcs = subparsers.add_parser("gbcs", help="decode and encode GBCS messages")
+    sub = gbcs.add_subparsers(dest="gbcs_command", metavar="ACTION")
+    sub.required = True
+
+    decode = sub.add_parser("decode", help="GBCS messages (hex or GFI lines) to JSON, one per line")
+    _key_options(decode)
+    decode.add_argument("inputs", nargs="*", metavar="HEX", help="messages; '-' or none reads stdin")
+    decode.set_defaults(handler=run_decode)
+
+    encode = sub.add_parser("encode", help="JSON message descriptions to signed/MACed GBCS hex")
+    _key_options(encode)
+    encode.add_argument("--gfi", action="store_true", help="print GFI lines instead of bare hex")
+    encode.add_argument("inputs", nargs="*", metavar="JSON", help="JSON objects; '-' or none reads stdin")
+    encode.set_defaults(handler=run_encode)
+
+
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keys", metavar="DIR", help="key store directory (<eui>-ds.pem, <eui>-ka.key, ...)")
+    parser.add_argument("--acb", metavar="EUI", help="Access Control Broker EUI (checks/makes command MACs)")
+
+
+def _keys_and_acb(args: argparse.Namespace) -> tuple[KeyStore | None, str | None]:
+    keys = None
+    if args.keys:
+        try:
+            keys = KeyStore(args.keys)
+        except KeyStoreError as exc:
+            raise UserError(f"--keys: {exc}") from None
+    acb = None
+    if args.acb:
+        try:
+            acb = normalise_eui(args.acb)
+        except ValueError as exc:
+            raise UserError(f"--acb: {exc}") from None
+    return keys, acb
+
+
+def _inputs(values: list[str]) -> Iterator[str]:
+    """Arguments, with '-' (or no argument) standing for stdin lines; blank lines skipped."""
+    for value in values or ["-"]:
+        if value == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    yield line
+        else:
+            yield value
+
+
+def message_bytes(text: str) -> bytes:
+    """One input as message bytes: hex with or without spaces, or one GFI line."""
+    text = text.strip()
+    if text.startswith("GBCS:"):
+        items = GfiFraming().feed(text.encode("ascii", "replace") + b"\n")
+        if len(items) == 1 and isinstance(items[0], Frame):
+            return items[0].payload
+        errors = "; ".join(getattr(item, "error", "unexpected item") for item in items) or "empty line"
+        raise GbcsError(f"GFI line: {errors}", 0)
+    compact = "".join(text.split())
+    if compact[:2].lower() == "0x":
+        compact = compact[2:]
+    if not compact:
+        raise GbcsError("empty input", 0)
+    try:
+        return bytes.fromhex(compact)
+    except ValueError:
+        bad = next((i for i, c in enumerate(compact) if c not in "0123456789abcdefABCDEF"), len(compact))
+        why = f"'{compact[bad]}' is not a hex digit" if bad < len(compact) else "odd number of hex digits"
+        raise GbcsError(f"not hex: {why}", bad // 2) from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex().upper()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _print(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    keys, acb = _keys_and_acb(args)
+    failed = False
+    for text in _inputs(args.inputs):
+        try:
+            _print(decode_record(message_bytes(text), keys, acb))
+        except GbcsError as exc:
+            failed = True
+            _print(exc.to_json())
+    return 1 if failed else 0
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    keys, acb = _keys_and_acb(args)
+    framing = GfiFraming()
+    failed = False
+    for n, text in enumerate(_inputs(args.inputs), 1):
+        try:
+            payload = build_message(**message_fields(text), keys=keys, acb=acb)
+        except (ValueError, KeyStoreError) as exc:
+            failed = True
+            _print({"error": str(exc), "input": n})
+            continue
+        sys.stdout.write(framing.encode(payload).decode("ascii") if args.gfi else payload.hex().upper() + "\n")
+    return 1 if failed else 0
+
+
+def message_fields(text: str) -> dict[str, Any]:
+    """Builder keyword arguments from one JSON description (raises ValueError naming the field)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    unknown = set(obj) - _ENCODE_FIELDS
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    missing = {"cra", "originator", "recipient", "originator_counter", "message_code"} - set(obj)
+    if missing:
+        raise ValueError(f"missing fields: {', '.join(sorted(missing))}")
+    fields = {
+        "cra": _typed(obj, "cra", str),
+        "originator": _typed(obj, "originator", str),
+        "recipient": _typed(obj, "recipient", str),
+        "counter": _typed(obj, "originator_counter", int),
+        "message_code": _code(obj["message_code"]),
+        "content": _hex(obj.get("content", ""), "content"),
+        "general_ciphering": _typed(obj, "general_ciphering", bool, False),
+        "sign": _typed(obj, "sign", bool, False),
+        "date_time": _when(obj.get("date_time")),
+    }
+    if obj.get("supplementary_remote_party_id") is not None:
+        fields["supplementary_remote_party_id"] = _typed(obj, "supplementary_remote_party_id", str)
+    for name in ("supplementary_remote_party_counter", "supplementary_originator_counter"):
+        if obj.get(name) is not None:
+            fields[name] = _typed(obj, name, int)
+    return fields
+
+
+def _typed(obj: dict, name: str, kind: type, default: Any = None) -> Any:
+    value = obj.get(name, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{name}: expected {kind.__name__}, got {json.dumps(value)}")
+    return value
+
+
+def _code(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise ValueError(f"message_code: expected 4 hex digits or an integer, got {json.dumps(value)}")
+
+
+def _hex(value: Any, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected a hex string")
+    try:
+        return bytes.fromhex("".join(value.split()))
+    except ValueError:
+        raise ValueError(f"{name}: not hex") from None
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("date_time: expected an ISO 8601 string or null")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"date_time: {value!r} is not ISO 8601") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
