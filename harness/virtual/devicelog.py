@@ -1,0 +1,210 @@
+"""The CHF device log and historic device log of the virtual Comms Hub (SR8.9, SR8.11, CRP535).
+
+Pure state, no bytes: :class:`ChfDeviceLog` is what CCS01 (add), CCS02 (remove), CCS06 (read the
+active devices) and CCS07 (backup_PAN of the device log 0-0:30.3.0.255 and of the historic device
+log 0-0:30.3.1.255) act on; the Comms Hub behaviour wires it to GBCS messages.
+
+Rules modelled (domain brief, from the public DUIS/GBCS tables and CRP535):
+
+* the device log holds at most 16 devices (CCS06's ``active_devices`` array bound);
+* a removed device whose Trust Centre link key was established moves to the historic log (never a
+  GPF: CCS01 cannot register one, so it never enters this log); the historic log keeps at most
+  15 entries and overwrites the oldest;
+* re-adding an EUI that is in the historic log restores it: the old key is accepted for the first
+  half of ``join_timeout``, and the entry leaves the historic log (a device is in one log at most:
+  an inference from "restore", which CRP535's text as shipped here does not spell out);
+* every change to the device log raises CS14 alert 0x8F12 (CHF Device Log Changed).
+
+The hashed link key in a backup is a 16-byte digest of the key; the real CH's hash is not public,
+so the virtual CH uses SHA-256 truncated to 16 bytes: plans compare hashes with each other, never
+with a value computed on the PC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEVICE_LOG_CAPACITY = 16
+HISTORIC_LOG_CAPACITY = 15
+DEVICE_LOG_OBIS = "0-0:30.3.0.255"
+HISTORIC_LOG_OBIS = "0-0:30.3.1.255"
+DEVICE_LOG_CHANGED = 0x8F12
+DEVICE_TYPES = {0: "ESME", 1: "GSME", 13: "HCALCS", 128: "IHD", 130: "CAD", 132: "PPMID"}
+STATUS_JOINED = 0x80
+"""Status bit string, bit 0 (first, most significant): the device has joined with its TC link key."""
+
+Which = Literal["active", "historic"]
+
+
+class DeviceLogDefects(BaseModel):
+    """Defect switches of the virtual CHF device log (each plan must fail on each one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    historic_log_not_kept: bool = Field(False, description="removed devices are dropped, not kept")
+    oldest_not_overwritten: bool = Field(False, description="a full historic log refuses new entries")
+    no_8F12: bool = Field(False, description="device log changes raise no CS14 0x8F12 alert")
+
+
+class DeviceLogRefused(Exception):
+    """The CHF refuses the change; the message says why (sent back as a DLMS error result)."""
+
+
+def hash_link_key(eui: str, key: bytes) -> bytes:
+    """The virtual CH's hashed TC link key (see the module note): 16 bytes."""
+    return hashlib.sha256(b"tclk" + bytes.fromhex(eui) + key).digest()[:16]
+
+
+def install_code_key(eui: str, install_code: bytes) -> bytes:
+    """The virtual HAN's link key from an install code (stands in for ZigBee's MMO hash)."""
+    return hashlib.sha256(b"ic" + bytes.fromhex(eui) + install_code).digest()[:16]
+
+
+@dataclass
+class LinkStats:
+    """The radio statistics CCS06 reports for one device (filled in as the device talks)."""
+
+    rssi: tuple[int, int, int] = (0, 0, 0)  # max, avg, min (dBm)
+    lqi: tuple[int, int, int] = (0, 0, 0)  # max, avg, min
+    last_communication: datetime | None = None
+    hops: int = 0
+    tx_failures: int = 0
+    tx_successes: int = 0
+
+
+@dataclass
+class DeviceEntry:
+    """One device in the active device log."""
+
+    eui: str
+    device_type: int  # GBCS device type: 0 ESME, 1 GSME, 13 HCALCS, 128 IHD, 130 CAD, 132 PPMID
+    install_code: bytes
+    join_timeout_s: int
+    registered_at: datetime
+    link_key: bytes | None = None
+    restored_key: bytes | None = None  # the old key a restored device may still use
+    stats: LinkStats = field(default_factory=LinkStats)
+    app_version: int = 1
+    stack_version: int = 1
+
+    @property
+    def joined(self) -> bool:
+        return self.link_key is not None
+
+    @property
+    def status(self) -> int:
+        return STATUS_JOINED if self.joined else 0
+
+    @property
+    def hashed_link_key(self) -> bytes:
+        """16 bytes once the TC link key is established, else empty (as in CCS07)."""
+        return hash_link_key(self.eui, self.link_key) if self.link_key else b""
+
+
+@dataclass(frozen=True)
+class HistoricEntry:
+    """A removed device kept so it can be restored."""
+
+    eui: str
+    device_type: int
+    link_key: bytes
+    removed_at: datetime
+
+    @property
+    def hashed_link_key(self) -> bytes:
+        return hash_link_key(self.eui, self.link_key)
+
+
+@dataclass(frozen=True)
+class Backup:
+    """What backup_PAN (CCS07) and the 0x8F12 alert carry for one log."""
+
+    date_time: datetime
+    extended_pan_id: bytes
+    devices: tuple[tuple[str, bytes], ...]  # (EUI, hashed TC link key or b"")
+
+
+class ChfDeviceLog:
+    """The CHF's active and historic device logs, with the defect switches applied."""
+
+    def __init__(self, now: Callable[[], datetime], extended_pan_id: bytes,
+                 defects: DeviceLogDefects | None = None):
+        self.now = now
+        self.extended_pan_id = extended_pan_id
+        self.defects = defects or DeviceLogDefects()
+        self.active: list[DeviceEntry] = []
+        self.historic: list[HistoricEntry] = []  # oldest first
+
+    def find(self, eui: str) -> DeviceEntry | None:
+        eui = eui.upper()
+        return next((d for d in self.active if d.eui == eui), None)
+
+    def in_historic(self, eui: str) -> HistoricEntry | None:
+        eui = eui.upper()
+        return next((h for h in self.historic if h.eui == eui), None)
+
+    def add(self, eui: str, install_code: bytes, device_type: int, join_timeout_s: int) -> DeviceEntry:
+        """CCS01 register_device; restores the device's old key if it is in the historic log."""
+        eui = eui.upper()
+        if device_type not in DEVICE_TYPES:
+            raise DeviceLogRefused(f"device type {device_type} is not one CCS01 may register")
+        if self.find(eui):
+            raise DeviceLogRefused(f"{eui} is already in the device log")
+        if len(self.active) >= DEVICE_LOG_CAPACITY:
+            raise DeviceLogRefused(f"the device log is full ({DEVICE_LOG_CAPACITY} devices)")
+        entry = DeviceEntry(eui, device_type, install_code, join_timeout_s, self.now())
+        old = self.in_historic(eui)
+        if old is not None:
+            self.historic.remove(old)
+            entry.restored_key = old.link_key
+        self.active.append(entry)
+        return entry
+
+    def join(self, eui: str, elapsed_s: float) -> DeviceEntry:
+        """The device joins ``elapsed_s`` after it was added: with its old key if it was restored
+        and it is within the first half of ``join_timeout``, else with its install code key."""
+        entry = self.find(eui)
+        if entry is None:
+            raise DeviceLogRefused(f"{eui} is not in the device log")
+        if elapsed_s > entry.join_timeout_s:
+            raise DeviceLogRefused(f"{entry.eui} joined after its join timeout ({entry.join_timeout_s} s)")
+        if entry.restored_key is not None and elapsed_s <= entry.join_timeout_s / 2:
+            entry.link_key = entry.restored_key
+        else:
+            entry.link_key = install_code_key(entry.eui, entry.install_code)
+        entry.restored_key = None
+        entry.stats = LinkStats(rssi=(-48, -55, -63), lqi=(255, 212, 180), last_communication=self.now(),
+                                hops=1, tx_failures=0, tx_successes=entry.stats.tx_successes + 1)
+        return entry
+
+    def remove(self, eui: str) -> DeviceEntry:
+        """CCS02 unregister_device; a joined device moves to the historic log."""
+        entry = self.find(eui)
+        if entry is None:
+            raise DeviceLogRefused(f"{eui.upper()} is not in the device log")
+        self.active.remove(entry)
+        if entry.link_key is not None and not self.defects.historic_log_not_kept:
+            self._keep(HistoricEntry(entry.eui, entry.device_type, entry.link_key, self.now()))
+        return entry
+
+    def _keep(self, entry: HistoricEntry) -> None:
+        if len(self.historic) >= HISTORIC_LOG_CAPACITY:
+            if self.defects.oldest_not_overwritten:
+                return
+            del self.historic[: len(self.historic) - HISTORIC_LOG_CAPACITY + 1]
+        self.historic.append(entry)
+
+    def backup(self, which: Which) -> Backup:
+        """backup_PAN of the active (0-0:30.3.0.255) or historic (0-0:30.3.1.255) log."""
+        rows = self.active if which == "active" else self.historic
+        return Backup(self.now(), self.extended_pan_id,
+                      tuple((d.eui, d.hashed_link_key) for d in rows))
+
+    def raises_change_alert(self) -> bool:
+        """Whether a change raises CS14 0x8F12 (not with the ``no_8F12`` defect)."""
+        return not self.defects.no_8F12

@@ -1,0 +1,74 @@
+"""The virtual meter clock: tolerance, 0x8145 / 0x81C6 / 0x8F0C, alert configuration."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.virtual.meterclock import (CLOCK_ADJUSTED, CLOCK_NOT_ADJUSTED_OVER_10S,
+                                        CLOCK_NOT_ADJUSTED_TOLERANCE, ClockDefects, MeterClock)
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+
+
+def meter(gbcs=(3, 2), **kw) -> MeterClock:
+    return MeterClock(base=lambda: T0, gbcs=gbcs, **kw)
+
+
+def test_within_tolerance_adjusts_and_logs_8145():
+    clock = meter()
+    out = clock.set_clock(T0 + timedelta(seconds=7))
+    assert out.adjusted and out.logged == (CLOCK_ADJUSTED,) and out.alerted == ()
+    assert clock.now() == T0 + timedelta(seconds=7)
+
+
+def test_outside_tolerance_is_refused_and_81C6_logged_not_sent_by_default():
+    clock = meter()
+    out = clock.set_clock(T0 + timedelta(seconds=60))
+    assert not out.adjusted and clock.now() == T0
+    assert out.logged == (CLOCK_NOT_ADJUSTED_TOLERANCE, CLOCK_NOT_ADJUSTED_OVER_10S)
+    assert out.alerted == (CLOCK_NOT_ADJUSTED_OVER_10S,)
+
+
+def test_81C6_is_alerted_once_enabled_and_not_after_disabling():
+    clock = meter()
+    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, True)
+    assert CLOCK_NOT_ADJUSTED_TOLERANCE in clock.set_clock(T0 - timedelta(seconds=30)).alerted
+    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, False)
+    out = clock.set_clock(T0 - timedelta(seconds=30))
+    assert CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged and CLOCK_NOT_ADJUSTED_TOLERANCE not in out.alerted
+
+
+def test_before_gbcs_3_2_there_is_no_81C6():
+    out = meter(gbcs=(2, 1)).set_clock(T0 + timedelta(seconds=60))
+    assert out.logged == (CLOCK_NOT_ADJUSTED_OVER_10S,)
+
+
+def test_defect_no_81C6():
+    clock = meter(defects=ClockDefects(no_81C6=True))
+    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, True)
+    assert CLOCK_NOT_ADJUSTED_TOLERANCE not in clock.set_clock(T0 + timedelta(minutes=5)).logged
+
+
+def test_a_tighter_tolerance_refuses_without_8F0C_up_to_10s():
+    out = meter(tolerance_s=2).set_clock(T0 + timedelta(seconds=5))
+    assert not out.adjusted and out.logged == (CLOCK_NOT_ADJUSTED_TOLERANCE,)
+
+
+@given(offset=st.floats(-3600, 3600, allow_nan=False), tolerance=st.floats(0, 60),
+       enabled=st.booleans(), gbcs=st.sampled_from([(2, 0), (2, 1), (3, 2)]))
+def test_adjustment_rule(offset, tolerance, enabled, gbcs):
+    clock = meter(gbcs=gbcs, tolerance_s=tolerance)
+    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, enabled)
+    requested = T0 + timedelta(seconds=offset)
+    out = clock.set_clock(requested)
+    assert out.adjusted == (abs(out.difference_s) <= tolerance)
+    assert abs((clock.now() - (requested if out.adjusted else T0)).total_seconds()) < 1e-5
+    assert (CLOCK_ADJUSTED in out.logged) == out.adjusted
+    assert CLOCK_ADJUSTED not in out.alerted
+    has_81c6 = not out.adjusted and gbcs >= (3, 2)
+    assert (CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged) == has_81c6
+    assert (CLOCK_NOT_ADJUSTED_TOLERANCE in out.alerted) == (has_81c6 and enabled)
+    assert (CLOCK_NOT_ADJUSTED_OVER_10S in out.alerted) == (not out.adjusted and abs(out.difference_s) > 10)
