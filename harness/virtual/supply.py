@@ -1,0 +1,359 @@
+"""The virtual supply: an emulated SCPI instrument speaking the same dialect as the real one.
+
+It understands exactly the commands of a :mod:`drivers.psu.dialects` dialect (plus the IEEE 488.2
+common commands and the usual SCPI long forms and optional nodes), keeps the instrument's state
+(per-channel output, voltage, current limit; frequency) and an error queue with the standard SCPI
+codes (or, for register-style instruments such as Aim-TTi, ``EER?`` and ``*ESR?``).
+
+An output change takes effect ``settle_s`` after the command (on the scheduler's time line), and
+``*OPC?`` answers only once it has: that is the instant the driver records. Callbacks registered
+with :meth:`VirtualSupply.on_output` are told ``(on, t_ns)`` when the mains channel's output really
+changes; this is how mains reaches the virtual ESME.
+
+In process, the supply *is* the endpoint (pyvisa-like ``write``/``query``/``read``/``close``).
+:func:`serve_tcp` puts it behind a loopback TCP socket so the real driver stack reaches it as
+``TCPIP0::127.0.0.1::<port>::SOCKET`` through pyvisa-py. Limits: each ``;``-separated command is
+parsed from the root of the command tree (no SCPI header-path carry-over).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import socketserver
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
+from harness.clock import Scheduler
+
+OutputCallback = Callable[[bool, int], None]
+
+LONG_FORMS = {
+    "OUTPUT": "OUTP", "VOLTAGE": "VOLT", "CURRENT": "CURR", "FREQUENCY": "FREQ", "MEASURE": "MEAS",
+    "FETCH": "MEAS", "FETC": "MEAS", "SYSTEM": "SYST", "ERROR": "ERR", "INSTRUMENT": "INST",
+    "NSELECT": "NSEL", "SOURCE": "SOUR", "STATE": "STAT", "LIMIT": "LIM", "LEVEL": "LEV",
+    "IMMEDIATE": "IMM", "AMPLITUDE": "AMPL", "SCALAR": "SCAL",
+}
+OPTIONAL_NODES = {"STAT", "LEV", "IMM", "AMPL", "SCAL", "NEXT", "SOUR", "DC", "RMS"}
+"""Nodes SCPI lets a command leave out (``[:STATe]``, ``[SOURce:]`` ...), dropped before matching."""
+_MNEMONIC = re.compile(r"([A-Z]+)(\d*)(\??)")
+_NUMBER = r"(?P<value>[+-]?(?:\d+\.?\d*|\.\d+)(?:E[+-]?\d+)?)\s*(?:V|A|HZ)?"
+
+# Standard SCPI error codes (SCPI-1999 Vol. 2, ch. 21.8).
+UNDEFINED_HEADER = (-113, "Undefined header")
+HEADER_SUFFIX = (-114, "Header suffix out of range")
+DATA_OUT_OF_RANGE = (-222, "Data out of range")
+QUEUE_OVERFLOW = (-350, "Queue overflow")
+QUERY_INTERRUPTED = (-410, "Query INTERRUPTED")
+QUERY_UNTERMINATED = (-420, "Query UNTERMINATED")
+ESR_QUERY_ERROR, ESR_DEVICE_ERROR, ESR_EXECUTION_ERROR, ESR_COMMAND_ERROR = 0x04, 0x08, 0x10, 0x20
+MAX_MESSAGE = 4096
+
+
+def normalise(message: str) -> str:
+    """A command in canonical short form: ``:SOURce:VOLTage:LEVel 230`` -> ``VOLT 230``."""
+    header, _, params = message.strip().partition(" ")
+    nodes = []
+    for node in header.upper().lstrip(":").split(":"):
+        found = _MNEMONIC.fullmatch(node)
+        if not found:
+            nodes.append(node)
+            continue
+        base, suffix, query = found.groups()
+        base = LONG_FORMS.get(base, base)
+        if base in OPTIONAL_NODES and not suffix:
+            if query and nodes:
+                nodes[-1] += "?"
+            continue
+        nodes.append(base + suffix + query)
+    params = re.sub(r"\s*,\s*", ",", params.strip().upper())
+    return ":".join(nodes) + (" " + params if params else "")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regex accepting a dialect template's command (boolean ON/OFF also as 1/0)."""
+    text = re.escape(template.lstrip(":"))
+    text = text.replace(r"\{ch\}", r"(?P<ch>\d+)").replace(r"\{value\}", _NUMBER)
+    text = text.replace(r"\ ", r"\s+")
+    for word, alternatives in (("ON", "(?:ON|1)"), ("OFF", "(?:OFF|0)")):
+        for separator in (r"\s+", ","):
+            if text.endswith(separator + word):
+                text = text[: -len(word)] + alternatives
+    return re.compile(text)
+
+
+@dataclass
+class ChannelState:
+    """One output of the instrument."""
+
+    programmed_on: bool = False
+    """What ``OUTP?`` reports: the last command."""
+    on: bool = False
+    """What the terminals carry: changes ``settle_s`` after the command."""
+    voltage: float = 0.0
+    current_limit: float = 0.0
+
+
+class VirtualSupply:
+    """An emulated supply/AC source (see the module docstring)."""
+
+    def __init__(self, scheduler: Scheduler, *, dialect: str = "generic-scpi", idn: str | None = None,
+                 settle_s: float = 0.0, rated_voltage: float = 300.0, rated_current: float = 20.0,
+                 load_a: float = 0.0, mains_channel: int = 1, queue_size: int = 10):
+        self.scheduler = scheduler
+        self.dialect: Dialect = get_dialect(dialect)
+        self.idn = idn or self.dialect.idn
+        self.settle_s = settle_s
+        self.rated_voltage = rated_voltage
+        self.rated_current = rated_current
+        self.load_a = load_a
+        self.mains_channel = mains_channel
+        self.queue_size = queue_size
+        self.channels = {n: ChannelState() for n in range(1, self.dialect.channels + 1)}
+        self.frequency = 50.0
+        self.selected = 1
+        self.errors: list[tuple[int, str]] = []
+        self.eer = 0
+        self.esr = 0
+        self.changes: list[tuple[int, int, bool]] = []
+        """Ground truth: (t_ns, channel, on) for every real output change."""
+        self.commands: list[str] = []
+        """Every command unit received, as sent."""
+        self._callbacks: list[OutputCallback] = []
+        self._replies: list[str] = []
+        self._pending = 0
+        self._lock = threading.RLock()
+        self._settled = threading.Condition(self._lock)
+        self._grammar = self._build_grammar()
+        self.closed = False
+
+    # -- what the virtual bench uses --------------------------------------------------------
+    def on_output(self, callback: OutputCallback) -> None:
+        """Call ``callback(on, t_ns)`` whenever the mains channel's output really changes."""
+        self._callbacks.append(callback)
+
+    @property
+    def output(self) -> bool:
+        """Whether the mains channel's terminals are live."""
+        return self.channels[self.mains_channel].on
+
+    # -- pyvisa-like endpoint ---------------------------------------------------------------
+    def write(self, message: str) -> int:
+        """Receive one program message (``;`` separates commands)."""
+        with self._lock:
+            if self._replies:
+                self._replies.clear()
+                self._error(QUERY_INTERRUPTED, ESR_QUERY_ERROR)
+            if len(message) > MAX_MESSAGE:
+                self._error(UNDEFINED_HEADER, ESR_COMMAND_ERROR)
+                return len(message)
+            for unit in message.split(";"):
+                if unit.strip():
+                    self.commands.append(unit.strip())
+                    self._execute(unit)
+        return len(message)
+
+    def read(self) -> str:
+        """The next reply; an empty output buffer behaves like a VISA timeout."""
+        with self._lock:
+            if self._replies:
+                return self._replies.pop(0)
+            self._error(QUERY_UNTERMINATED, ESR_QUERY_ERROR)
+        from pyvisa import constants, errors
+
+        raise errors.VisaIOError(constants.StatusCode.error_timeout)
+
+    def query(self, message: str) -> str:
+        self.write(message)
+        return self.read()
+
+    def take_replies(self) -> list[str]:
+        """Every reply waiting in the output buffer (the TCP server sends them at once)."""
+        with self._lock:
+            replies, self._replies = self._replies, []
+            return replies
+
+    def close(self) -> None:
+        self.closed = True
+
+    # -- command execution --------------------------------------------------------------------
+    def _build_grammar(self) -> list[tuple[str, re.Pattern[str]]]:
+        d = self.dialect
+        kinds = {
+            "output_on": d.output_on, "output_off": d.output_off, "output_query": d.output_query,
+            "set_voltage": d.set_voltage, "set_current": d.set_current,
+            "set_frequency": d.set_frequency, "measure_voltage": d.measure_voltage,
+            "measure_current": d.measure_current, "error_query": d.error_query,
+            "select_channel": d.select_channel,
+        }
+        return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1"))
+                                .replace("\0", "{ch}").replace("\1", "{value}")))
+                for kind, t in kinds.items() if t]
+
+    def _execute(self, unit: str) -> None:
+        command = normalise(unit)
+        common = {"*IDN?": lambda: self._replies.append(self.idn), "*OPC?": self._opc,
+                  "*OPC": lambda: None, "*WAI": self._wait_settled, "*RST": self._reset,
+                  "*CLS": self._clear, "*ESR?": self._read_esr}
+        if command in common:
+            common[command]()
+            return
+        for kind, pattern in self._grammar:
+            found = pattern.fullmatch(command)
+            if found:
+                self._dispatch(kind, found.groupdict())
+                return
+        self._error(UNDEFINED_HEADER, ESR_COMMAND_ERROR)
+
+    def _dispatch(self, kind: str, fields: dict[str, str | None]) -> None:
+        d = self.dialect
+        ch = int(fields["ch"]) if fields.get("ch") else None
+        if ch is not None and ch not in self.channels:
+            self._error(HEADER_SUFFIX, ESR_EXECUTION_ERROR, register=103)
+            return
+        channel = ch or self.selected
+        value = float(fields["value"]) if fields.get("value") else None
+        if kind == "select_channel":
+            self.selected = channel
+        elif kind in ("output_on", "output_off"):
+            targets = list(self.channels) if d.global_output and ch is None else [channel]
+            self._switch(targets, kind == "output_on")
+        elif kind == "output_query":
+            self._replies.append(d.output_replies[self.channels[channel].programmed_on])
+        elif kind == "set_voltage":
+            if self._in_range(value, 0.0, self.rated_voltage):
+                self.channels[channel].voltage = value
+        elif kind == "set_current":
+            if self._in_range(value, 0.0, self.rated_current):
+                self.channels[channel].current_limit = value
+        elif kind == "set_frequency":
+            if self._in_range(value, 40.0, 500.0):
+                self.frequency = value
+        elif kind == "measure_voltage":
+            state = self.channels[channel]
+            self._replies.append(d.volts_format.format(state.voltage if state.on else 0.0))
+        elif kind == "measure_current":
+            state = self.channels[channel]
+            self._replies.append(d.amps_format.format(min(self.load_a, state.current_limit) if state.on else 0.0))
+        elif kind == "error_query":
+            self._replies.append(self._next_error())
+
+    def _in_range(self, value: float | None, low: float, high: float) -> bool:
+        if value is None or not low <= value <= high:
+            self._error(DATA_OUT_OF_RANGE, ESR_EXECUTION_ERROR, register=100)
+            return False
+        return True
+
+    def _error(self, error: tuple[int, str], esr_bit: int, register: int = 0) -> None:
+        self.esr |= esr_bit
+        if self.dialect.error_style == ERROR_REGISTER:
+            self.eer = register or self.eer
+            return
+        if len(self.errors) >= self.queue_size:
+            self.errors[-1] = QUEUE_OVERFLOW
+        else:
+            self.errors.append(error)
+
+    def _next_error(self) -> str:
+        if self.dialect.error_style == ERROR_REGISTER:
+            code, self.eer = self.eer, 0
+            return str(code)
+        if not self.errors:
+            return self.dialect.no_error_reply
+        code, text = self.errors.pop(0)
+        return f'{code},"{text}"'
+
+    def _read_esr(self) -> None:
+        esr, self.esr = self.esr, 0
+        self._replies.append(str(esr))
+
+    def _clear(self) -> None:
+        self.errors.clear()
+        self.eer = self.esr = 0
+
+    def _reset(self) -> None:
+        self._switch(list(self.channels), False)
+        for state in self.channels.values():
+            state.voltage = state.current_limit = 0.0
+        self.frequency, self.selected = 50.0, 1
+
+    # -- output timing ------------------------------------------------------------------------
+    def _switch(self, targets: list[int], on: bool) -> None:
+        for n in targets:
+            self.channels[n].programmed_on = on
+        self._pending += 1
+        self.scheduler.call_later(self.settle_s, lambda: self._settle(targets, on))
+
+    def _settle(self, targets: list[int], on: bool) -> None:
+        t_ns = self.scheduler.now_ns()
+        with self._lock:
+            changed = [n for n in targets if self.channels[n].on != on]
+            for n in changed:
+                self.channels[n].on = on
+                self.changes.append((t_ns, n, on))
+            callbacks = list(self._callbacks) if self.mains_channel in changed else []
+        try:
+            for callback in callbacks:
+                callback(on, t_ns)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                self._settled.notify_all()
+
+    def _wait_settled(self) -> None:
+        timeout = self.settle_s + 5.0
+        if getattr(self.scheduler, "virtual", False):
+            self.scheduler.wait_until(lambda: self._pending == 0, timeout)
+        else:
+            self._settled.wait_for(lambda: self._pending == 0, timeout)
+
+    def _opc(self) -> None:
+        self._wait_settled()
+        self._replies.append("1" if self._pending == 0 else "0")
+
+
+class SupplyServer:
+    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated)."""
+
+    def __init__(self, supply: VirtualSupply, host: str, port: int):
+        supply_ = supply
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                while True:
+                    line = self.rfile.readline(MAX_MESSAGE + 2)
+                    if not line:
+                        return
+                    supply_.write(line.decode("ascii", errors="replace").rstrip("\r\n"))
+                    replies = supply_.take_replies()
+                    if replies:
+                        self.wfile.write("".join(r + "\n" for r in replies).encode("ascii", "replace"))
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.supply = supply
+        self._server = Server((host, port), Handler)
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="hubrig-virtual-supply",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def resource(self) -> str:
+        """The VISA resource string the real driver opens."""
+        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=2)
+
+
+def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0) -> SupplyServer:
+    """Serve ``supply`` on a TCP socket (``port=0``: any free port; see ``.port``, ``.close()``)."""
+    return SupplyServer(supply, host, port)
