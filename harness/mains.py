@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Iterator, Protocol
 
 from harness.clock import NS_PER_S, Clock, Progress, seconds, to_ns
 from harness.events import EventBus
@@ -80,8 +80,6 @@ class Mains:
         """The outage in progress (inside :meth:`outage`), for progress displays."""
         self.recovered: dict | None = None
         """The marker of a killed run this start restored mains after, if any."""
-        self.default_progress: Callable[[Outage], Progress] | None = None
-        """Set by the pytest plugin: makes the live progress callback for an outage's wait."""
         self._lock = threading.RLock()
         self._closed = False
         _live.add(self)
@@ -129,8 +127,6 @@ class Mains:
             yield out
             remaining = out.cut_ns + to_ns(seconds) - self.clock.now_ns()
             if remaining > 0:
-                if progress is None and self.default_progress is not None:
-                    progress = self.default_progress(out)
                 self.clock.sleep(remaining / NS_PER_S, progress)
         finally:
             try:

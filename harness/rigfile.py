@@ -176,7 +176,9 @@ class Dut(_Model):
 
     esme: DeviceIdentity
     comms_hub: CommsHubIdentity
-    keystore: Path = Field(description="key store folder, relative to the rig file")
+    keystore: Path | None = Field(
+        default=None, description="key store folder, relative to the rig file; the virtual rig "
+        "defaults to its own test keys, made on first use")
     acb: str = Field(description="Access Control Broker EUI-64")
     clock_tolerance_s: float = Field(default=10, ge=0)
 
@@ -184,8 +186,8 @@ class Dut(_Model):
 
     @field_validator("keystore")
     @classmethod
-    def _relative_to_rig_file(cls, v: Path, info: ValidationInfo) -> Path:
-        return _resolve(v, info)
+    def _relative_to_rig_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
 
 
 class TsatConfig(_Model):
@@ -224,6 +226,9 @@ class RigFile(_Model):
                 raise field_problem(at, f"must be 'virtual' on a kind: virtual rig, got {value!r}")
             if not virtual and value == VIRTUAL:
                 raise field_problem(at, "'virtual' is only for kind: virtual; give the real resource")
+        if not virtual and self.dut.keystore is None:
+            raise field_problem(("dut", "keystore"), "required on a real bench: the folder of the keys "
+                                "the harness signs and verifies with")
         if virtual and inst.mains_switch != "supply":
             raise field_problem(("instruments", "mains_switch"), "the virtual rig switches mains with its supply")
         return self
