@@ -227,13 +227,13 @@ class Supply:
         try:
             self._endpoint.write(command)
         except Exception as exc:  # pyvisa, socket and serial errors all end here
-            raise InstrumentError(f"{self.description}: sending {command!r} failed: {exc}") from exc
+            raise InstrumentError(f"{self.description}: sending {command!r} failed: {exc}{_hint(exc)}") from exc
 
     def _ask(self, command: str, parse: Callable[[str], T]) -> T:
         try:
             reply = self._endpoint.query(command)
         except Exception as exc:
-            raise InstrumentError(f"{self.description}: no reply to {command!r}: {exc}") from exc
+            raise InstrumentError(f"{self.description}: no reply to {command!r}: {exc}{_hint(exc)}") from exc
         try:
             return parse(reply)
         except ReplyError as exc:
@@ -299,6 +299,12 @@ def open_supply(cfg: Any, clock: Clock, bus: EventBus | None, *, endpoint: Endpo
         raise InstrumentError(f"supply at {cfg.resource}: cannot open it through {where}: {exc}; "
                               f"check {FIELD}.resource and that the instrument is connected") from exc
     return Supply(cfg, clock, bus, resource, on_close=manager.close)
+
+
+def _hint(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f" (is the instrument on and connected, and {FIELD}.resource right?)"
+    return ""
 
 
 def _dialect_of(cfg: Any) -> Dialect:
