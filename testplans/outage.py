@@ -1,0 +1,161 @@
+"""One outage, observed: the building block of the power-outage plan.
+
+:func:`observe_outage` cuts mains for a planned time, restores it, then listens until every alert
+the outage calls for has arrived (or ``observe_s`` passes), and a short settle period more so a
+duplicate or a false POA is seen too. It returns an :class:`Observation`: the confirmed cut and
+restore instants, every POA (the ITCH's AD1 notification) and every PRA (ECS80 alert frame) that
+arrived, with their arrival instants and journal ids. Latencies are arrival minus the confirmed
+switch instant, on the rig clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from harness.clock import Clock, seconds
+from harness.events import FRAME, NOTIFICATION, Event, EventBus
+from harness.results import Trial
+
+POA_NOTIFICATION = "AD1"
+OUTAGE_THRESHOLD_S = 180.0
+RESTORED_SHORT = {0x8F35, 0x8F37, 0x8F39, 0x8F3B}
+"""Supply Outage Restored (and its phase 1/2/3 variants): outage under 3 minutes."""
+RESTORED_LONG = {0x8F36, 0x8F38, 0x8F3A, 0x8F3C}
+"""Supply Outage Restored - Outage >= 3 minutes (and its phase variants)."""
+PRA_CODES = RESTORED_SHORT | RESTORED_LONG
+
+
+def is_poa(event: Event) -> bool:
+    return event.kind == NOTIFICATION and event.data.get("name") == POA_NOTIFICATION
+
+
+def is_pra(event: Event) -> bool:
+    if event.kind != FRAME:
+        return False
+    try:
+        return event.alert_code in PRA_CODES
+    except (TypeError, ValueError):  # an alert code that is not hex: not a PRA
+        return False
+
+
+def code_text(code: int | None) -> str | None:
+    return None if code is None else f"{code:04X}"
+
+
+def _find(record: Any, key: str) -> Any:
+    """The first value under ``key`` anywhere in a decoded record (the body's layout may nest)."""
+    if isinstance(record, dict):
+        if key in record:
+            return record[key]
+        values: Iterable[Any] = record.values()
+    elif isinstance(record, list):
+        values = record
+    else:
+        return None
+    for v in values:
+        found = _find(v, key)
+        if found is not None:
+            return found
+    return None
+
+
+def alert_time(event: Event, key: str) -> datetime | None:
+    """The ``interruption``/``restoration`` date-time inside a decoded ECS80 alert, if readable."""
+    value = _find(event.data.get("body"), key)
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+@dataclass
+class Observation:
+    """What one outage produced, in arrival order."""
+
+    scenario: str
+    index: int
+    planned_s: float
+    cut_ns: int
+    restore_ns: int
+    poas: list[Event] = field(default_factory=list)
+    pras: list[Event] = field(default_factory=list)
+    interruption_error_s: float | None = None
+    restoration_error_s: float | None = None
+
+    @property
+    def outage_s(self) -> float:
+        return seconds(self.restore_ns - self.cut_ns)
+
+    @property
+    def poa(self) -> Event | None:
+        return self.poas[0] if self.poas else None
+
+    @property
+    def pra(self) -> Event | None:
+        return self.pras[0] if self.pras else None
+
+    @property
+    def poa_s(self) -> float | None:
+        """First POA's arrival from the confirmed cut."""
+        return None if self.poa is None else seconds(self.poa.t_ns - self.cut_ns)
+
+    @property
+    def pra_s(self) -> float | None:
+        """First PRA's arrival from the confirmed restore."""
+        return None if self.pra is None else seconds(self.pra.t_ns - self.restore_ns)
+
+    @property
+    def pra_code(self) -> int | None:
+        return None if self.pra is None else self.pra.alert_code
+
+    @property
+    def pra_before_poa(self) -> bool:
+        return self.pra is not None and self.poa is not None and self.pra.t_ns < self.poa.t_ns
+
+    @property
+    def evidence(self) -> list[int]:
+        return [e.journal_id for e in (self.poa, self.pra) if e is not None and e.journal_id is not None]
+
+    def trial(self) -> Trial:
+        return Trial(scenario=self.scenario, index=self.index, outage_seconds=round(self.outage_s, 6),
+                     poa_seconds=self.poa_s, pra_seconds=self.pra_s, pra_alert_code=code_text(self.pra_code),
+                     poa_count=len(self.poas), pra_before_poa=self.pra_before_poa,
+                     interruption_error_s=self.interruption_error_s,
+                     restoration_error_s=self.restoration_error_s, evidence=self.evidence)
+
+
+def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int = 0,
+                   observe_s: float, settle_s: float = 30.0) -> Observation:
+    """Cut mains for ``seconds_``, restore, and collect the alerts the outage produced.
+
+    Listening stops ``settle_s`` after every expected alert has arrived (a PRA always; a POA
+    too for outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
+    """
+    since = bus.mark()
+    with mains.outage(seconds_) as out:
+        pass
+    restore_ns = out.restore_ns
+    long_outage = seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
+
+    def complete() -> bool:
+        events = bus.events(since=since)
+        return any(map(is_pra, events)) and (not long_outage or any(map(is_poa, events)))
+
+    remaining = observe_s - seconds(clock.now_ns() - restore_ns)
+    if clock.wait_until(complete, max(remaining, 0.0)):
+        clock.sleep(settle_s)
+    events = bus.events(since=since)
+    obs = Observation(scenario=scenario, index=index, planned_s=seconds_, cut_ns=out.cut_ns, restore_ns=restore_ns,
+                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)])
+    if obs.pra is not None:
+        got_int, got_rest = alert_time(obs.pra, "interruption"), alert_time(obs.pra, "restoration")
+        if got_int is not None:
+            obs.interruption_error_s = (got_int - clock.wall(out.cut_ns)).total_seconds()
+        if got_rest is not None:
+            obs.restoration_error_s = (got_rest - clock.wall(restore_ns)).total_seconds()
+    return obs

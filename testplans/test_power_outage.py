@@ -1,0 +1,255 @@
+"""The power-outage test plan: POA/PRA timing against the SEC and the DNOs (see docs/testplans.md).
+
+Each scenario is a test a user can run alone (``-k short_outage``). Every outage is cut and
+restored by the rig's mains switch; the POA is the Wired ITCH's AD1 notification, the PRA the
+ESME's ECS80 alert (0x8F35 / 0x8F36 or a phase variant). Latencies: POA from the confirmed cut,
+PRA from the confirmed restore, both on the rig clock. Every timing is judged against each
+selected limit set; GBCS rules (which alert code, the times inside it) are judged on their own.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.clock import seconds
+from harness.stats import delivery_ratio
+from testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
+                              alert_time, code_text, is_poa, is_pra, observe_outage)
+
+SHORT_OUTAGE_S = 60.0
+LONG_OUTAGE_S = 240.0
+TRIAL_OUTAGE_S = 390.0
+"""Repeated trials: 6.5-minute outages (long enough for every limit set's POA rule)."""
+BOUNDARY_SWEEP_S = (170.0, 175.0, 178.0, 182.0, 185.0, 190.0)
+BOUNDARY_MARGIN_S = 1.0
+"""Within this of 180 s either restoration code is accepted: the device's own timer decides."""
+FLAP_COUNT = 10
+FLAP_OFF_S = 5.0
+FLAP_ON_S = 25.0
+SETTLE_S = 30.0
+
+
+@pytest.fixture
+def powered(mains):
+    """Mains on before the scenario starts (a fresh virtual supply starts with its output off)."""
+    mains.restore()
+    return mains
+
+
+@pytest.fixture
+def observe(request, powered, bus, clock, progress):
+    """``observe(seconds, index=0) -> Observation`` for this test's scenario."""
+    observe_s = request.config.getoption("observe_s")
+    scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
+
+    def run(duration_s: float, index: int = 0) -> Observation:
+        with progress.waiting(f"{scenario} #{index}: POA/PRA"):
+                return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
+                                  observe_s=observe_s, settle_s=SETTLE_S)
+
+    return run
+
+
+def clock_tolerance(rig) -> float:
+    return float(rig.rig.dut.clock_tolerance_s)
+
+
+def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
+    """Record one outage: the trial, its latencies per limit set and the GBCS rules."""
+    measure.trial(obs.trial())
+    outage = obs.outage_s
+    ev_poa = [e.journal_id for e in obs.poas if e.journal_id is not None]
+    ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []
+    measure.latency("poa_count", len(obs.poas), outage_s=outage, evidence=ev_poa, trial=obs.index)
+    measure.latency("poa_latency_s", obs.poa_s, outage_s=outage, evidence=ev_poa[:1], trial=obs.index,
+                    missing="no POA arrived")
+    measure.latency("pra_latency_s", obs.pra_s, outage_s=outage, evidence=ev_pra, trial=obs.index,
+                    missing="no PRA arrived")
+    if obs.pra is None:
+        return
+    code = obs.pra_code
+    if outage >= OUTAGE_THRESHOLD_S + BOUNDARY_MARGIN_S:
+        measure.check("pra_alert_code", code in RESTORED_LONG, value=code_text(code), evidence=ev_pra,
+                      trial=obs.index, outage_s=outage, rule="8F36 (or phase variant) for an outage >= 180 s "
+                                                             "[GBCS ECS80]")
+    elif outage < OUTAGE_THRESHOLD_S - BOUNDARY_MARGIN_S:
+        measure.check("pra_alert_code", code in RESTORED_SHORT, value=code_text(code), evidence=ev_pra,
+                      trial=obs.index, outage_s=outage, rule="8F35 (or phase variant) for an outage < 180 s "
+                                                             "[GBCS ECS80]")
+    errors = (obs.interruption_error_s, obs.restoration_error_s)
+    readable = None not in errors
+    worst = max(abs(e) for e in errors) if readable else None
+    measure.check("pra_times_error_s", readable and worst <= tolerance_s, value=worst, unit="s",
+                  evidence=ev_pra, trial=obs.index, outage_s=outage,
+                  rule=f"interruption and restoration times inside the alert within {tolerance_s:g} s of the "
+                       "measured cut and restore [rig dut.clock_tolerance_s]",
+                  note="" if readable else "the alert's interruption/restoration times are not readable")
+    if obs.poa is not None:
+        measure.check("poa_before_pra", not obs.pra_before_poa, evidence=obs.evidence, trial=obs.index,
+                      outage_s=outage, rule="a POA arrives before its PRA (DCC study: PRAs sometimes "
+                                            "overtake their POAs)")
+
+
+def test_short_outage(observe, measure, rig):
+    """A 60 s interruption is not a reportable outage: no POA may arrive; an 8F35 PRA must."""
+    judge_outage(measure, observe(SHORT_OUTAGE_S), clock_tolerance(rig))
+
+
+def test_long_outage(observe, measure, rig):
+    """A 4-minute outage: a POA and an 8F36 PRA carrying the measured cut and restore times."""
+    judge_outage(measure, observe(LONG_OUTAGE_S), clock_tolerance(rig))
+
+
+def _timer_figures(measure, observations: list[Observation]) -> None:
+    """The device's 3-minute timer, from where its restoration code flips."""
+    short = [o.outage_s for o in observations if o.pra_code in RESTORED_SHORT]
+    long_ = [o.outage_s for o in observations if o.pra_code in RESTORED_LONG]
+    below, above = (max(short) if short else None), (min(long_) if long_ else None)
+    if below is not None and above is not None and below < above:
+        measure.info("three_minute_timer_s", round((below + above) / 2, 3), "s",
+                     note=f"code flips between {below:.3f} s (8F35) and {above:.3f} s (8F36); "
+                          f"error vs 180 s within +/-{(above - below) / 2:.3f} s")
+    else:
+        measure.info("three_minute_timer_s", None, "s",
+                     note=f"no clean flip: longest short-code outage {below}, shortest long-code outage {above}")
+    device = [(alert_time(o.pra, "restoration") - alert_time(o.pra, "interruption")).total_seconds() - o.outage_s
+              for o in observations if o.pra is not None and alert_time(o.pra, "restoration")
+              and alert_time(o.pra, "interruption")]
+    if device:
+        measure.info("device_outage_timing_error_s", max(device, key=abs), "s",
+                     note="worst (device-reported outage - measured outage) over the sweep")
+
+
+def test_three_minute_boundary(observe, measure, rig):
+    """Outages just below and above 180 s land on the right side; the timer's accuracy is reported."""
+    observations = []
+    for i, duration in enumerate(BOUNDARY_SWEEP_S):
+        obs = observe(duration, index=i)
+        observations.append(obs)
+        judge_outage(measure, obs, clock_tolerance(rig))
+    _timer_figures(measure, observations)
+
+
+@pytest.mark.virtual_only
+def test_three_minute_boundary_property(observe, measure, rig):
+    """Hypothesis-chosen durations around 180 s (virtual rig: outages cost no wall time)."""
+    seen: list[Observation] = []
+
+    @settings(max_examples=8, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.floats(150.0, 210.0).filter(lambda d: abs(d - OUTAGE_THRESHOLD_S) > BOUNDARY_MARGIN_S + 0.5))
+    def lands_on_the_right_side(duration: float) -> None:
+        obs = observe(duration, index=len(seen))
+        seen.append(obs)
+        want = RESTORED_LONG if obs.outage_s >= OUTAGE_THRESHOLD_S else RESTORED_SHORT
+        assert obs.pra_code in want, (f"outage {obs.outage_s:.3f} s: PRA {code_text(obs.pra_code)}, "
+                                      f"expected one of {sorted(code_text(c) for c in want)}; "
+                                      f"evidence {obs.evidence}")
+        assert (obs.poa is not None) == (obs.outage_s >= OUTAGE_THRESHOLD_S), (
+            f"outage {obs.outage_s:.3f} s: {len(obs.poas)} POA(s); evidence {obs.evidence}")
+
+    lands_on_the_right_side()
+    _timer_figures(measure, seen)
+
+
+def test_ordering(observe, measure, rig):
+    """A long outage whose PRA overtakes its POA is recorded and flagged."""
+    obs = observe(LONG_OUTAGE_S)
+    judge_outage(measure, obs, clock_tolerance(rig))
+    measure.check("poa_and_pra_arrived", obs.poa is not None and obs.pra is not None, evidence=obs.evidence,
+                  outage_s=obs.outage_s, rule="both alerts arrive, so their order can be judged")
+
+
+def test_repeated_trials(request, observe, measure, rig):
+    """``--trials N`` outages of 6.5 minutes: latency percentiles and delivery ratio per limit set."""
+    n = int(request.config.getoption("trials", None) or 5)
+    observations = [observe(TRIAL_OUTAGE_S, index=i) for i in range(n)]
+    tolerance = clock_tolerance(rig)
+    for obs in observations:
+        judge_outage(measure, obs, tolerance)
+    for ls in measure.limit_sets:
+        for alert, quantity in (("poa", "poa_latency_s"), ("pra", "pra_latency_s")):
+            judged = [(o, ls.latency_limit(quantity, o.outage_s)) for o in observations]
+            values = [o.poa_s if alert == "poa" else o.pra_s for o, lim in judged if lim is not None]
+            limit = next((lim for _, lim in judged if lim is not None), None)
+            if limit is None:
+                continue
+            ratio = delivery_ratio(values, limit.max)
+            ratio_limits = ls.for_quantity(f"{alert}_delivery_ratio")
+            if ratio_limits:
+                measure.latency(f"{alert}_delivery_ratio", ratio, outage_s=None)
+            measure.info(f"{alert}_delivery_ratio[{ls.name}]", ratio, "ratio",
+                         note=f"{sum(v is not None for v in values)} of {len(values)} arrived; within "
+                              f"{limit.max:g} s: {ratio:.3f}")
+
+
+def _attribute(pras, cuts_wall, clock) -> list:
+    """Each interruption's PRA: matched by the interruption time inside the alert, else in order."""
+    out = [None] * len(cuts_wall)
+    unplaced = []
+    for ev in pras:
+        when = alert_time(ev, "interruption")
+        if when is None:
+            unplaced.append(ev)
+            continue
+        i = min(range(len(cuts_wall)), key=lambda k: abs((when - cuts_wall[k]).total_seconds()))
+        if out[i] is None:
+            out[i] = ev
+        else:
+            unplaced.append(ev)
+    for ev in unplaced:
+        free = [i for i, v in enumerate(out) if v is None]
+        if free:
+            out[free[0]] = ev
+    return out
+
+
+def test_flapping_supply(request, powered, bus, clock, measure, rig):
+    """An alert storm: N interruptions of a few seconds; every emitted alert captured, rate reported."""
+    since = bus.mark()
+    outages = []
+    for _ in range(FLAP_COUNT):
+        with powered.outage(FLAP_OFF_S) as out:
+            pass
+        outages.append((out.cut_ns, out.restore_ns))
+        clock.sleep(FLAP_ON_S)
+    last_restore = outages[-1][1]
+    observe_s = request.config.getoption("observe_s")
+
+    def all_in() -> bool:
+        return sum(map(is_pra, bus.events(since=since))) >= FLAP_COUNT
+
+    if clock.wait_until(all_in, max(observe_s - seconds(clock.now_ns() - last_restore), 0.0)):
+        clock.sleep(SETTLE_S)
+    end_ns = clock.now_ns()
+    events = bus.events(since=since)
+    pras = [e for e in events if is_pra(e)]
+    poas = [e for e in events if is_poa(e)]
+    per_outage = _attribute(pras, [clock.wall(c) for c, _ in outages], clock)
+    for i, ((cut, restore), ev) in enumerate(zip(outages, per_outage)):
+        measure.latency("pra_latency_s", None if ev is None else seconds(ev.t_ns - restore),
+                        outage_s=seconds(restore - cut), evidence=[] if ev is None else [ev.journal_id],
+                        trial=i, missing="no PRA for this interruption")
+    measure.latency("poa_count", len(poas), outage_s=FLAP_OFF_S, evidence=[e.journal_id for e in poas])
+    window_min = seconds(end_ns - outages[0][0]) / 60
+    captured = len(pras) + len(poas)
+    measure.info("alerts_captured", captured, "alerts", note=f"{len(pras)} PRA(s), {len(poas)} POA(s) for "
+                                                             f"{FLAP_COUNT} interruptions")
+    measure.info("alert_rate_per_min", round(captured / window_min, 3), "alerts/min",
+                 note=f"over {window_min:.1f} min from the first cut to the end of listening")
+    truth = rig.ground_truth
+    if truth is None:
+        measure.info("pra_suppressed", FLAP_COUNT - len(pras), "alerts",
+                     note="interruptions without a captured PRA (suppressed by the device or lost)")
+        return
+    emitted = [e for e in truth.on_link() if outages[0][0] <= e.t_ns < end_ns and e.kind in ("poa", "alert")]
+    emitted_pras = [e for e in emitted if e.alert_code in PRA_CODES]
+    measure.info("pra_suppressed", FLAP_COUNT - len(emitted_pras) - len(truth.dropped), "alerts",
+                 note="interruptions the devices raised no PRA for (ground truth)")
+    got = sorted(e.data.get("payload_hex", "") for e in pras)
+    want = sorted(e.payload_hex.upper() for e in emitted_pras)
+    measure.check("every_emitted_alert_captured", got == want and len(poas) == len(emitted) - len(emitted_pras),
+                  value=f"{captured} of {len(emitted)}", evidence=[e.journal_id for e in pras + poas],
+                  rule="every alert the virtual devices put on the link is captured [ground truth]")
