@@ -1,0 +1,74 @@
+"""The virtual bench: supply -> ESME mains -> Comms Hub power -> wired link, with one seed.
+
+:class:`VirtualBench` builds the virtual ESME and Comms Hub from a rig file's ``virtual:`` section
+and ``dut:`` identity, powers them from the virtual supply's output and connects the CH to the
+harness's link. All randomness comes from one ``random.Random(seed)``: it seeds one independent
+stream per purpose (dither, POA windows, PRA windows, dropped frames) in a fixed order, so the same
+rig file and seed give identical emissions at identical instants, and switching a defect on never
+shifts the draws another behaviour sees.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Union
+
+from harness.clock import Scheduler
+from harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
+from harness.virtual.esme import VirtualEsme
+from harness.virtual.groundtruth import GroundTruth
+from harness.virtual.params import ResolvedParams, VirtualParams
+
+RNG_STREAMS = ("dither", "poa_window", "pra_window", "drop")
+
+
+def as_link(wire, scheduler: Scheduler) -> Link:
+    """A :class:`Link` from an in-process transport, a pty pair, or anything already a Link."""
+    if hasattr(wire, "device_write") and hasattr(wire, "on_host_write"):
+        return TransportLink(wire)
+    if hasattr(wire, "device_fd"):
+        return PtyLink(wire, scheduler)
+    return wire
+
+
+class VirtualBench:
+    """The virtual ESME and Comms Hub, powered by ``supply`` and talking on ``link``.
+
+    ``params``: the rig's ``virtual:`` section (or already resolved). ``dut``: the rig's ``dut:``
+    (``esme.eui``, ``comms_hub.eui``, ``acb``). ``keys``: a key store holding the devices' private
+    keys (see :func:`harness.virtual.testkeys.ensure_test_keys`). ``link``: an
+    ``InProcessTransport``, a ``PtyPair`` or a :class:`Link`. ``supply``: anything with
+    ``on_output(callback(on, t_ns))``, or ``None`` to drive mains with :meth:`mains_changed`.
+    """
+
+    def __init__(self, params: Union[VirtualParams, ResolvedParams], dut, scheduler: Scheduler, keys,
+                 link, supply=None, *, seed: int = 1):
+        self.params = params.resolve() if isinstance(params, VirtualParams) else params
+        self.scheduler = scheduler
+        self.seed = seed
+        root = random.Random(seed)
+        self.rng = {name: random.Random(root.getrandbits(64)) for name in RNG_STREAMS}
+        self.ground_truth = GroundTruth()
+        self.esme = VirtualEsme(self.params.esme, self.params.defects, eui=dut.esme.eui,
+                                scheduler=scheduler, keys=keys, ground_truth=self.ground_truth)
+        self.ch = VirtualCommsHub(self.params.ch, self.params.defects, eui=dut.comms_hub.eui,
+                                  esme=self.esme, scheduler=scheduler, keys=keys,
+                                  link=as_link(link, scheduler), ground_truth=self.ground_truth,
+                                  rng=self.rng, acb=dut.acb)
+        self._energised = supply is None or bool(supply.output)
+        if supply is not None:
+            supply.on_output(self.mains_changed)
+
+    def mains_changed(self, on: bool, t_ns: int) -> None:
+        """The supply's output went ``on``/off at rig instant ``t_ns``: feed the ESME and the CH.
+
+        The devices start as on a bench that has been running (powered, booted, connected). A
+        virtual supply starts with its output off: its first switch-on just connects them, and
+        only changes after that are outages.
+        """
+        if not self._energised:
+            self._energised = on
+            return
+        self.ground_truth.mains(on, t_ns)
+        self.esme.mains(on, t_ns)
+        self.ch.mains(on, t_ns)

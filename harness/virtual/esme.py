@@ -1,0 +1,191 @@
+"""The virtual ESME: senses its mains, logs supply interruptions, raises signed ECS80 alerts.
+
+On an interruption it logs event 0x8F57 (Supply interrupted) in :attr:`VirtualEsme.event_log`.
+When mains returns it boots, then raises ECS80 (message code 0x0067): 0x8F35 (Supply Outage
+Restored) for an outage shorter than ``outage_threshold_s`` by its own clock, 0x8F36 at or above,
+carrying the interruption and restoration date-times read off its own device clock (true time
+plus ``clock_offset_s`` plus ``clock_drift_ppm``), signed with its DS test key, and sends it over
+the HAN to the Comms Hub after ``han_latency_s``.
+
+Command hook: :attr:`VirtualEsme.handlers` maps a GBCS message code to
+``fn(message, raw) -> list[bytes]``; the Comms Hub forwards commands addressed to the ESME here
+(``message`` is :class:`harness.gbcs.envelope.Message`, ``raw`` the bytes as received, already
+verified) and sends back every message the handler returns, in order. Handlers may read and
+append to :attr:`VirtualEsme.event_log` and take counters from :meth:`VirtualEsme.next_counter`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from harness.clock import NS_PER_S, Scheduler, Timer, to_ns
+from harness.gbcs import builder, envelope
+from harness.gbcs.envelope import Message
+from harness.gbcs.keystore import KeyStoreError
+from harness.virtual.groundtruth import Emission, GroundTruth
+from harness.virtual.params import Defects, EsmeParams
+
+SUPPLY_INTERRUPTED = 0x8F57
+OUTAGE_RESTORED = 0x8F35
+OUTAGE_RESTORED_3_MIN = 0x8F36
+RESTORATION_ALERTS = frozenset(range(0x8F35, 0x8F3D))
+"""8F35/8F36 and their phase variants 8F37..8F3C."""
+ECS80 = 0x0067
+
+Handler = Callable[[Message, bytes], "list[bytes]"]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One ESME event-log entry: the code, its device-clock date-time and its rig instant."""
+
+    code: int
+    device_time: datetime
+    t_ns: int
+
+
+@dataclass(frozen=True)
+class HanFrame:
+    """A message on the HAN between the ESME and the CH, with what the CH reads off its header."""
+
+    raw: bytes
+    cra: str
+    message_code: int
+    alert_code: Optional[int] = None
+
+
+def ecs80_content(alert_code: int, counter: int, alert_time: datetime, interruption: datetime,
+                  restoration: datetime) -> bytes:
+    """ECS80 alert content: a DLMS data-notification as in RTDS ``ECS80_NA_8F36_ALERT_GBCS``:
+    invoke-id (0x2 flag nibble, counter below), no date-time, structure {alert code, alert
+    date-time, interruption date-time, restoration date-time}."""
+    invoke_id = (0x2 << 28) | (counter & 0x0FFFFFFF)
+    body = b"\x02\x04\x12" + alert_code.to_bytes(2, "big")
+    for when in (alert_time, interruption, restoration):
+        body += b"\x09\x0c" + envelope.encode_cosem_datetime(when)
+    return b"\x0f" + invoke_id.to_bytes(4, "big") + b"\x00" + body
+
+
+class VirtualEsme:
+    """An ESME in virtual (or real) time; wire its mains with :meth:`mains` and its HAN with
+    :attr:`han_uplink` (the Comms Hub sets it)."""
+
+    def __init__(self, params: EsmeParams, defects: Defects, *, eui: str, scheduler: Scheduler,
+                 keys, ground_truth: GroundTruth, name: str = "esme"):
+        self.params = params
+        self.defects = defects
+        self.eui = eui.upper()
+        self.name = name
+        self.scheduler = scheduler
+        self.keys = keys
+        self.ground_truth = ground_truth
+        self.handlers: dict[int, Handler] = {}
+        self.event_log: list[LogEntry] = []
+        self.han_uplink: Callable[[HanFrame], None] | None = None
+        self.booted = True
+        self._counter = params.counter_start
+        self._t0_ns = scheduler.now_ns()
+        self._mains_on = True
+        self._loss: Optional[tuple[int, datetime]] = None  # (rig instant, device time)
+        self._unreported: list[tuple[datetime, datetime, float]] = []
+        self._boot: Timer | None = None
+
+    # ------------------------------------------------------------------ time
+
+    def device_time(self, t_ns: int | None = None) -> datetime:
+        """The ESME's own clock at rig instant ``t_ns``: true wall time plus offset and drift."""
+        t = self.scheduler.now_ns() if t_ns is None else t_ns
+        error_s = self.params.clock_offset_s + (t - self._t0_ns) / NS_PER_S * self.params.clock_drift_ppm * 1e-6
+        return self.scheduler.wall(t) + timedelta(seconds=error_s)
+
+    def next_counter(self) -> int:
+        """The originator counter for the next message this ESME originates (strictly rising)."""
+        counter = self._counter
+        self._counter += 1
+        return counter
+
+    # ------------------------------------------------------------------ mains
+
+    def mains(self, on: bool, t_ns: int) -> None:
+        """The supply's output changed at rig instant ``t_ns`` (the ESME notices after its sense delay)."""
+        self.scheduler.call_at(t_ns + to_ns(self.params.mains_sense_delay_s), lambda: self._sensed(on))
+
+    def _sensed(self, on: bool) -> None:
+        if on == self._mains_on:
+            return
+        self._mains_on = on
+        now = self.scheduler.now_ns()
+        if not on:
+            self.booted = False
+            if self._boot is not None:
+                self._boot.cancel()
+                self._boot = None
+            stamp = self.device_time(now)
+            self._loss = (now, stamp)
+            self.event_log.append(LogEntry(SUPPLY_INTERRUPTED, stamp, now))
+            self.ground_truth.record(Emission(now, self.name, "event", SUPPLY_INTERRUPTED, "",
+                                              "event log: supply interrupted"))
+            return
+        if self._loss is not None:
+            loss_stamp = self._loss[1]
+            restored = self.device_time(now)
+            measured_s = (restored - loss_stamp).total_seconds()
+            self._unreported.append((loss_stamp, restored, measured_s))
+            self._loss = None
+        self._boot = self.scheduler.call_later(self.params.boot_s, self._booted)
+
+    def _booted(self) -> None:
+        self._boot = None
+        self.booted = True
+        pending, self._unreported = self._unreported, []
+        for interrupted, restored, measured_s in pending:
+            self._raise_restoration(interrupted, restored, measured_s)
+
+    # ------------------------------------------------------------------ alerts
+
+    def restoration_code(self, measured_s: float) -> int:
+        """The alert due for an outage of ``measured_s`` seconds by the ESME's clock (defects applied)."""
+        if measured_s >= self.params.outage_threshold_s and not self.defects.wrong_pra_code:
+            return OUTAGE_RESTORED_3_MIN
+        return OUTAGE_RESTORED
+
+    def _raise_restoration(self, interrupted: datetime, restored: datetime, measured_s: float) -> None:
+        code = self.restoration_code(measured_s)
+        error = timedelta(seconds=self.defects.timestamp_error_s)
+        counter = self.next_counter()
+        content = ecs80_content(code, counter, self.device_time(), interrupted + error, restored + error)
+        message = Message(cra="alert", originator_counter=counter, originator=self.eui,
+                          recipient=self.params.alert_recipient.upper(), message_code=ECS80,
+                          content=content)
+        message.signature = self._sign(envelope.encode_signed_part(message))
+        self.send(HanFrame(builder.authenticate(message, self.keys), "alert", ECS80, code))
+
+    def _sign(self, data: bytes) -> bytes:
+        """ECDSA P-256 with RFC 6979 deterministic nonces, as raw ``r || s``: the same seed then
+        gives byte-identical alerts, run after run (a random nonce would change every signature)."""
+        private = self.keys.ds_private(self.eui)
+        if private is None:
+            raise KeyStoreError(f"virtual ESME {self.eui}: no DS private key in {self.keys}")
+        r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def send(self, frame: HanFrame) -> None:
+        """Put ``frame`` on the HAN: the Comms Hub receives it ``han_latency_s`` later."""
+        uplink = self.han_uplink
+        if uplink is not None:
+            self.scheduler.call_later(self.params.han_latency_s, lambda: uplink(frame))
+
+    # ------------------------------------------------------------------ commands
+
+    def handle_command(self, message: Message, raw: bytes) -> list[bytes]:
+        """Run the handler for ``message``'s code; an ESME that is off or booting answers nothing."""
+        handler = self.handlers.get(message.message_code)
+        if handler is None or not self.booted:
+            return []
+        return list(handler(message, raw))
