@@ -224,3 +224,169 @@ def test_dropped_frames_are_exactly_what_is_missing_from_the_wire(keys, ratio):
     dropped = signature(truth.dropped)
     assert sorted(faulty + dropped) == sorted(base)
     assert dropped and (ratio == 1.0) == (faulty == [])
+
+
+# ---------------------------------------------------------------- the 3-minute boundary
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(duration_ms=st.integers(175_000, 185_000), drift_ppm=st.integers(-1000, 1000),
+       offset_s=st.floats(-300, 300))
+def test_the_restoration_alert_lands_on_the_right_side_of_3_minutes_by_the_esme_clock(
+        keys, duration_ms, drift_ppm, offset_s):
+    measured_s = duration_ms / 1000 * (1 + drift_ppm * 1e-6)
+    if abs(measured_s - 180) < 1e-5:
+        return  # within the device clock's microsecond resolution of the boundary
+    rig = Rig(keys, {"preset": "compliant",
+                     "esme": {"clock_drift_ppm": drift_ppm, "clock_offset_s": offset_s}})
+    rig.outage(duration_ms / 1000, then=60)
+    codes = [alert_fields(m)[0] for _, m in rig.alerts()]
+    assert codes == [OUTAGE_RESTORED_3_MIN if measured_s >= 180 else OUTAGE_RESTORED]
+    assert len(rig.poas()) == (1 if duration_ms >= 180_000 else 0)  # the CH's own 3-minute timer
+
+
+# ---------------------------------------------------------------- the ESME's alert bytes
+
+def test_the_esme_alert_content_is_byte_for_byte_the_rtds_ecs80_shape(rtds):
+    from datetime import datetime, timezone
+
+    from harness.virtual.esme import ecs80_content
+
+    utc = timezone.utc
+    vector = parse(bytes.fromhex((rtds / "messages/NA_ECS80/ECS80_NA_8F36_ALERT_GBCS.HEX").read_text().strip()))
+    built = ecs80_content(0x8F36, vector.originator_counter, datetime(2015, 1, 1, tzinfo=utc),
+                          datetime(2014, 12, 31, 23, 50, tzinfo=utc), datetime(2014, 12, 31, 23, 59, tzinfo=utc))
+    assert built == vector.content
+
+
+def test_alert_counters_rise_and_every_alert_verifies(keys):
+    rig = run(keys, {"preset": "compliant"}, outages=(200, 10, 190))
+    messages = [m for _, m in rig.alerts()]
+    counters = [m.originator_counter for m in messages]
+    assert counters == sorted(set(counters)) and len(counters) == 3
+    assert all(security.verify_signature(m, keys) is True for m in messages)
+
+
+# ---------------------------------------------------------------- commands from the harness
+
+READ_DEVICE_LOG = 0x010F  # CCS06
+
+
+def command(keys, recipient=CH, counter=0x100, sign=False):
+    return build_command(originator=ACB, recipient=recipient, counter=counter, message_code=READ_DEVICE_LOG,
+                         content=bytes.fromhex("D9"), keys=keys, acb=ACB, sign=sign)
+
+
+def responder(seen):
+    def handle(message, raw):
+        seen.append((message.originator_counter, raw))
+        return [bytes.fromhex("DF0902") + message.originator_counter.to_bytes(8, "big")]
+    return handle
+
+
+@pytest.mark.parametrize("sign", [False, True])
+def test_a_good_command_reaches_the_ch_handler_and_its_response_goes_back(keys, sign):
+    rig, seen = Rig(keys, {"preset": "compliant"}), []
+    rig.bench.ch.handlers[READ_DEVICE_LOG] = responder(seen)
+    raw = command(keys, sign=sign)
+    rig.transport.write(GfiFraming().encode(raw))
+    rig.clock.advance(1)
+    assert seen == [(0x100, raw)]
+    responses = [i.payload for _, i in rig.received if isinstance(i, Frame)]
+    assert responses == [bytes.fromhex("DF0902") + (0x100).to_bytes(8, "big")]
+    assert [e.kind for e in rig.bench.ground_truth.on_link()] == ["response"]
+
+
+def corrupt_mac(raw: bytes) -> bytes:
+    return raw[:-1] + bytes([raw[-1] ^ 0x01])
+
+
+def corrupt_signature(raw: bytes) -> bytes:
+    message = parse(raw)
+    at = raw.index(message.signature)
+    return raw[:at] + bytes([raw[at] ^ 0x80]) + raw[at + 1:]
+
+
+@pytest.mark.parametrize("damage, sign, reason", [
+    (corrupt_mac, False, "MAC"),
+    (corrupt_signature, True, "signature"),
+])
+def test_a_command_with_a_bad_signature_or_mac_is_rejected_silently_and_recorded(keys, damage, sign, reason):
+    rig, seen = Rig(keys, {"preset": "compliant"}), []
+    rig.bench.ch.handlers[READ_DEVICE_LOG] = responder(seen)
+    bad = damage(command(keys, sign=sign))
+    rig.transport.write(GfiFraming().encode(bad))
+    rig.clock.advance(5)
+    assert seen == [] and rig.received == []
+    assert len(rig.bench.ch.rejected) == 1 and reason in rig.bench.ch.rejected[0][1]
+    events = rig.bench.ground_truth.select("event", alert_code=0x8F53)
+    assert len(events) == 1 and reason in events[0].detail
+
+
+def test_an_unauthenticated_command_is_rejected(keys):
+    from harness.gbcs.builder import build_message
+
+    rig, seen = Rig(keys, {"preset": "compliant"}), []
+    rig.bench.ch.handlers[READ_DEVICE_LOG] = responder(seen)
+    bare = build_message(cra="command", originator=ACB, recipient=CH, counter=1, message_code=READ_DEVICE_LOG,
+                         content=b"\xd9", keys=keys, general_ciphering=False, sign=False)
+    rig.transport.write(GfiFraming().encode(bare))
+    rig.clock.advance(1)
+    assert seen == [] and "neither signed nor MACed" in rig.bench.ch.rejected[0][1]
+
+
+def test_a_command_for_the_esme_is_forwarded_over_the_han_and_answered(keys):
+    rig, seen = Rig(keys, {"preset": "compliant"}), []
+    rig.bench.esme.handlers[READ_DEVICE_LOG] = responder(seen)
+    rig.transport.write(GfiFraming().encode(command(keys, recipient=ESME, counter=7)))
+    sent = rig.clock.now_ns()
+    rig.clock.advance(5)
+    assert [c for c, _ in seen] == [7]
+    (t, item), = rig.received
+    han = to_ns(2 * rig.bench.params.esme.han_latency_s)
+    assert t >= sent + han and isinstance(item, Frame)
+
+
+def test_a_ch_that_is_down_hears_no_command(keys):
+    rig, seen = Rig(keys, {"preset": "central-south"}), []
+    rig.bench.ch.handlers[READ_DEVICE_LOG] = responder(seen)
+    rig.supply.write("OUTP OFF")
+    rig.clock.advance(60)  # past the 20 s hold-up
+    rig.transport.write(GfiFraming().encode(command(keys)))
+    rig.clock.advance(1)
+    assert seen == [] and "not connected" in rig.bench.ch.rejected[0][1]
+
+
+# ---------------------------------------------------------------- presets against the DCC study
+
+def latencies(keys, preset: str, outage_s: float, trials: int, then: float):
+    """(POA seconds from cut, PRA seconds from restore) per trial, from the ground truth."""
+    rig = Rig(keys, {"preset": preset}, seed=5)
+    poa, pra = [], []
+    for _ in range(trials):
+        cut, restore = rig.outage(outage_s, then=then)
+        emitted = rig.bench.ground_truth.select(since_ns=cut)
+        poa += [(e.t_ns - cut) / NS_PER_S for e in emitted if e.kind == "poa"]
+        pra += [(e.t_ns - restore) / NS_PER_S for e in emitted if e.alert_code in PRA_CODES]
+    return poa, pra
+
+
+def pct(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def test_central_south_pra_percentiles_are_of_the_study_order(keys):
+    poa, pra = latencies(keys, "central-south", 390, 60, then=600)
+    assert len(pra) == len(poa) == 60
+    for q, study_s in ((0.5, 160), (0.8, 190), (0.99, 210)):  # 2m40s, 3m10s, 3m30s
+        assert pct(pra, q) == pytest.approx(study_s, rel=0.15)
+    assert pct(poa, 0.5) == pytest.approx(555, rel=0.15)  # study: 9m15s
+
+
+def test_north_poa_and_pra_percentiles_are_of_the_study_order(keys):
+    poa, pra = latencies(keys, "north", 240, 60, then=3000)
+    assert len(pra) == len(poa) == 60
+    assert pct(poa, 0.5) == pytest.approx(390, rel=0.2)  # 6m30s
+    assert pct(poa, 0.8) == pytest.approx(525, rel=0.2)  # 8m45s
+    assert pct(pra, 0.5) == pytest.approx(1440, rel=0.25)  # 24m
+    assert pct(pra, 0.8) == pytest.approx(2160, rel=0.25)  # 36m
