@@ -19,7 +19,7 @@ from harness.gbcs.keystore import KeyStore, KeyStoreError, normalise_eui
 
 
 def build_message(*, cra: str, originator: str, recipient: str, counter: int, message_code: int,
-                  content: bytes, date_time: datetime | None = None, keys: KeyStore | None,
+                  content: bytes, date_time: datetime | bytes | None = None, keys: KeyStore | None,
                   general_ciphering: bool, sign: bool, acb: str | None = None,
                   supplementary_remote_party_id: str | None = None,
                   supplementary_remote_party_counter: int | None = None,
@@ -27,7 +27,9 @@ def build_message(*, cra: str, originator: str, recipient: str, counter: int, me
                   remote_party_ka_certificate: bytes | None = None) -> bytes:
     """Encode one message, signed (originator's DS key) and/or General-Ciphered (MAC).
 
-    ``acb`` is the Access Control Broker's EUI, needed to MAC commands. Raises
+    ``date_time`` is an aware datetime (written as GBCS does: UTC, unspecified day-of-week and
+    deviation) or the 12 raw COSEM bytes. ``acb`` is the Access Control Broker's EUI, needed to
+    MAC commands. Raises
     :class:`KeyStoreError` when a needed key is not in ``keys`` and :class:`ValueError` for
     fields that cannot be encoded.
     """
@@ -37,10 +39,15 @@ def build_message(*, cra: str, originator: str, recipient: str, counter: int, me
         raise ValueError(f"counter {counter} does not fit 8 bytes")
     if not 0 <= message_code <= 0xFFFF:
         raise ValueError(f"message code {message_code} does not fit 2 bytes")
+    raw_date_time = None
+    if isinstance(date_time, (bytes, bytearray)):
+        if len(date_time) != 12:
+            raise ValueError(f"a raw COSEM date-time is 12 bytes, not {len(date_time)}")
+        raw_date_time, date_time = bytes(date_time), None
     msg = Message(
         cra=cra, originator_counter=counter, originator=normalise_eui(originator),
         recipient=normalise_eui(recipient), message_code=message_code, content=bytes(content),
-        date_time=date_time, general_ciphering=general_ciphering,
+        date_time=date_time, date_time_raw=raw_date_time, general_ciphering=general_ciphering,
         supplementary_remote_party_id=(normalise_eui(supplementary_remote_party_id)
                                        if supplementary_remote_party_id else None),
         supplementary_remote_party_counter=supplementary_remote_party_counter,

@@ -313,6 +313,8 @@ def _other_information(msg: Message) -> bytes:
     if msg.supplementary_originator_counter is not None:
         out += msg.supplementary_originator_counter.to_bytes(8, "big")
     elif msg.remote_party_ka_certificate is not None:
+        if len(msg.remote_party_ka_certificate) <= 8:  # would read back as a counter
+            raise ValueError("remote party KA certificate must be longer than 8 bytes")
         out += msg.remote_party_ka_certificate
     return out
 

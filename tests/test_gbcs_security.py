@@ -1,0 +1,228 @@
+"""Signatures, MACs, encryption and the key store, on messages built with fresh test keys.
+
+Nothing here needs ../shared: the project proves its own codec end to end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.gbcs import builder, envelope, security
+from harness.gbcs.decode import decode_record
+from harness.gbcs.errors import GbcsError
+from harness.gbcs.keystore import KeyStore, KeyStoreError
+
+ACB = "90B3D51F30000002"
+SUPPLIER = "90B3D51F30010000"
+ESME = "00DB1234567890A0"
+CHF = "00DB1234567890A2"
+PPMID = "00DB1234567890A4"
+GSME = "00DB1234567890A1"
+ROLES = {ACB: "acb", SUPPLIER: "supplier", ESME: "esme", CHF: "chf", PPMID: "ppmid", GSME: "gsme"}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> KeyStore:
+    return KeyStore.generate(tmp_path_factory.mktemp("keys"), ROLES)
+
+
+def ecs80_alert(keys: KeyStore, counter: int = 2003) -> bytes:
+    return builder.build_alert(originator=ESME, recipient=SUPPLIER, counter=counter,
+                               message_code=0x0067, content=bytes.fromhex("0F000007D3000202128F36"),
+                               keys=keys)
+
+
+def test_signed_alert_verifies_with_the_originators_ds_key(keys):
+    record = decode_record(ecs80_alert(keys), keys)
+    assert record["signature_valid"] == [True]
+    assert (record["cra"], record["message_code"], record["originator_counter"]) == ("alert", "0067", 2003)
+    assert "mac" not in record
+
+
+def test_signature_by_another_key_is_invalid(keys):
+    msg = envelope.parse(ecs80_alert(keys))
+    msg.signature = security.sign_bytes(keys.ds_private(SUPPLIER), msg.signed_span)
+    assert security.verify_signature(envelope.parse(envelope.encode(msg)), keys) is False
+
+
+def test_signature_without_a_certificate_is_unknown_not_valid(keys, tmp_path):
+    other = KeyStore.generate(tmp_path, {SUPPLIER: "supplier"})
+    record = decode_record(ecs80_alert(keys), other)
+    assert record["signature_valid"] == [] and record["signature"] == "unknown"
+
+
+@pytest.mark.parametrize("signature", [bytes(64), b"\x01" * 63, b"\xff" * 64])
+def test_malformed_signatures_are_invalid_not_errors(keys, signature):
+    msg = envelope.parse(ecs80_alert(keys))
+    msg.signature = signature
+    assert security.verify_signature(envelope.parse(envelope.encode(msg)), keys) is False
+
+
+def test_command_mac_needs_the_acb_and_verifies_from_either_side(keys, tmp_path):
+    data = builder.build_command(originator=SUPPLIER, recipient=ESME, counter=1000, message_code=0x0062,
+                                 content=b"\xd9\x20\x00\x00", keys=keys, acb=ACB)
+    msg = envelope.parse(data)
+    assert msg.general_ciphering and len(msg.mac) == 12 and msg.signature == b""
+    assert security.verify_mac(msg, keys, ACB) == "valid"
+    assert security.verify_mac(msg, keys, None) == "unknown"
+    assert security.verify_mac(msg, keys, SUPPLIER) == "invalid"
+    # The device's own view: its KA private key and the ACB's certificate make the same key.
+    device_side = tmp_path / "device"
+    device_side.mkdir()
+    for name in (f"{ESME.lower()}-ka.key", f"{ACB.lower()}-ka.pem"):
+        (device_side / name).write_bytes((keys.path / name).read_bytes())
+    assert security.verify_mac(msg, KeyStore(device_side), ACB) == "valid"
+
+
+def test_critical_command_is_signed_by_the_originator_and_maced_by_the_acb(keys):
+    when = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+    data = builder.build_command(originator=SUPPLIER, recipient=ESME, counter=1001, message_code=0x0062,
+                                 content=b"\xd9\x20", keys=keys, acb=ACB, sign=True, date_time=when)
+    record = decode_record(data, keys, ACB)
+    assert record["signature_valid"] == [True] and record["mac"] == "valid"
+    assert record["date_time"] == "2024-03-01T12:00:00+00:00"
+
+
+def test_response_and_alert_macs_are_between_originator_and_recipient(keys):
+    response = builder.build_response(originator=CHF, recipient=ACB, counter=1000, message_code=0x010F,
+                                      content=b"\xda\x20", keys=keys)
+    assert decode_record(response, keys)["mac"] == "valid"
+    alert = builder.build_message(cra="alert", originator=CHF, recipient=SUPPLIER, counter=9,
+                                  message_code=0x8F12, content=b"\x0f", keys=keys,
+                                  general_ciphering=True, sign=False)
+    assert decode_record(alert, keys)["mac"] == "valid"
+
+
+def test_device_to_device_commands_are_maced_by_the_devices(keys):
+    data = builder.build_message(cra="command", originator=PPMID, recipient=GSME, counter=10000,
+                                 message_code=0x009B, content=b"\x01\x09", keys=keys,
+                                 general_ciphering=True, sign=False)
+    msg = envelope.parse(data)
+    assert security.mac_parties(msg, ACB) == (PPMID, GSME)
+    assert security.verify_mac(msg, keys, ACB) == "valid"
+
+
+def test_builder_names_the_missing_key(keys, tmp_path):
+    empty = KeyStore.generate(tmp_path, {})
+    with pytest.raises(KeyStoreError, match=f"no DS private key for originator {ESME}"):
+        ecs80_alert(empty)
+    with pytest.raises(KeyStoreError, match="ACB"):
+        builder.build_message(cra="command", originator=SUPPLIER, recipient=ESME, counter=1,
+                              message_code=1, content=b"", keys=keys, general_ciphering=True, sign=False)
+
+
+def test_encrypted_block_round_trip_and_tamper(keys):
+    msg = envelope.parse(builder.build_response(originator=ESME, recipient=SUPPLIER, counter=77,
+                                                message_code=0x0027, content=b"", keys=keys))
+    block = security.encrypt_block(msg, keys, b"secret register values")
+    assert block[0] == 0x31 and len(block) == 5 + 22 + 12
+    assert security.decrypt_block(msg, keys, block) == b"secret register values"
+    tampered = block[:10] + bytes([block[10] ^ 1]) + block[11:]
+    assert security.decrypt_block(msg, keys, tampered) is None
+    assert security.decrypt_block(msg, None, block) is None
+
+
+def test_kdf_is_one_sha256_round_over_counter_secret_and_other_info(keys):
+    msg = envelope.parse(ecs80_alert(keys))
+    info = security.kdf_other_info(msg)
+    assert info == (bytes.fromhex("60857406080300") + bytes.fromhex(ESME) + b"\x09\x03"
+                    + (2003).to_bytes(8, "big") + bytes.fromhex(SUPPLIER))
+    assert security.kdf(b"Z" * 32, info) == hashlib.sha256(b"\0\0\0\1" + b"Z" * 32 + info).digest()[:16]
+    assert security.kdf_other_info(msg, encryption=True)[15:17] == b"\x09\x04"
+
+
+field_sets = st.fixed_dictionaries({
+    "cra": st.sampled_from(["command", "response", "alert"]),
+    "counter": st.integers(0, (1 << 64) - 1),
+    "message_code": st.integers(0, 0xFFFF).filter(lambda c: c not in security.DEVICE_ORIGINATED_COMMANDS),
+    "content": st.binary(max_size=300),
+    "sign": st.booleans(),
+    "general_ciphering": st.booleans(),
+    "date_time": st.none() | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1),
+                                          timezones=st.just(timezone.utc)).map(lambda d: d.replace(microsecond=0)),
+})
+
+
+def _parties(cra: str) -> tuple[str, str]:
+    return (SUPPLIER, ESME) if cra == "command" else (ESME, SUPPLIER)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field_sets)
+def test_decode_of_build_gives_back_the_fields(keys, fields):
+    originator, recipient = _parties(fields["cra"])
+    data = builder.build_message(originator=originator, recipient=recipient, keys=keys, acb=ACB, **fields)
+    record = decode_record(data, keys, ACB)
+    assert record["cra"] == fields["cra"]
+    assert (record["originator"], record["recipient"]) == (originator, recipient)
+    assert record["originator_counter"] == fields["counter"]
+    assert record["message_code"] == f"{fields['message_code']:04X}"
+    assert record["general_ciphering"] == fields["general_ciphering"]
+    assert record["date_time"] == (fields["date_time"].isoformat() if fields["date_time"] else None)
+    assert record["signature_valid"] == ([True] if fields["sign"] else [])
+    assert record.get("mac") == ("valid" if fields["general_ciphering"] else None)
+    assert envelope.parse(data).content == fields["content"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_flipping_any_byte_of_an_authenticated_message_is_detected(keys, data):
+    gc = data.draw(st.booleans(), label="general_ciphering")
+    message = builder.build_message(cra="command" if gc else "alert", originator=SUPPLIER if gc else ESME,
+                                    recipient=ESME if gc else SUPPLIER, counter=5, message_code=0x0067,
+                                    content=bytes(range(40)), keys=keys, general_ciphering=gc,
+                                    sign=True, acb=ACB)
+    at = data.draw(st.integers(0, len(message) - 1), label="offset")
+    flip = data.draw(st.integers(1, 255), label="xor")
+    mutated = message[:at] + bytes([message[at] ^ flip]) + message[at + 1:]
+    try:
+        record = decode_record(mutated, keys, ACB)
+    except GbcsError:
+        return
+    fully_verified = record["signature_valid"] == [True] and record.get("mac", "valid") == "valid"
+    assert not fully_verified
+
+
+def test_key_store_never_shows_private_material(keys, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret_pem = (keys.path / f"{ESME.lower()}-ds.key").read_text()
+    body = "".join(secret_pem.splitlines()[1:-1])
+    for text in (repr(keys), str(keys), repr(keys.ds_private(ESME)), caplog.text):
+        assert body[:40] not in text and "PRIVATE" not in text
+
+
+def test_unreadable_private_key_error_names_the_file_not_its_content(tmp_path):
+    leaked = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg" + "A" * 40
+    (tmp_path / f"{ESME.lower()}-ds.key").write_text(
+        f"-----BEGIN PRIVATE KEY-----\n{leaked}\n-----END PRIVATE KEY-----\n")
+    store = KeyStore(tmp_path)
+    with pytest.raises(KeyStoreError) as info:
+        store.ds_private(ESME)
+    assert f"{ESME.lower()}-ds.key" in str(info.value)
+    assert leaked[:20] not in str(info.value) and info.value.__cause__ is None
+
+
+def test_generate_keeps_existing_keys_and_writes_private_keys_0600(tmp_path):
+    first = KeyStore.generate(tmp_path, [ESME])
+    before = first.ds_public(ESME).public_numbers()
+    again = KeyStore.generate(tmp_path, {ESME: "esme", GSME: "gsme"})
+    assert again.ds_public(ESME).public_numbers() == before
+    assert again.ka_private(GSME) is not None
+    assert (tmp_path / f"{ESME.lower()}-ka.key").stat().st_mode & 0o777 == 0o600
+    assert again.euis() == {ESME, GSME}
+    assert KeyStore.generate(tmp_path, [ESME], overwrite=True).ds_public(ESME).public_numbers() != before
+
+
+def test_key_store_lookups_are_case_insensitive_and_absent_keys_are_none(keys):
+    assert keys.ds_public(ESME.lower()) is not None
+    assert keys.ka_public("FFFFFFFFFFFFFFFF") is None and keys.ka_private("FFFFFFFFFFFFFFFF") is None
+    assert keys.shared_secret(ESME, "FFFFFFFFFFFFFFFF") is None
+    assert keys.shared_secret(ESME, SUPPLIER) == keys.shared_secret(SUPPLIER, ESME)
+    with pytest.raises(KeyStoreError, match="not a directory"):
+        KeyStore(keys.path / "missing")
