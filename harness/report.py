@@ -224,6 +224,11 @@ def write_plot(results: RunResults, path: Path) -> Path:
     return path
 
 
+def markdown(results: RunResults, plot: Path | None = None) -> str:
+    """The report as Markdown (``plot``: the PNG to link, if any)."""
+    return render_markdown(_blocks(results, plot))
+
+
 def write_report(results: RunResults, out_dir: str | Path, *, plot: bool = True) -> ReportFiles:
     """Write ``report.md``, ``report.html`` and ``latency.png`` into ``out_dir``."""
     out = Path(out_dir)

@@ -1,0 +1,156 @@
+"""``hubrig run`` (a shipped test plan through pytest, with its results and report) and
+``hubrig results list|show`` (runs kept in the results store)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from harness.cli import UserError
+
+PLANS = {"power-outage": "test_power_outage.py"}
+"""Plan name -> module in the ``testplans`` package."""
+RESULTS_PLUGIN = "fixtures.recording"
+
+
+def plan_path(name: str) -> Path:
+    """The file of a shipped plan."""
+    import testplans
+
+    if name not in PLANS:
+        raise UserError(f"unknown plan {name!r}; known: {', '.join(PLANS)}")
+    return Path(testplans.__file__).parent / PLANS[name]
+
+
+def plugin_args() -> list[str]:
+    """``-p fixtures.recording`` unless the installed package already registers it (pytest11)."""
+    registered = any(ep.value == RESULTS_PLUGIN for ep in entry_points(group="pytest11"))
+    return [] if registered else ["-p", RESULTS_PLUGIN]
+
+
+def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str]:
+    """The pytest command line ``hubrig run`` executes."""
+    cmd = [sys.executable, "-m", "pytest", str(plan_path(args.plan)), *plugin_args(),
+           "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
+           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "-rfE",
+           "--results-db", args.db or _default_db()]
+    for name in args.limit_set:
+        cmd += ["--limit-set", name]
+    if args.limits:
+        cmd += ["--limits", str(args.limits)]
+    if args.observe_s is not None:
+        cmd += ["--observe-s", str(args.observe_s)]
+    if args.k:
+        cmd += ["-k", args.k]
+    return cmd
+
+
+def _default_db() -> str:
+    from harness.results import default_store_location
+
+    return default_store_location()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fixtures.recording import new_run_id
+    from harness.rigfile import RigFileError, load_rig
+
+    rig_path = Path(args.rig)
+    try:
+        load_rig(rig_path)  # a bad rig file fails here, as one line naming file:line
+    except RigFileError as exc:
+        raise UserError(str(exc)) from None
+    if args.trials < 1:
+        raise UserError(f"--trials must be at least 1, got {args.trials}")
+    run_id = new_run_id()
+    out = Path(args.out) if args.out else Path("runs") / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = pytest_command(args, run_id, out)
+    print(f"hubrig: run {run_id}: plan {args.plan} on {rig_path}, {args.trials} trial(s), output {out}",
+          flush=True)
+    status = subprocess.call(cmd)
+    if not (out / "results.json").exists():
+        raise UserError(f"the plan wrote no results (pytest exit {status}); see the output above")
+    print(f"hubrig: journal {out / 'journal.sqlite'}; JUnit {out / 'junit.xml'}; "
+          f"report {out / 'report.html'} and {out / 'report.md'}")
+    return status
+
+
+def _open(args: argparse.Namespace):
+    from harness.results import ResultsError, open_store
+
+    try:
+        return open_store(args.db)
+    except ResultsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _open(args)
+    try:
+        runs = store.list(limit=args.limit)
+    finally:
+        store.close()
+    table = Table()
+    for name in ("run", "started (UTC)", "plan", "rig", "DUT", "trials", "failures", "verdict"):
+        table.add_column(name, no_wrap=name != "DUT", overflow="fold")
+    for r in runs:
+        table.add_row(r.run_id, r.started.strftime("%Y-%m-%d %H:%M:%S"), r.plan, r.rig, r.dut, str(r.trials),
+                      str(r.failures), r.verdict.upper())
+    console = Console()
+    console.width = max(console.width, 160)
+    console.print(table if runs else "no runs stored yet")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from harness.report import markdown
+    from harness.results import ResultsError
+
+    store = _open(args)
+    try:
+        results = store.get(args.run)
+    except ResultsError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    if args.json:
+        print(results.model_dump_json(indent=2))
+    else:
+        print(markdown(results))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="run a test plan on a rig and write its results and report")
+    run.add_argument("--rig", required=True, help="rig file (rigs/virtual.yaml for the virtual rig)")
+    run.add_argument("--plan", default="power-outage", choices=sorted(PLANS))
+    run.add_argument("--trials", type=int, default=5, help="repeated-trials count (default 5)")
+    run.add_argument("--out", help="output folder (default runs/<run id>)")
+    run.add_argument("--limit-set", action="append", default=[], metavar="NAME",
+                     help="limit set to judge against (repeatable; default: the rig file's)")
+    run.add_argument("--limits", help="limits file (default: the shipped harness/data/limits.yaml)")
+    run.add_argument("--observe-s", type=float, help="how long after restoration to listen for alerts")
+    run.add_argument("-k", help="only the scenarios matching this pytest -k expression")
+    run.add_argument("--db", help="results store (path or sqlite:/// URL; default $HUBRIG_RESULTS_DB "
+                                  "or ~/.local/share/hubrig/results.sqlite)")
+    run.set_defaults(handler=_run)
+
+    results = subparsers.add_parser("results", help="runs kept in the results store")
+    sub = results.add_subparsers(dest="results_command", metavar="ACTION")
+    sub.required = True
+    listing = sub.add_parser("list", help="the most recent runs")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--db", help="results store (default as for hubrig run)")
+    listing.set_defaults(handler=_list)
+    show = sub.add_parser("show", help="one run's report (or its results.json with --json)")
+    show.add_argument("run", help="run id (a unique prefix is enough)")
+    show.add_argument("--json", action="store_true", help="print the results document")
+    show.add_argument("--db", help="results store (default as for hubrig run)")
+    show.set_defaults(handler=_show)

@@ -1,0 +1,110 @@
+"""``hubrig run`` / ``hubrig results`` and the results plugin that plans record with."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
+from harness.cli import main
+from harness.limits import load_limits
+from harness.measurements import judge_quantity
+from harness.results import RigInfo, RunResults, Trial, open_store
+from harness.run_cli import plugin_args
+
+pytest_plugins = ["pytester"]
+
+MINI_PLAN = """
+def test_pra_late(measure):
+    measure.trial(__import__("harness.results").results.Trial(
+        scenario="pra-late", outage_seconds=60.0, poa_seconds=None, pra_seconds=75.5, evidence=[42]))
+    measure.latency("pra_latency_s", 75.5, outage_s=60.0, evidence=[42], trial=0)
+    measure.info("note", 1.5, "s")
+
+def test_all_good(measure):
+    measure.latency("pra_latency_s", 10.0, outage_s=60.0, evidence=[7])
+"""
+
+
+def test_a_failed_measurement_fails_its_test_naming_scenario_limit_set_and_evidence(pytester, tmp_path):
+    pytester.makepyfile(test_mini=MINI_PLAN)
+    out = tmp_path / "out"
+    db = tmp_path / "db.sqlite"
+    result = pytester.runpytest_inprocess(*plugin_args(), "--out", str(out), "--limit-set", "sec-relaxed",
+                                          "--limit-set", "dno-ena-2019", "--run-id", "mini-1",
+                                          "--results-db", str(db), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*[[]pra-late[]] trial 0: pra_latency_s = 75.500 s vs dno-ena-2019: "
+                                 "pra_latency_s <= 60 s*FAIL*journal #42*"])
+    assert "vs sec-relaxed" not in "\n".join(l for l in result.stdout.lines if "FAIL" in l)
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["run_id"] == "mini-1" and [s["name"] for s in doc["limit_sets"]] == ["sec-relaxed", "dno-ena-2019"]
+    assert doc["trials"][0]["pra_seconds"] == 75.5
+    assert {t["outcome"] for t in doc["tests"]} == {"passed", "failed"}
+    assert (out / "report.md").exists() and (out / "latency.png").exists()
+    store = open_store(db)
+    assert store.get("mini-1").verdict == "fail"
+    store.close()
+
+
+def test_an_unknown_limit_set_stops_the_session_with_its_name(pytester):
+    pytester.makepyfile(test_mini=MINI_PLAN)
+    result = pytester.runpytest_inprocess(*plugin_args(), "--limit-set", "sec-h3", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*unknown limit set 'sec-h3'*known: sec-h3.14g, sec-relaxed, dno-ena-2019*"])
+
+
+def _stored(db: Path, run_id: str, pra: float) -> None:
+    sets = load_limits().select(["sec-h3.14g"])
+    trial = Trial(scenario="short-outage", outage_seconds=60.0, poa_seconds=None, pra_seconds=pra,
+                  pra_alert_code="8F35", evidence=[3])
+    store = open_store(db)
+    store.save(RunResults(run_id=run_id, started=datetime(2026, 2, 1, tzinfo=timezone.utc), rig=RigInfo(
+        name="bench-3", kind="real"), limit_sets=sets, trials=[trial], measurements=judge_quantity(
+        sets, "pra_latency_s", scenario="short-outage", value=pra, outage_s=60.0, evidence=[3])))
+    store.close()
+
+
+def test_results_list_and_show(tmp_path, capsys):
+    db = tmp_path / "db.sqlite"
+    _stored(db, "20260201T000000Z-aaaa", 12.0)
+    _stored(db, "20260201T000000Z-bbbb", 99.0)
+    assert main(["results", "list", "--db", str(db)]) == 0
+    listing = capsys.readouterr().out
+    assert "aaaa" in listing and "bbbb" in listing and "PASS" in listing and "FAIL" in listing
+    assert main(["results", "show", "20260201T000000Z-b", "--db", str(db)]) == 0
+    shown = capsys.readouterr().out
+    assert "Verdict: FAIL" in shown and "pra_latency_s = 99.000 s vs sec-h3.14g" in shown
+    assert main(["results", "show", "20260201T000000Z-aaaa", "--json", "--db", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out)["trials"][0]["pra_seconds"] == 12.0
+    assert main(["results", "show", "nope", "--db", str(db)]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
+
+
+def test_run_rejects_a_bad_rig_file_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "bench.yaml"
+    bad.write_text("name: bench\nkind: real\nsurprise: 1\n")
+    assert main(["run", "--rig", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bench.yaml" in err and "Traceback" not in err
+    assert main(["run", "--rig", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_run_on_the_virtual_rig_writes_every_artefact_and_stores_the_run(tmp_path, capsys):
+    from harness.rig import default_rig_file
+
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(default_rig_file().read_text().replace("sec-h3.14g-relaxed", "sec-relaxed")
+                   .replace("keys/", str(tmp_path / "keys") + "/"))
+    out, db = tmp_path / "run", tmp_path / "db.sqlite"
+    status = main(["run", "--rig", str(rig), "--out", str(out), "--db", str(db), "-k", "short_outage",
+                   "--limit-set", "sec-relaxed"])
+    assert status in (0, 1)  # the virtual devices' preset decides pass or fail; the artefacts must exist
+    for name in ("junit.xml", "results.json", "journal.sqlite", "report.md", "report.html", "latency.png"):
+        assert (out / name).exists(), name
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["rig"]["kind"] == "virtual" and doc["trials"][0]["scenario"] == "short-outage"
+    assert (status == 0) == (doc_verdict := open_store(db).get(doc["run_id"]).verdict == "pass"), doc_verdict
