@@ -145,6 +145,8 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
         markers = state_dir or rig.state_dir or default_state_dir()
     mains = Mains(switch, clock, bus, markers, rig.name)  # restores first if a killed run left it off
     stack.callback(mains.close)  # after the instruments, so it runs before they close
+    if mains.recovered is None:
+        mains.restore()  # every run starts with mains on (the bench's normal state)
 
     if devices:
         itch = _open_itch(devices.itch_config(), rig, clock, bus, journal, keys, devices.itch_transport())
@@ -276,7 +278,7 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
     except Exception as exc:
         return [Probe("virtual rig", where, False, _failed(exc))]
     with session:
-        rows = [_probe_supply(session.supply, rig)]
+        rows = [_probe_supply(session.supply, f"{where}: {session.supply.cfg.resource}")]
         itch_where = getattr(session.itch.transport, "name", rig.instruments.itch.port)
         rows.append(Probe("itch", f"{where}: {itch_where}", True, "link open (virtual Comms Hub)"))
     return rows
@@ -297,7 +299,7 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
                 rows.append(Probe("supply", inst.supply.resource, False, _failed(exc)))
             else:
                 try:
-                    rows.append(_probe_supply(supply, rig))
+                    rows.append(_probe_supply(supply, inst.supply.resource))
                 finally:
                     supply.close()
         if inst.relay is not None:
@@ -324,8 +326,7 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
     return rows
 
 
-def _probe_supply(supply: Any, rig: RigFile) -> Probe:
-    resource = rig.instruments.supply.resource
+def _probe_supply(supply: Any, resource: str) -> Probe:
     try:
         return Probe("supply", resource, True, supply.identify())
     except Exception as exc:

@@ -1,0 +1,166 @@
+"""The pytest plugin: inert unless its fixtures are used, --rig errors as file:line usage errors,
+markers that skip with reasons, fixtures that restore mains however a test ends, progress lines
+that read well in a CI log. Runs pytest inside pytest (pytester) against a bench-shaped rig: a
+virtual supply behind loopback TCP (pyvisa-py) and a ``loop://`` ITCH port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.clock import RealTimeScheduler
+from harness.virtual.supply import VirtualSupply, serve_tcp
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BENCH = """\
+name: bench-p
+kind: real
+limit_sets: [sec-h3.14g]
+instruments:
+  supply:
+    resource: "{resource}"
+    dialect: keysight-ac6800
+    voltage: 230.0
+    current_limit: 2.0
+    frequency: 50.0
+    safety: {{max_voltage: 253.0, max_current: 5.0}}
+    verify: false
+  itch:
+    port: "loop://"
+dut:
+  esme: {{eui: 00DB1234567890A0, type: ESMETS, spec_version: "{esme_spec}", gbcs_version: "{esme_gbcs}", firmware: "1"}}
+  comms_hub: {{eui: 00DB1234567890A3, type: CHTS, spec_version: "1.3", gbcs_version: "3.2", firmware: "2", csp_region: north}}
+  keystore: keys/
+  acb: 90B3D51F30000002
+state_dir: state/
+"""
+
+
+@pytest.fixture
+def virtual_supply():
+    scheduler = RealTimeScheduler()
+    supply = VirtualSupply(scheduler, dialect="keysight-ac6800")
+    server = serve_tcp(supply)
+    yield supply, server
+    server.close()
+    scheduler.close()
+
+
+def bench_file(tmp_path: Path, resource: str = "TCPIP0::127.0.0.1::9::SOCKET", esme_gbcs: str = "3.2",
+               esme_spec: str = "4.2") -> Path:
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    path = tmp_path / "bench.yaml"
+    path.write_text(BENCH.format(resource=resource, esme_gbcs=esme_gbcs, esme_spec=esme_spec))
+    return path
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", "-q", *args)
+
+
+def test_sessions_without_rig_fixtures_open_nothing(pytester, tmp_path):
+    # The supply's resource is a closed port: opening it would fail the run.
+    rig = bench_file(tmp_path)
+    pytester.makepyfile("def test_plain():\n    assert 1 + 1 == 2\n")
+    result = run(pytester, f"--rig={rig}", f"--out={tmp_path / 'out'}")
+    result.assert_outcomes(passed=1)
+    assert not (tmp_path / "out").exists() and not (pytester.path / "results").exists()
+
+
+def test_bad_rig_file_is_a_usage_error_naming_file_and_line(pytester, tmp_path):
+    rig = bench_file(tmp_path)
+    rig.write_text(rig.read_text().replace("dialect: keysight-ac6800", "dialect: keysite"))
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    result = run(pytester, f"--rig={rig}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*bench.yaml:7: instruments.supply.dialect: 'keysite' is not one of generic-scpi*"])
+
+
+def test_trials_must_be_positive(pytester):
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    assert run(pytester, "--trials=0").ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_virtual_only_skips_on_a_real_bench_without_opening_it(pytester, tmp_path):
+    rig = bench_file(tmp_path)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.virtual_only
+        def test_needs_ground_truth(ground_truth):
+            raise AssertionError("must not run")
+    """)
+    result = run(pytester, f"--rig={rig}", "-rs", f"--out={tmp_path / 'out'}")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*virtual rig only; 'bench-p' is a real bench*"])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("gbcs, outcome", [("2.0", "skipped"), ("3.2", "passed")])
+def test_gbcs_feature_skips_an_older_dut_with_the_tsat_reason(pytester, tmp_path, gbcs, outcome):
+    rig = bench_file(tmp_path, esme_gbcs=gbcs, esme_spec="3.1" if gbcs == "2.0" else "4.2")
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.gbcs_feature("alert_0x81C6")
+        def test_clock_alert():
+            pass
+    """)
+    result = run(pytester, f"--rig={rig}", "-rs")
+    result.assert_outcomes(**{outcome: 1})
+    if outcome == "skipped":
+        result.stdout.fnmatch_lines(["*alert_0x81C6 needs GBCS >= 3.2 but dut.esme runs GBCS 2.0*"])
+
+
+def test_fixtures_share_one_rig_and_mains_comes_back_after_a_failing_test(pytester, tmp_path, virtual_supply):
+    supply, server = virtual_supply
+    rig = bench_file(tmp_path, resource=server.resource)
+    pytester.makepyfile("""
+        from harness.mains import MAINS
+        from harness.events import match
+
+        def test_fails_during_outage(mains, rig):
+            mains.cut()
+            assert rig.mains is mains and mains.is_off
+            raise AssertionError("plan failed mid-outage")
+
+        def test_next_test_finds_mains_on(rig, mains, clock, bus, supply, itch, limit_sets, trials):
+            states = [e.data["state"] for e in bus.events(match(MAINS))]
+            assert states == ["on", "off", "on"]  # on at start, cut, restored when the failing test ended
+            assert not mains.is_off and supply.output_state() is True
+            assert clock is rig.clock and itch is rig.itch
+            assert limit_sets == ["dno-ena-2019"] and trials == 3
+    """)
+    result = run(pytester, f"--rig={rig}", f"--out={tmp_path / 'out'}", "--limit-set=dno-ena-2019",
+                 "--trials=3")
+    result.assert_outcomes(passed=1, failed=1)
+    assert supply.changes[-1][2] is True  # the instrument's output really is on again
+    assert (tmp_path / "out" / "journal.sqlite").exists()
+    assert not (tmp_path / "state" / "bench-p.mains-off").exists()
+
+
+def test_progress_prints_lines_in_rig_time_when_not_a_terminal(pytester, tmp_path):
+    pytester.makepyfile("""
+        import pytest
+        from harness.events import WaitTimeout, match
+
+        def test_outage_with_a_labelled_wait(mains, bus, progress):
+            with mains.outage(seconds=180):
+                with progress.waiting("POA"):
+                    with pytest.raises(WaitTimeout):
+                        bus.wait_for(match("notification", name="never"), timeout_s=100)
+    """)
+    # default --rig: the embedded virtual rig, in virtual time
+    result = run(pytester, f"--out={tmp_path / 'out'}", "--progress-every=30")
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.outlines if line.startswith("hubrig: ")]
+    assert lines == ["hubrig: outage 00:30 / 03:00, waiting for POA 00:30 / 01:40",
+                     "hubrig: outage 01:00 / 03:00, waiting for POA 01:00 / 01:40",
+                     "hubrig: outage 01:30 / 03:00, waiting for POA 01:30 / 01:40",
+                     "hubrig: outage 02:10 / 03:00",
+                     "hubrig: outage 02:40 / 03:00"]
+    assert "\r" not in result.stdout.str() and "\x1b[" not in result.stdout.str()  # no redraws in a CI log
