@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from harness.clock import NS_PER_S, Scheduler, Timer, to_ns
 from harness.gbcs import builder, envelope
+from harness.gbcs.content import builders
 from harness.gbcs.envelope import Message
 from harness.gbcs.keystore import KeyStoreError
 from harness.virtual.groundtruth import Emission, GroundTruth
@@ -58,18 +59,6 @@ class HanFrame:
     cra: str
     message_code: int
     alert_code: Optional[int] = None
-
-
-def ecs80_content(alert_code: int, counter: int, alert_time: datetime, interruption: datetime,
-                  restoration: datetime) -> bytes:
-    """ECS80 alert content: a DLMS data-notification as in RTDS ``ECS80_NA_8F36_ALERT_GBCS``:
-    invoke-id (0x2 flag nibble, counter below), no date-time, structure {alert code, alert
-    date-time, interruption date-time, restoration date-time}."""
-    invoke_id = (0x2 << 28) | (counter & 0x0FFFFFFF)
-    body = b"\x02\x04\x12" + alert_code.to_bytes(2, "big")
-    for when in (alert_time, interruption, restoration):
-        body += b"\x09\x0c" + envelope.encode_cosem_datetime(when)
-    return b"\x0f" + invoke_id.to_bytes(4, "big") + b"\x00" + body
 
 
 class VirtualEsme:
@@ -159,7 +148,9 @@ class VirtualEsme:
         code = self.restoration_code(measured_s)
         error = timedelta(seconds=self.defects.timestamp_error_s)
         counter = self.next_counter()
-        content = ecs80_content(code, counter, self.device_time(), interrupted + error, restored + error)
+        content = builders.ecs80_alert(alert_code=code, timestamp=self.device_time(),
+                                       interruption=interrupted + error, restoration=restored + error,
+                                       invoke_id=counter & 0xFFFFFF)
         message = Message(cra="alert", originator_counter=counter, originator=self.eui,
                           recipient=self.params.alert_recipient.upper(), message_code=ECS80,
                           content=content)
