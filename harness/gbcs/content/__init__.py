@@ -1,0 +1,60 @@
+"""GBCS message content: DLMS (A-XDR), GBZ (ZigBee) and ASN.1 DER, generic and per use case.
+
+``decode_content`` turns a message's content into a JSON-ready dict (``kind`` says which
+structure; alerts carry ``alert_code`` as 4 uppercase hex digits). Use cases with a layout in
+:mod:`.usecases` come back with every field named and ``decoded_as`` set; all others keep the
+lossless generic structure. ``build_content`` is the inverse of both forms, so
+``build_content(mc, cra, decode_content(mc, cra, content)) == content``.
+"""
+
+from __future__ import annotations
+
+from harness.gbcs.content import asn1, dlms, gbz, usecases
+from harness.gbcs.content.usecases import message_code_for_alert
+from harness.gbcs.errors import GbcsError
+
+__all__ = ["decode_content", "build_content", "message_code_for_alert", "CRAS"]
+
+CRAS = ("command", "response", "alert")
+_DLMS_DECODERS = {dlms.NOTIFICATION: dlms.decode_notification, dlms.REQUEST: dlms.decode_request,
+                  dlms.RESPONSE: dlms.decode_response}
+_GENERIC_ENCODERS = {"dlms-data-notification": dlms.encode_notification,
+                     "dlms-access-request": dlms.encode_request,
+                     "dlms-access-response": dlms.encode_response,
+                     "gbz": gbz.encode, "asn1": asn1.encode}
+
+
+def decode_content(message_code: int, cra: str, content: bytes) -> dict:
+    """Decode one message's content; raises only :class:`GbcsError` (offset within content)."""
+    if cra not in CRAS:
+        raise GbcsError(f"CRA must be one of {CRAS}, not {cra!r}")
+    content = bytes(content)
+    if not content:
+        raise GbcsError("empty content", 0)
+    first = content[0]
+    decode = _DLMS_DECODERS.get(first)
+    if decode is not None:
+        generic = decode(content)
+    elif first == 0x01 and content[1:2] == b"\x09":
+        generic = gbz.decode(content, cra == "alert")
+    else:
+        generic = asn1.decode(content, cra == "alert")
+    deep = usecases.deepen(message_code, cra, generic)
+    return generic if deep is None else deep
+
+
+def build_content(message_code: int, cra: str, fields: dict) -> bytes:
+    """Content bytes from decoded fields (deep when ``decoded_as`` is set, else generic)."""
+    if cra not in CRAS:
+        raise GbcsError(f"CRA must be one of {CRAS}, not {cra!r}")
+    if "decoded_as" in fields:
+        return usecases.build(cra, fields)
+    encode = _GENERIC_ENCODERS.get(fields.get("kind"))
+    if encode is None:
+        raise GbcsError(f"unknown content kind {fields.get('kind')!r}")
+    try:
+        return encode(fields)
+    except GbcsError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise GbcsError(f"cannot build {fields.get('kind')} content: {exc!r}") from exc
