@@ -97,6 +97,7 @@ def test_overriding_one_window_keeps_the_other():
     ({"preset": "east"}, "preset"),
     ({"defects": {"drop_ratio": 1.5}}, "defects.drop_ratio"),
     ({"ch": {"poa_notification": "AD1:{serial}"}}, "ch"),
+    ({"ch": {"poa_notification": "AD1:{eui}\r\nX"}}, "ch"),
     ({"esme": {"alert_recipient": "xyz"}}, "esme.alert_recipient"),
 ])
 def test_a_bad_virtual_section_names_the_field(bad, where):

@@ -152,9 +152,11 @@ class CommsHubParams(_Strict):
     @model_validator(mode="after")
     def _template(self) -> "CommsHubParams":
         try:
-            self.poa_notification.format(eui="0" * 16, esme_eui="0" * 16)
+            line = self.poa_notification.format(eui="0" * 16, esme_eui="0" * 16)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"poa_notification may use only {{eui}} and {{esme_eui}}: {exc}") from None
+        if not line.isascii() or not line.isprintable():
+            raise ValueError("poa_notification must be printable ASCII on one line")
         return self
 
 
