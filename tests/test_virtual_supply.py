@@ -3,6 +3,8 @@ virtual ESME when mains really changes, and serves the real driver stack over lo
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,6 +167,10 @@ def test_real_driver_stack_reaches_the_virtual_supply_over_loopback_tcp_via_pyvi
         cfg = cfg_for("keysight-ac6800", resource=server.resource, verify=True, timeout_s=2.0)
         driver = open_supply(cfg, clock, EventBus(clock))
         assert driver.identify().startswith("Keysight Technologies,AC6801B")
+        # commands leave at once (no Nagle hold-back skewing the cut instant by tens of ms)
+        resource = driver._endpoint
+        sock = resource.visalib.sessions[resource.session].interface
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         before = clock.now_ns()
         t_off = driver.set_output(False)
         t_on = driver.set_output(True)

@@ -294,11 +294,31 @@ def open_supply(cfg: Any, clock: Clock, bus: EventBus | None, *, endpoint: Endpo
         resource.read_termination = "\n"
         resource.write_termination = "\n"
         resource.timeout = round(float(getattr(cfg, "timeout_s", 5.0) or 5.0) * 1000)
+        _no_nagle(resource)
     except Exception as exc:
         manager.close()
         raise InstrumentError(f"supply at {cfg.resource}: cannot open it through {where}: {exc}; "
                               f"check {FIELD}.resource and that the instrument is connected") from exc
     return Supply(cfg, clock, bus, resource, on_close=manager.close)
+
+
+def _no_nagle(resource: Any) -> None:
+    """Send each command at once on raw sockets: Nagle's algorithm would hold a short command back
+    until the previous one is acknowledged (~40 ms with delayed ACKs), skewing the instant mains
+    is cut. pyvisa-py 0.8 ignores VI_ATTR_TCPIP_NODELAY, so its socket is set directly too."""
+    import socket
+
+    from pyvisa import constants
+
+    if getattr(resource, "resource_name", "").upper().endswith("::SOCKET"):
+        try:
+            resource.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
+        except Exception:  # a VISA without the attribute keeps its default
+            pass
+        session = getattr(getattr(resource, "visalib", None), "sessions", {}).get(resource.session)
+        sock = getattr(session, "interface", None)
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _hint(exc: Exception) -> str:
