@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import sys
 import tempfile
 import time
 import tracemalloc
