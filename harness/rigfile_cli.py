@@ -33,7 +33,7 @@ def check_rig(args: argparse.Namespace) -> int:
     except RigFileError as exc:
         raise UserError(str(exc)) from None
     console = Console(highlight=False)
-    console.print(f"{escape(args.rigfile)}: valid rig file for {escape(rig.name)} ({rig.kind})")
+    console.print(f"{escape(args.rigfile)}: valid rig file for {escape(rig.name)} ({rig.kind})", soft_wrap=True)
     if args.no_probe:
         return 0
     rows = probe_rig(args.rigfile, realtime=args.realtime)

@@ -1,0 +1,196 @@
+"""Rig assembly and probing: the virtual rig runs deterministically in virtual time, a real bench
+is reached through the real drivers (here: a virtual supply behind loopback TCP and a ``loop://``
+ITCH), a failed open leaves mains on and nothing open, and ``hubrig rig check`` reports each
+instrument."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.clock import NS_PER_S, RealClock, RealTimeScheduler, VirtualClock
+from harness.events import FRAME, NOTIFICATION, match
+from harness.mains import MAINS, MainsRecoveredWarning
+from harness.rig import default_rig_file, open_rig, probe_rig
+from harness.virtual.supply import VirtualSupply, serve_tcp
+
+ROOT = Path(__file__).resolve().parent.parent
+VIRTUAL = ROOT / "rigs" / "virtual.yaml"
+
+BENCH = """\
+name: bench-r
+kind: real
+instruments:
+  supply:
+    resource: "{resource}"
+    dialect: keysight-ac6800
+    voltage: 230.0
+    current_limit: 2.0
+    safety: {{max_voltage: 253.0, max_current: 5.0}}
+    verify: false
+  itch:
+    port: "{port}"
+dut:
+  esme: {{eui: 00DB1234567890A0, type: ESMETS, spec_version: "4.2", gbcs_version: "3.2", firmware: "1"}}
+  comms_hub: {{eui: 00DB1234567890A3, type: CHTS, spec_version: "1.3", gbcs_version: "3.2", firmware: "2", csp_region: north}}
+  keystore: keys/
+  acb: 90B3D51F30000002
+state_dir: state/
+"""
+
+
+@pytest.fixture
+def bench(tmp_path):
+    """A real-kind rig file whose supply is a virtual one served over TCP (pyvisa-py reaches it)."""
+    scheduler = RealTimeScheduler()
+    supply = VirtualSupply(scheduler, dialect="keysight-ac6800")
+    server = serve_tcp(supply)
+    (tmp_path / "keys").mkdir()
+
+    def write(port: str = "loop://", resource: str = server.resource) -> Path:
+        path = tmp_path / "bench.yaml"
+        path.write_text(BENCH.format(resource=resource, port=port))
+        return path
+
+    yield write, supply
+    server.close()
+    scheduler.close()
+
+
+def outage_run(out: Path, seconds: float = 200) -> list[tuple]:
+    with open_rig(VIRTUAL, out) as rig:
+        rig.clock.sleep(600)  # let the virtual Comms Hub come up
+        with rig.mains.outage(seconds=seconds):
+            pass
+        rig.clock.sleep(900)
+        return [(e.kind, e.t_ns, e.source, json.dumps(e.data, sort_keys=True, default=str))
+                for e in rig.bus.events()]
+
+
+def test_virtual_rig_runs_an_outage_in_virtual_time_and_ground_truth_agrees(tmp_path):
+    with open_rig(VIRTUAL, tmp_path) as rig:
+        assert isinstance(rig.clock, VirtualClock) and rig.is_virtual
+        assert rig.supply.output_state() is True  # a run starts with mains on
+        rig.clock.sleep(600)
+        with rig.mains.outage(seconds=200) as out:
+            pass
+        rig.clock.sleep(900)
+        truth = rig.ground_truth.outages()
+        assert [(o.cut_ns, o.restore_ns) for o in truth] == [(out.cut_ns, out.restore_ns)]
+        assert out.duration_s == pytest.approx(200)
+        assert rig.bus.events(match(NOTIFICATION, name="AD1"))  # the CH's stand-in for the AD1 POA
+        assert rig.bus.events(match(FRAME, cra="alert"))  # the ESME's restoration alert
+        assert rig.journal_path.exists() and len(rig.journal.frames()) >= 2
+
+
+def test_same_rig_file_and_seed_give_identical_runs(tmp_path):
+    assert outage_run(tmp_path / "a") == outage_run(tmp_path / "b")
+
+
+def test_closing_the_session_restores_mains(tmp_path):
+    rig = open_rig(VIRTUAL, tmp_path)
+    rig.mains.cut()
+    rig.close()
+    outages = rig.ground_truth.outages()
+    assert len(outages) == 1 and outages[0].restore_ns is not None
+    assert [e.data["state"] for e in rig.bus.events(match(MAINS))] == ["on", "off", "on"]
+
+
+def test_realtime_virtual_rig_uses_real_transports(tmp_path):
+    with open_rig(VIRTUAL, tmp_path, realtime=True) as rig:
+        assert isinstance(rig.clock, RealClock)
+        assert rig.supply.cfg.resource.startswith("TCPIP0::127.0.0.1::")  # pyvisa-py over TCP
+        assert rig.itch.transport.url.startswith("/")  # a pty path opened with pyserial
+        with rig.mains.outage(seconds=0.3) as out:
+            pass
+        (cut,) = rig.ground_truth.outages()
+        # the device changed between the command and its confirmation
+        assert cut.cut_ns <= out.cut_ns and cut.restore_ns <= out.restore_ns
+        assert out.restore_ns - cut.restore_ns < NS_PER_S
+
+
+def test_real_bench_goes_through_the_real_drivers(tmp_path, bench):
+    write, supply = bench
+    with open_rig(write(), tmp_path / "out") as rig:
+        assert isinstance(rig.clock, RealClock) and rig.ground_truth is None
+        assert "AC6801B" in rig.supply.identify()
+        t_cut = rig.mains.cut()
+        assert supply.output is False and (tmp_path / "state" / "bench-r.mains-off").exists()
+        assert rig.mains.restore() > t_cut
+    assert supply.output is True and not (tmp_path / "state" / "bench-r.mains-off").exists()
+
+
+def test_open_after_a_killed_run_restores_first_and_says_so(tmp_path, bench):
+    write, supply = bench
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "bench-r.mains-off").write_text(json.dumps({"rig": "bench-r", "cut_at": "yesterday"}))
+    with pytest.warns(MainsRecoveredWarning, match="rig 'bench-r': mains was left cut since yesterday"):
+        rig = open_rig(write(), tmp_path / "out")
+    with rig:
+        assert rig.mains.recovered == {"rig": "bench-r", "cut_at": "yesterday"}
+        assert supply.output is True
+
+
+def test_a_failed_open_leaves_mains_on_and_names_the_port(tmp_path, bench):
+    write, supply = bench
+    with pytest.raises(Exception, match="/dev/hubrig-no-such-port"):
+        open_rig(write(port="/dev/hubrig-no-such-port"), tmp_path / "out")
+    assert supply.output is True
+    assert not (tmp_path / "state" / "bench-r.mains-off").exists()
+
+
+def test_realtime_is_for_the_virtual_rig_only(tmp_path, bench):
+    write, _ = bench
+    with pytest.raises(ValueError, match="realtime applies to the virtual rig"):
+        open_rig(write(), tmp_path / "out", realtime=True)
+
+
+def test_probe_reports_each_instrument_on_its_own(tmp_path, bench):
+    write, _ = bench
+    rows = {r.name: r for r in probe_rig(write(resource="TCPIP0::127.0.0.1::1::SOCKET"))}
+    assert not rows["supply"].ok and rows["supply"].resource == "TCPIP0::127.0.0.1::1::SOCKET"
+    assert "Connection refused" in rows["supply"].detail
+    assert rows["itch"].ok and rows["itch"].resource == "loop://"
+    assert rows["mains"].ok
+
+
+def test_probe_flags_a_mains_left_cut(tmp_path, bench):
+    write, _ = bench
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "bench-r.mains-off").write_text('{"cut_at": "03:00"}')
+    rows = {r.name: r for r in probe_rig(write())}
+    assert rows["supply"].ok and "Keysight" in rows["supply"].detail
+    assert not rows["mains"].ok and "left cut by a killed run" in rows["mains"].detail
+
+
+def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(tmp_path, bench, capsys,
+                                                                              monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    write, _ = bench
+    assert main(["rig", "check", str(write())]) == 0
+    out = capsys.readouterr().out
+    assert "valid rig file for bench-r (real)" in out and "Keysight" in out and "loop://" in out
+    assert main(["rig", "check", str(write(port="/dev/hubrig-no-such-port"))]) == 1
+    assert "/dev/hubrig-no-such-port" in capsys.readouterr().out
+
+
+def test_rig_check_cli_on_the_virtual_rig(capsys):
+    assert main(["rig", "check", str(VIRTUAL)]) == 0
+    out = capsys.readouterr().out
+    assert "supply" in out and "itch" in out and "AC6801B" in out
+
+
+def test_rig_check_cli_bad_file_is_one_message(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VIRTUAL.read_text().replace("seed: 1", "seed: one"))
+    assert main(["rig", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"bad.yaml:{7}: seed: " in err and "Traceback" not in err
+
+
+def test_default_rig_is_the_shipped_virtual_rig():
+    assert default_rig_file() == VIRTUAL.resolve()
