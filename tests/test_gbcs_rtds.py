@@ -74,7 +74,8 @@ def test_alert_codes_and_names_match_facts(vectors):
         if "alert_code" not in fact:
             continue
         record = decode_record(data, keys, ACB)
-        if (record.get("alert_code"), record.get("alert_name")) != (fact["alert_code"], fact["alert_name"]):
+        # facts write an alert without a published name as ""; decode_record writes None
+        if (record.get("alert_code"), record.get("alert_name") or "") != (fact["alert_code"], fact["alert_name"]):
             wrong.append((fact["file"], record.get("alert_code"), fact["alert_code"]))
     assert not wrong, wrong[:5]
 
