@@ -68,6 +68,12 @@ def test_long_forms_optional_nodes_and_case_are_understood():
     assert supply.query("SYSTem:ERRor:NEXT?") == '0,"No error"'
 
 
+def test_chroma_takes_on_off_only_as_its_manual_says():
+    _, supply = virtual("chroma-61500")
+    supply.write("OUTP 1")
+    assert supply.query("SYST:ERR?") == '-113,"Undefined header"' and supply.query("OUTP?") == "OFF"
+
+
 def test_scpi_error_queue_uses_standard_codes_in_order_and_overflows():
     _, supply = virtual(queue_size=3)
     supply.write("BOGUS 1")

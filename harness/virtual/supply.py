@@ -72,12 +72,12 @@ def normalise(message: str) -> str:
     return ":".join(nodes) + (" " + params if params else "")
 
 
-def _pattern(template: str) -> re.Pattern[str]:
-    """A regex accepting a dialect template's command (boolean ON/OFF also as 1/0)."""
+def _pattern(template: str, numeric_booleans: bool = True) -> re.Pattern[str]:
+    """A regex accepting a dialect template's command (boolean ON/OFF also as 1/0 if allowed)."""
     text = re.escape(template.lstrip(":"))
     text = text.replace(r"\{ch\}", r"(?P<ch>\d+)").replace(r"\{value\}", _NUMBER)
     text = text.replace(r"\ ", r"\s+")
-    for word, alternatives in (("ON", "(?:ON|1)"), ("OFF", "(?:OFF|0)")):
+    for word, alternatives in (("ON", "(?:ON|1)"), ("OFF", "(?:OFF|0)")) if numeric_booleans else ():
         for separator in (r"\s+", ","):
             if text.endswith(separator + word):
                 text = text[: -len(word)] + alternatives
@@ -189,7 +189,7 @@ class VirtualSupply:
             "select_channel": d.select_channel,
         }
         return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1"))
-                                .replace("\0", "{ch}").replace("\1", "{value}")))
+                                .replace("\0", "{ch}").replace("\1", "{value}"), d.numeric_booleans))
                 for kind, t in kinds.items() if t]
 
     def _execute(self, unit: str) -> None:

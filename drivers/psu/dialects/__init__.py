@@ -45,6 +45,8 @@ class Dialect:
     global_output: bool = True
     """True when the output command switches every channel at once (no ``{ch}`` in it)."""
     opc_query: str = "*OPC?"
+    numeric_booleans: bool = True
+    """Whether the instrument also takes 1/0 for ON/OFF (Chroma takes ON|OFF only)."""
     volts_format: str = "{:.4f}"
     amps_format: str = "{:.4f}"
     no_error_reply: str = '0,"No error"'

@@ -20,6 +20,7 @@ DIALECT = Dialect(
     output_off="OUTP OFF",
     output_query="OUTP?",
     output_replies=("OFF", "ON"),
+    numeric_booleans=False,
     set_voltage="VOLT:AC {value}",
     set_current="CURR:LIM {value}",
     set_frequency="FREQ {value}",
