@@ -1,0 +1,140 @@
+"""The power-outage plan against the virtual devices: its latencies equal the ground truth, its
+table reflects the CSP preset, and every defect switch makes it fail naming scenario, limit and
+evidence (while a compliant device passes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
+from harness.clock import seconds
+from harness.limits import load_limits
+from harness.rig import default_rig_file, open_rig
+from harness.stats import TrialTiming, latency_table
+from harness.virtual.params import VirtualParams
+from harness.run_cli import plan_path, plugin_args
+from testplans.outage import PRA_CODES, observe_outage
+
+pytest_plugins = ["pytester"]
+
+
+def make_rig(tmp: Path, virtual: str, seed: int = 1) -> Path:
+    """The embedded virtual rig with another ``virtual:`` section (and its keys under ``tmp``)."""
+    text = default_rig_file().read_text()
+    head = text[: text.index("\nvirtual:")].replace("seed: 1", f"seed: {seed}")
+    path = tmp / "rig.yaml"
+    path.write_text(head.replace("sec-h3.14g-relaxed", "sec-relaxed")
+                    .replace("keystore: keys/", f"keystore: {tmp / 'keys'}/") + "\nvirtual:\n" + virtual)
+    return path
+
+
+def observe_trials(rig: Path, out: Path, durations: list[float]):
+    with open_rig(rig, out) as session:
+        session.mains.restore()
+        observations = [observe_outage(session.mains, session.bus, session.clock, d, scenario="t", index=i,
+                                       observe_s=3000.0, settle_s=30.0) for i, d in enumerate(durations)]
+        return observations, session.bench.ground_truth
+
+
+@pytest.mark.parametrize("preset", ["north", "central-south"])
+def test_every_reported_latency_equals_the_ground_truth(tmp_path, preset):
+    observations, truth = observe_trials(make_rig(tmp_path, f"  preset: {preset}\n"), tmp_path / "out",
+                                         [390.0, 60.0, 240.0, 390.0])
+    outages = truth.outages()
+    assert len(outages) == len(observations)
+    for obs, true in zip(observations, outages):
+        # The harness's timing error: how far the confirmed switch instants are from the true ones.
+        error_s = seconds(abs(obs.cut_ns - true.cut_ns) + abs(obs.restore_ns - true.restore_ns)) + 1e-6
+        pra = truth.select("alert", since_ns=true.restore_ns)
+        pra = [e for e in pra if e.alert_code in PRA_CODES][0]
+        assert obs.pra_s == pytest.approx(seconds(pra.t_ns - true.restore_ns), abs=error_s)
+        assert obs.pra.data["payload_hex"] == pra.payload_hex.upper()
+        poas = truth.select("poa", since_ns=true.cut_ns)
+        if obs.outage_s >= 180:
+            assert obs.poa_s == pytest.approx(seconds(poas[0].t_ns - true.cut_ns), abs=error_s)
+        else:
+            assert obs.poa is None and not [p for p in poas if p.t_ns < obs.pra.t_ns]
+
+
+def _table(preset: str, tmp: Path, seed: int):
+    durations = [390.0] * 8
+    observations, _ = observe_trials(make_rig(tmp, f"  preset: {preset}\n", seed), tmp / "out", durations)
+    sets = load_limits().select(["sec-h3.14g"])
+    timings = [TrialTiming(o.outage_s, o.poa_s, o.pra_s) for o in observations]
+    return latency_table(sets[0], timings), observations, VirtualParams(preset=preset).resolve()
+
+
+def test_the_percentile_table_reflects_the_central_south_preset(tmp_path):
+    table, observations, p = _table("central-south", tmp_path, seed=7)
+    ch, esme = p.ch, p.esme
+    # The CH is down (hold-up < 3 min): everything waits for reboot + reconnect + dither after mains returns.
+    earliest = ch.reboot_s + ch.reconnect_s + ch.dither.min_s
+    latest = max(ch.reboot_s, esme.boot_s + esme.han_latency_s) + ch.reconnect_s + ch.dither.max_s + 2
+    for o in observations:
+        assert earliest <= o.pra_s <= latest
+        assert o.outage_s + earliest <= o.poa_s <= o.outage_s + latest
+    assert table.pra.arrived == table.pra.expected == 8
+    assert earliest <= table.pra.percentiles[50] <= table.pra.percentiles[80] <= table.pra.percentiles[99] <= latest
+    assert table.poa.ratio_within_limit == 0.0  # a POA only after the reboot: never within 240 s
+
+
+def test_the_percentile_table_reflects_the_north_preset(tmp_path):
+    table, observations, p = _table("north", tmp_path, seed=7)
+    poa_window, pra_window = p.ch.windows.poa, p.ch.windows.pra
+    for o in observations:
+        # The CH stays up through a 6.5-minute outage: the POA is raised at 3 minutes, then waits its window.
+        assert p.ch.poa_after_s <= o.poa_s <= p.ch.poa_after_s + poa_window.max_s + 1
+        assert o.pra_s is not None and o.pra_s <= pra_window.max_s + p.esme.boot_s + 5
+    # Median PRA of the order of the window's median (24 minutes in the study), far above Central & South.
+    assert pra_window.median_s / 3 <= table.pra.percentiles[50] <= pra_window.median_s * 3
+    assert table.pra.ratio_within_limit < 0.5
+
+
+COMPLIANT = "  preset: compliant\n"
+DEFECTS = [
+    # (defect switch, scenario, the failure line's parts)
+    ("no_poa: true", "long_outage", ["[long-outage] trial 0: poa_latency_s = none s vs sec-h3.14g",
+                                     "FAIL (no POA arrived)"]),
+    ("poa_delay_s: 200", "long_outage", ["[long-outage] trial 0: poa_latency_s = ", "vs sec-h3.14g: "
+                                         "poa_latency_s <= 240 s", "FAIL evidence: journal #"]),
+    ("no_pra: true", "short_outage", ["[short-outage] trial 0: pra_latency_s = none s vs dno-ena-2019",
+                                      "FAIL (no PRA arrived)"]),
+    ("pra_delay_s: 90", "short_outage", ["[short-outage] trial 0: pra_latency_s = ", "vs dno-ena-2019: "
+                                         "pra_latency_s <= 60 s", "FAIL evidence: journal #"]),
+    ("wrong_pra_code: true", "long_outage", ["[long-outage] trial 0: pra_alert_code = 8F35 vs 8F36",
+                                             "FAIL evidence: journal #"]),
+    ("timestamp_error_s: 45", "long_outage", ["[long-outage] trial 0: pra_times_error_s = 45.000 s vs "
+                                              "interruption and restoration times", "within 10 s",
+                                              "FAIL evidence: journal #"]),
+    ("pra_before_poa: true", "ordering", ["[ordering] trial 0: poa_before_pra", "FAIL evidence: journal #"]),
+    ("drop_ratio: 1.0", "flapping_supply", ["[flapping-supply] trial 0: pra_latency_s = none s",
+                                            "FAIL (no PRA for this interruption)"]),
+]
+
+
+def run_plan(pytester, rig: Path, scenario: str, out: Path):
+    return pytester.runpytest_inprocess(str(plan_path("power-outage")), *plugin_args(), "--rig", str(rig),
+                                        "--out", str(out), "-k", scenario, "-p", "no:cacheprovider",
+                                        "--limit-set", "sec-h3.14g", "--limit-set", "dno-ena-2019")
+
+
+def test_a_compliant_device_passes_every_scenario(pytester, tmp_path):
+    result = run_plan(pytester, make_rig(tmp_path, COMPLIANT), "not property", tmp_path / "out")
+    result.assert_outcomes(passed=6, deselected=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["trials"] and all(t["pra_seconds"] is not None for t in doc["trials"])
+
+
+@pytest.mark.parametrize("defect, scenario, parts", DEFECTS, ids=[d[0].split(":")[0] for d in DEFECTS])
+def test_each_defect_fails_the_plan_naming_scenario_limit_and_evidence(pytester, tmp_path, defect, scenario,
+                                                                      parts):
+    rig = make_rig(tmp_path, COMPLIANT + f"  defects: {{{defect}}}\n")
+    result = run_plan(pytester, rig, scenario, tmp_path / "out")
+    result.assert_outcomes(failed=1)
+    failing = [line for line in result.stdout.lines if " -> FAIL" in line]
+    assert any(all(p in line for p in parts) for line in failing), "\n".join(failing)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert any(m["verdict"] == "fail" for m in doc["measurements"])
