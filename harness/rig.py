@@ -263,8 +263,25 @@ def probe_rig(rigfile: str | Path, *, realtime: bool = False) -> list[Probe]:
     rig = load_rig(path)
     with tempfile.TemporaryDirectory(prefix="hubrig-check-") as tmp:
         if rig.is_virtual:
-            return _probe_virtual(path, rig, Path(tmp), realtime)
-        return _probe_real(rig, Path(tmp))
+            rows = _probe_virtual(path, rig, Path(tmp), realtime)
+        else:
+            rows = _probe_real(rig, Path(tmp))
+    return rows + [_probe_limit_sets(rig)]
+
+
+def _probe_limit_sets(rig: RigFile) -> Probe:
+    """Whether the rig's limit sets exist in the shipped limits file."""
+    from harness.limits import LimitError, load_limits
+
+    try:
+        catalog = load_limits()
+    except LimitError as exc:
+        return Probe("limit sets", "harness/data/limits.yaml", False, str(exc))
+    unknown = [n for n in rig.limit_sets if n not in catalog.names()]
+    if unknown:
+        return Probe("limit sets", ", ".join(rig.limit_sets), False,
+                     f"not in {catalog.path}: {', '.join(unknown)}; known: {', '.join(catalog.names())}")
+    return Probe("limit sets", ", ".join(rig.limit_sets) or "(none)", True, f"known (limits {catalog.version})")
 
 
 def _failed(exc: BaseException) -> str:

@@ -164,3 +164,18 @@ def test_progress_prints_lines_in_rig_time_when_not_a_terminal(pytester, tmp_pat
                      "hubrig: outage 02:10 / 03:00",
                      "hubrig: outage 02:40 / 03:00"]
     assert "\r" not in result.stdout.str() and "\x1b[" not in result.stdout.str()  # no redraws in a CI log
+
+
+def test_unknown_gbcs_feature_fails_with_a_message_not_a_traceback(pytester, tmp_path):
+    rig = bench_file(tmp_path)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.gbcs_feature("teleportation")
+        def test_x():
+            pass
+    """)
+    result = run(pytester, f"--rig={rig}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*gbcs_feature('teleportation'): unknown GBCS feature 'teleportation'; known:*"])
+    assert "Traceback" not in result.stdout.str()

@@ -24,6 +24,7 @@ VIRTUAL = ROOT / "rigs" / "virtual.yaml"
 BENCH = """\
 name: bench-r
 kind: real
+limit_sets: [{limit_sets}]
 instruments:
   supply:
     resource: "{resource}"
@@ -51,9 +52,9 @@ def bench(tmp_path):
     server = serve_tcp(supply)
     (tmp_path / "keys").mkdir()
 
-    def write(port: str = "loop://", resource: str = server.resource) -> Path:
+    def write(port: str = "loop://", resource: str = server.resource, limit_sets: str = "sec-h3.14h") -> Path:
         path = tmp_path / "bench.yaml"
-        path.write_text(BENCH.format(resource=resource, port=port))
+        path.write_text(BENCH.format(resource=resource, port=port, limit_sets=limit_sets))
         return path
 
     yield write, supply
@@ -156,6 +157,7 @@ def test_probe_reports_each_instrument_on_its_own(tmp_path, bench):
     assert "Connection refused" in rows["supply"].detail
     assert rows["itch"].ok and rows["itch"].resource == "loop://"
     assert rows["mains"].ok
+    assert not rows["limit sets"].ok and "sec-h3.14h" in rows["limit sets"].detail  # a typo is caught
 
 
 def test_probe_flags_a_mains_left_cut(tmp_path, bench):
@@ -171,7 +173,7 @@ def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(t
                                                                               monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     write, _ = bench
-    assert main(["rig", "check", str(write())]) == 0
+    assert main(["rig", "check", str(write(limit_sets="sec-h3.14g"))]) == 0
     out = capsys.readouterr().out
     assert "valid rig file for bench-r (real)" in out and "Keysight" in out and "loop://" in out
     assert main(["rig", "check", str(write(port="/dev/hubrig-no-such-port"))]) == 1
