@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 _FILE = re.compile(r"^([0-9a-fA-F]{16})-(pp-)?(ds|ka)\.(pem|key)$")
+_EUI = re.compile(r"[0-9A-F]{16}")
 USAGES = ("ds", "ka")
 
 
@@ -32,7 +33,7 @@ class KeyStoreError(LookupError):
 def normalise_eui(eui: str) -> str:
     """16 uppercase hex digits, or :class:`ValueError`."""
     text = eui.strip().replace(" ", "").replace("-", "").upper()
-    if len(text) != 16 or any(c not in "0123456789ABCDEF" for c in text):
+    if not _EUI.fullmatch(text):
         raise ValueError(f"{eui!r} is not an EUI-64 (16 hex digits)")
     return text
 
