@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from harness.gbcs import builder, envelope, security
 from harness.gbcs.content import builders as content
+from harness.gbcs import decode
 from harness.gbcs.decode import decode_record
 from harness.gbcs.errors import GbcsError
 from harness.gbcs.keystore import KeyStore, KeyStoreError
@@ -142,6 +143,23 @@ def test_encrypted_block_round_trip_and_tamper(keys):
     tampered = block[:10] + bytes([block[10] ^ 1]) + block[11:]
     assert security.decrypt_block(msg, keys, tampered) is None
     assert security.decrypt_block(msg, None, block) is None
+
+
+def test_decode_record_offers_the_content_layer_decryption(keys, monkeypatch):
+    header = envelope.Message(cra="response", originator_counter=78, originator=ESME, recipient=SUPPLIER,
+                              message_code=0x0027, content=b"")
+    block = security.encrypt_block(header, keys, b"\x02\x01\x06\x00\x00\x00\x2a")
+    data = builder.build_response(originator=ESME, recipient=SUPPLIER, counter=78, message_code=0x0027,
+                                  content=block, keys=keys)
+
+    def decode_content(message_code, cra, content, decrypt):
+        return {"kind": "test", "plain": decrypt(content)}
+
+    decode._content_layer()
+    monkeypatch.setitem(decode._content, "decode", decode_content)
+    monkeypatch.setitem(decode._content, "decrypt", True)
+    assert decode_record(data, keys)["body"]["plain"] == b"\x02\x01\x06\x00\x00\x00\x2a"
+    assert decode_record(data, None)["body"]["plain"] is None
 
 
 def test_kdf_is_one_sha256_round_over_counter_secret_and_other_info(keys):
