@@ -67,7 +67,7 @@ class KeyStore:
 
     def has_private(self, eui: str, usage: str, prepayment: bool = False) -> bool:
         """Whether the store holds that private key (without loading it)."""
-        return (normalise_eui(eui), prepayment, usage, "key") in self._files
+        return (normalise_eui(eui), prepayment, _usage(usage), "key") in self._files
 
     def certificate(self, eui: str, usage: str, prepayment: bool = False) -> x509.Certificate | None:
         """The certificate for ``eui`` and ``usage``, or ``None`` when absent."""
