@@ -12,6 +12,7 @@ Three worlds, one session shape (see docs/architecture.md):
 from __future__ import annotations
 
 import functools
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,14 @@ JOURNAL_NAME = "journal.sqlite"
 
 def default_rig_file() -> Path:
     """The embedded virtual rig: ``rigs/virtual.yaml`` beside the packages (a source checkout or
-    an editable install), else ``<prefix>/share/hubrig/rigs/virtual.yaml`` (a wheel's data files)."""
+    an editable install), else ``<prefix>/share/hubrig/rigs/virtual.yaml`` (a wheel's data files,
+    in the environment or the user's scheme)."""
     import sysconfig
 
     here = Path(__file__).resolve().parent.parent
-    candidates = [here / "rigs" / "virtual.yaml",
-                  Path(sysconfig.get_path("data")) / "share" / "hubrig" / "rigs" / "virtual.yaml"]
+    prefixes = [sysconfig.get_path("data"), sysconfig.get_path("data", f"{os.name}_user")]
+    candidates = [here / "rigs" / "virtual.yaml"]
+    candidates += [Path(p) / "share" / "hubrig" / "rigs" / "virtual.yaml" for p in prefixes if p]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -43,8 +46,6 @@ def default_rig_file() -> Path:
 def default_state_dir() -> Path:
     """Where mains-off markers live unless the rig file says: ``$HUBRIG_STATE_DIR`` or
     ``~/.hubrig/state`` (per host and user, so a fresh checkout still sees a killed run's marker)."""
-    import os
-
     return Path(os.environ.get("HUBRIG_STATE_DIR") or Path.home() / ".hubrig" / "state").expanduser()
 
 
