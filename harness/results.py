@@ -14,7 +14,6 @@ implement: register it in ``STORE_BACKENDS`` under its URL scheme.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from datetime import datetime

@@ -185,7 +185,7 @@ def test_repeated_trials(request, observe, measure, rig):
                               f"{limit.max:g} s: {ratio:.3f}")
 
 
-def _attribute(pras, cuts_wall, clock) -> list:
+def _attribute(pras, cuts_wall) -> list:
     """Each interruption's PRA: matched by the interruption time inside the alert, else in order."""
     out = [None] * len(cuts_wall)
     unplaced = []
@@ -227,7 +227,7 @@ def test_flapping_supply(request, powered, bus, clock, measure, rig):
     events = bus.events(since=since)
     pras = [e for e in events if is_pra(e)]
     poas = [e for e in events if is_poa(e)]
-    per_outage = _attribute(pras, [clock.wall(c) for c, _ in outages], clock)
+    per_outage = _attribute(pras, [clock.wall(c) for c, _ in outages])
     for i, ((cut, restore), ev) in enumerate(zip(outages, per_outage)):
         measure.latency("pra_latency_s", None if ev is None else seconds(ev.t_ns - restore),
                         outage_s=seconds(restore - cut), evidence=[] if ev is None else [ev.journal_id],

@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 
 import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
 from harness.cli import main
