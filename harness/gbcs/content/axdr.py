@@ -213,7 +213,10 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
         bits, pos = read_length(buf, pos, end)
         size = (bits + 7) >> 3
         stop = take(buf, pos, end, size, "bit-string")
-        text = format(int.from_bytes(buf[pos:stop], "big"), f"0{size * 8}b")[:bits] if size else ""
+        number = int.from_bytes(buf[pos:stop], "big")
+        if number & ((1 << (size * 8 - bits)) - 1):
+            raise GbcsError("bit-string padding bits are not zero", stop - 1)
+        text = format(number, f"0{size * 8}b")[:bits] if size else ""
         return {"type": "bit-string", "value": text}, stop
     if tag == 25:
         stop = take(buf, pos, end, 12, "date-time")

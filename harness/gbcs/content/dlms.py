@@ -218,6 +218,8 @@ def decode_response(buf: bytes) -> dict:
     end = len(buf)
     out, pos = _decode_header(buf, end, "dlms-access-response")
     pos = take(buf, pos, end, 1, "access-request-specification presence")
+    if buf[pos - 1] > 1:
+        raise GbcsError(f"OPTIONAL presence flag must be 0 or 1, not {buf[pos - 1]}", pos - 1)
     if buf[pos - 1]:
         out["requests"], pos = _decode_specs(buf, pos, end)
     count, pos = _count(buf, pos, end, "data")

@@ -1,0 +1,110 @@
+"""GBCS content against the DCC's RTDS 4.5.0 vectors (skipped when ../shared is absent)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from harness.gbcs import envelope
+from harness.gbcs.content import build_content, decode_content
+
+
+@pytest.fixture(scope="module")
+def messages(rtds):
+    """(fact, parsed envelope) for every RTDS message."""
+    out = []
+    for line in (rtds / "facts.jsonl").read_text().splitlines():
+        fact = json.loads(line)
+        data = bytes.fromhex("".join((rtds / "messages" / fact["file"]).read_text().split()))
+        out.append((fact, envelope.parse(data)))
+    assert len(out) == 1275
+    return out
+
+
+def _decode(msg):
+    return decode_content(msg.message_code, msg.cra, msg.content)
+
+
+def _one(messages, name):
+    return next(msg for fact, msg in messages if fact["file"].endswith(name))
+
+
+def test_every_message_decodes_to_json_and_alert_codes_match_the_facts(messages):
+    kinds = Counter()
+    for fact, msg in messages:
+        decoded = _decode(msg)
+        json.dumps(decoded)
+        kinds[decoded["kind"]] += 1
+        if msg.cra == "alert":
+            assert decoded["alert_code"] == fact.get("alert_code", decoded["alert_code"]), fact["file"]
+            assert len(decoded["alert_code"]) == 4
+    assert set(kinds) == {"dlms-data-notification", "dlms-access-request",
+                          "dlms-access-response", "gbz", "asn1"}
+
+
+def test_every_message_builds_back_to_its_bytes(messages):
+    for fact, msg in messages:
+        assert build_content(msg.message_code, msg.cra, _decode(msg)) == msg.content, fact["file"]
+
+
+def test_deep_decoders_cover_the_use_cases_the_harness_uses(messages):
+    deep = Counter()
+    for _, msg in messages:
+        decoded = _decode(msg)
+        if "decoded_as" in decoded:
+            deep[decoded["decoded_as"], msg.cra] += 1
+    for use_case in ("CCS01", "CCS02", "CCS03", "CCS06", "CCS07", "ECS70", "ECS25a3"):
+        assert deep[use_case, "command"] >= 2 and deep[use_case, "response"] >= 2, use_case
+    for use_case in ("ECS80", "CS14", "CCS08"):
+        assert deep[use_case, "alert"] == 1, use_case
+
+
+def test_ecs80_8f36_worked_example(messages):
+    decoded = _decode(_one(messages, "ECS80_NA_8F36_ALERT_GBCS.HEX"))
+    assert decoded["alert_code"] == "8F36"
+    assert decoded["invoke_id"] == 2003
+    assert decoded["interruption"] == "2014-12-31T23:50:00+00:00"
+    assert decoded["restoration"] == "2014-12-31T23:59:00+00:00"
+
+
+def test_ccs06_response_device_log_entries(messages):
+    decoded = _decode(_one(messages, "CCS06_8.9_SUCCESS_RESPONSE_GBCS.HEX"))
+    entries = decoded["active_devices"]
+    assert [e["mac_address"] for e in entries] == ["00DB1234567890A0", "00DB1234567890A1"]
+    first = entries[0]
+    assert len(first) == 14
+    assert (first["status"], first["max_rssi"], first["avg_rssi"], first["min_rssi"]) == (
+        "11001000", -35, -50, -100)
+    assert first["last_communication"] == "2014-12-31T23:50:00+00:00"
+    assert (first["hops"], first["tx_failures"], first["tx_successes"]) == (1, 0, 100)
+    error = _decode(_one(messages, "CCS06_8.9_ERROR_RESPONSE_GBCS.HEX"))
+    assert error["results"] == {"active_devices": "hardware-fault"} and error["active_devices"] is None
+
+
+def test_ccs07_both_logs(messages):
+    decoded = _decode(_one(messages, "CCS07_8.9_SUCCESS_RESPONSE_GBCS.HEX"))
+    assert decoded["device_log"]["extended_pan_id"] == "0001020304050607"
+    assert [d["mac_address"] for d in decoded["historic_device_log"]["devices"]] == [
+        "00DB1234567890A3", "00DB1234567890A4"]
+    assert decoded["device_log"]["devices"][0]["tc_link_key_hash"] == "83FED3407A939723A5C639B26916D506"
+    command = _decode(_one(messages, "CCS07_8.9_SUCCESS_COMMAND_GBCS.HEX"))
+    assert command["decoded_as"] == "CCS07"
+
+
+def test_ccs01_and_cs14(messages):
+    ccs01 = _decode(_one(messages, "CCS01_8.11_SUCCESS_COMMAND_GBCS.HEX"))
+    assert ccs01["register_device"]["mac_address"] == "00DB1234567890A0"
+    assert bytes.fromhex(ccs01["register_device"]["install_code"]) == b"0123456789ABCDEF"
+    assert (ccs01["register_device"]["device_type"], ccs01["join_timeout"]) == (0, 90)
+    cs14 = _decode(_one(messages, "CS14_NA_8F12_ALERT_GBCS.HEX"))
+    assert len(cs14["device_log"]["devices"]) == 2
+
+
+def test_ecs70_clock_read_back(messages):
+    decoded = _decode(_one(messages, "ECS70_6.11_SUCCESS_RESPONSE_GBCS.HEX"))
+    assert decoded["time"] == "2015-01-01T00:00:00+00:00" and decoded["status"] == 0
+    error = _decode(_one(messages, "ECS70_6.11_ERROR_RESPONSE_GBCS.HEX"))
+    assert error["results"]["time"] == "hardware-fault"
+    assert error["results"]["status"] == "other-reason"
