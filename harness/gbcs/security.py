@@ -41,6 +41,9 @@ SIGNATURE_LENGTH = 64
 # (GBCS use-case table), not by the ACB.
 DEVICE_ORIGINATED_COMMANDS = frozenset({0x009B, 0x0090})
 _ECDSA = ec.ECDSA(hashes.SHA256())
+# RFC 6979 nonces: the same key and bytes give the same signature, so a seeded virtual rig
+# produces byte-identical frames and journals run after run.
+_ECDSA_SIGN = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 VALID, INVALID, UNKNOWN = "valid", "invalid", "unknown"
 
@@ -48,8 +51,8 @@ VALID, INVALID, UNKNOWN = "valid", "invalid", "unknown"
 # ---------------------------------------------------------------- signatures
 
 def sign_bytes(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    """ECDSA P-256/SHA-256 signature of ``data`` as raw 64-byte ``r || s``."""
-    r, s = decode_dss_signature(private_key.sign(data, _ECDSA))
+    """ECDSA P-256/SHA-256 signature of ``data`` as raw 64-byte ``r || s`` (deterministic, RFC 6979)."""
+    r, s = decode_dss_signature(private_key.sign(data, _ECDSA_SIGN))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 

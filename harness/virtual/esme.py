@@ -20,15 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from harness.clock import NS_PER_S, Scheduler, Timer, to_ns
-from harness.gbcs import builder, envelope
+from harness.gbcs import builder
 from harness.gbcs.content import builders
 from harness.gbcs.envelope import Message
-from harness.gbcs.keystore import KeyStoreError
 from harness.virtual.groundtruth import Emission, GroundTruth
 from harness.virtual.params import Defects, EsmeParams
 
@@ -154,17 +150,8 @@ class VirtualEsme:
         message = Message(cra="alert", originator_counter=counter, originator=self.eui,
                           recipient=self.params.alert_recipient.upper(), message_code=ECS80,
                           content=content)
-        message.signature = self._sign(envelope.encode_signed_part(message))
+        builder.sign_message(message, self.keys)
         self.send(HanFrame(builder.authenticate(message, self.keys), "alert", ECS80, code))
-
-    def _sign(self, data: bytes) -> bytes:
-        """ECDSA P-256 with RFC 6979 deterministic nonces, as raw ``r || s``: the same seed then
-        gives byte-identical alerts, run after run (a random nonce would change every signature)."""
-        private = self.keys.ds_private(self.eui)
-        if private is None:
-            raise KeyStoreError(f"virtual ESME {self.eui}: no DS private key in {self.keys}")
-        r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     def send(self, frame: HanFrame) -> None:
         """Put ``frame`` on the HAN: the Comms Hub receives it ``han_latency_s`` later."""
