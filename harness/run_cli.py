@@ -35,7 +35,7 @@ def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str
     """The pytest command line ``hubrig run`` executes."""
     cmd = [sys.executable, "-m", "pytest", str(plan_path(args.plan)), *plugin_args(),
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
-           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "-rfE",
+           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
            "--results-db", args.db or _default_db()]
     for name in args.limit_set:
         cmd += ["--limit-set", name]
