@@ -59,7 +59,7 @@ def bench_file(tmp_path: Path, resource: str = "TCPIP0::127.0.0.1::9::SOCKET", e
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "no:cacheprovider", "-q", *args)
+    return pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", *args)
 
 
 def test_sessions_without_rig_fixtures_open_nothing(pytester, tmp_path):
@@ -91,12 +91,16 @@ def test_virtual_only_skips_on_a_real_bench_without_opening_it(pytester, tmp_pat
         import pytest
 
         @pytest.mark.virtual_only
-        def test_needs_ground_truth(ground_truth):
+        def test_marked(ground_truth):
+            raise AssertionError("must not run")
+
+        def test_unmarked(ground_truth, limit_sets):
             raise AssertionError("must not run")
     """)
     result = run(pytester, f"--rig={rig}", "-rs", f"--out={tmp_path / 'out'}")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*virtual rig only; 'bench-p' is a real bench*"])
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*virtual rig only; 'bench-p' is a real bench*",
+                                 "*ground truth exists on the virtual rig only; 'bench-p' is a real bench*"])
     assert not (tmp_path / "out").exists()
 
 
