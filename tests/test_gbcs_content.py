@@ -241,3 +241,28 @@ def test_unknown_kind_and_cra_are_refused():
         build_content(1, "command", {"kind": "nope"})
     with pytest.raises(GbcsError):
         decode_content(1, "request", b"\x0f")
+
+
+def test_encrypted_dlms_data_is_shown_beside_its_ciphertext():
+    # ECS68-like alert body: protection parameters (array of {enum, ...}) then the protected
+    # attributes block 0x31 || IC || "ciphertext" || tag; the stand-in decrypt strips header/tag
+    block = bytes.fromhex("3100000001" "12002A" + "EE" * 12)
+    content = (bytes.fromhex("0F200000010002041280AA090C07DF0101FF000000008000FF"
+                             "0101" "0202" "1602" "0200") + b"\x09" + bytes((len(block),)) + block)
+    decoded = decode_content(0x0061, "alert", content, decrypt=lambda b: b[5:-12])
+    assert decoded["body"][1]["decrypted"] == {"type": "long-unsigned", "value": 42}
+    garbled = decode_content(0x0061, "alert", content, decrypt=lambda b: b"\xfe\x01")
+    assert garbled["body"][1]["decrypted_hex"] == "FE01"
+    failed = decode_content(0x0061, "alert", content, decrypt=lambda b: None)
+    assert failed["body"][1]["decrypted"] is None
+    assert build_content(0x0061, "alert", decoded) == content
+
+
+def test_encrypted_gbz_component_payload_is_decrypted():
+    block = bytes.fromhex("3100000001" "0102" + "EE" * 12)
+    payload = len(block).to_bytes(2, "big") + block
+    body = bytes.fromhex("0000" "190001") + payload
+    content = bytes.fromhex("010901" "03" "0702") + len(body).to_bytes(2, "big") + body
+    decoded = decode_content(0x0077, "response", content, decrypt=lambda b: b[5:-12])
+    assert decoded["components"][0]["decrypted_payload"] == "0102"
+    assert build_content(0x0077, "response", decoded) == content

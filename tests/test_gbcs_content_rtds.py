@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from harness.gbcs import envelope
+from harness.gbcs import envelope, security
+from harness.gbcs.keystore import KeyStore
 from harness.gbcs.content import build_content, decode_content
 
 
@@ -108,3 +109,34 @@ def test_ecs70_clock_read_back(messages):
     error = _decode(_one(messages, "ECS70_6.11_ERROR_RESPONSE_GBCS.HEX"))
     assert error["results"]["time"] == "hardware-fault"
     assert error["results"]["status"] == "other-reason"
+
+
+def _decrypted_nodes(node):
+    if isinstance(node, dict):
+        if "decrypted" in node:
+            yield node
+        for value in node.values():
+            yield from _decrypted_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _decrypted_nodes(value)
+
+
+def test_encrypted_parts_decrypt_with_the_test_keys(rtds, messages):
+    keys = KeyStore(rtds / "keystore")
+    for name in ("ECS68_NA_8F0A_SINGLE_ALERT_GBCS.HEX", "ECS21a_4.6.1_SINGLE_SUCCESS_RESPONSE_GBCS.HEX"):
+        msg = _one(messages, name)
+        decoded = decode_content(msg.message_code, msg.cra, msg.content,
+                                 decrypt=lambda block: security.decrypt_block(msg, keys, block))
+        nodes = list(_decrypted_nodes(decoded))
+        assert len(nodes) == 1 and nodes[0]["decrypted"]["type"] == "structure", name
+        assert build_content(msg.message_code, msg.cra, decoded) == msg.content
+    msg = _one(messages, "GCS16a_4.6.1_SUCCESS_RESPONSE_GBCS.HEX")
+    decoded = decode_content(msg.message_code, msg.cra, msg.content,
+                             decrypt=lambda block: security.decrypt_block(msg, keys, block))
+    encrypted = [c for c in decoded["components"] if c["control"] & 0x02]
+    assert len(encrypted) == 2 and all(c["decrypted_payload"] for c in encrypted)
+    without_keys = decode_content(msg.message_code, msg.cra, msg.content,
+                                  decrypt=lambda block: security.decrypt_block(msg, None, block))
+    assert all(c["decrypted_payload"] is None for c in without_keys["components"]
+               if c["control"] & 0x02)

@@ -9,7 +9,9 @@ lossless generic structure. ``build_content`` is the inverse of both forms, so
 
 from __future__ import annotations
 
-from harness.gbcs.content import asn1, dlms, gbz, usecases
+from typing import Callable
+
+from harness.gbcs.content import asn1, dlms, gbz, protected, usecases
 from harness.gbcs.content.usecases import message_code_for_alert
 from harness.gbcs.errors import GbcsError
 
@@ -24,8 +26,13 @@ _GENERIC_ENCODERS = {"dlms-data-notification": dlms.encode_notification,
                      "gbz": gbz.encode, "asn1": asn1.encode}
 
 
-def decode_content(message_code: int, cra: str, content: bytes) -> dict:
-    """Decode one message's content; raises only :class:`GbcsError` (offset within content)."""
+def decode_content(message_code: int, cra: str, content: bytes,
+                   decrypt: Callable[[bytes], bytes | None] | None = None) -> dict:
+    """Decode one message's content; raises only :class:`GbcsError` (offset within content).
+
+    ``decrypt`` (security header || ciphertext || tag -> plaintext or None) lets encrypted
+    parts be shown in clear beside their ciphertext (see :mod:`.protected`).
+    """
     if cra not in CRAS:
         raise GbcsError(f"CRA must be one of {CRAS}, not {cra!r}")
     content = bytes(content)
@@ -39,6 +46,8 @@ def decode_content(message_code: int, cra: str, content: bytes) -> dict:
         generic = gbz.decode(content, cra == "alert")
     else:
         generic = asn1.decode(content, cra == "alert")
+    if decrypt is not None:
+        protected.reveal(generic, decrypt)
     deep = usecases.deepen(message_code, cra, generic)
     return generic if deep is None else deep
 
