@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
 import threading
 import tty
@@ -58,8 +59,11 @@ class SerialTransport:
     """A pyserial port read by a daemon thread that stamps each chunk as ``read()`` returns.
 
     The port opens on construction (a port that cannot be opened raises :class:`TransportError`).
-    Reading starts with :meth:`start`. If the port fails while open, the reader reports
-    ``"lost"``, tries to reopen it every ``reconnect_s`` seconds, and reports ``"restored"``.
+    Reading starts with :meth:`start`. The reader thread only reads and stamps; a second thread
+    hands chunks and link changes, in order, to the consumer, so a slow consumer (decoding, a
+    journal checkpoint) never delays the stamp of the next chunk. If the port fails while open,
+    the reader reports ``"lost"``, tries to reopen it every ``reconnect_s`` seconds, and reports
+    ``"restored"``.
     """
 
     READ_TIMEOUT_S = 0.25
@@ -80,6 +84,8 @@ class SerialTransport:
         self._write_lock = threading.Lock()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._delivery: threading.Thread | None = None
+        self._queue: queue.SimpleQueue[tuple[str, bytes | str, int | str] | None] = queue.SimpleQueue()
         self._port: serial.SerialBase | None = self._open()
         if on_chunk is not None:
             self.start(on_chunk, on_link)
@@ -100,7 +106,10 @@ class SerialTransport:
             raise RuntimeError(f"{self.url}: reader already started")
         self._on_chunk = on_chunk
         self._on_link = on_link or self._on_link
+        self._delivery = threading.Thread(target=self._deliver_loop, name=f"hubrig-delivery {self.url}",
+                                          daemon=True)
         self._thread = threading.Thread(target=self._read_loop, name=f"hubrig-reader {self.url}", daemon=True)
+        self._delivery.start()
         self._thread.start()
 
     def _read_loop(self) -> None:
@@ -120,11 +129,18 @@ class SerialTransport:
                 if not self._closing:
                     self._lose(port, exc)
                 continue
-            t_ns = self.clock.now_ns()
+            self._queue.put(("chunk", data, self.clock.now_ns()))
+
+    def _deliver_loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            what, a, b = item
             try:
-                self._on_chunk(data, t_ns)
+                if what == "chunk":
+                    self._on_chunk(a, b)
+                elif self._on_link is not None:
+                    self._on_link(a, b)
             except Exception:  # a consumer bug must not end the capture
-                log.exception("%s: chunk consumer failed; reading continues", self.url)
+                log.exception("%s: consumer failed on a %s; capture continues", self.url, what)
 
     def _lose(self, port: serial.SerialBase, exc: BaseException) -> None:
         with self._write_lock:
@@ -149,8 +165,7 @@ class SerialTransport:
         self._report(RESTORED, f"{self.url}: reopened")
 
     def _report(self, state: str, detail: str) -> None:
-        if self._on_link is not None:
-            self._on_link(state, detail)
+        self._queue.put(("link", state, detail))
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (thread-safe; writes never interleave)."""
@@ -164,14 +179,18 @@ class SerialTransport:
                 raise TransportError(f"write to ITCH port {self.url} failed: {exc}") from None
 
     def close(self) -> None:
-        """Stop the reader and close the port."""
+        """Stop the reader, deliver what it had read, and close the port."""
         self._closing = True
         self.clock.notify()
         port = self._port
         if port is not None and hasattr(port, "cancel_read"):
             port.cancel_read()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        me = threading.current_thread()
+        if self._thread is not None and self._thread is not me:
             self._thread.join(timeout=2 * self.READ_TIMEOUT_S + 1)
+        self._queue.put(None)
+        if self._delivery is not None and self._delivery is not me:
+            self._delivery.join(timeout=5)
         with self._write_lock:
             if self._port is not None:
                 self._port.close()

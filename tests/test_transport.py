@@ -185,10 +185,10 @@ def test_concurrent_writers_never_interleave(pty_link):
 @pytest.mark.realtime
 def test_close_stops_the_reader_thread(pty_link):
     pair, link, got = pty_link
-    reader = link._thread
-    assert reader is not None and reader.is_alive()
+    threads = [link._thread, link._delivery]
+    assert all(t is not None and t.is_alive() for t in threads)
     link.close()
-    assert not reader.is_alive()
+    assert not any(t.is_alive() for t in threads)
     assert not link.connected
     pair.write(b"nobody listens\r\n")
     assert got.chunks == []

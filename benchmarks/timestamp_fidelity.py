@@ -1,0 +1,208 @@
+"""Timestamp fidelity: how much later than the device's emission does the harness stamp a frame?
+
+A device writer behind a pty, on a RealTimeScheduler thread (as the virtual Comms Hub runs in
+real time), emits GFI frames at known instants, recording ``time.monotonic_ns()`` right before
+each ``os.write``: that is the ground truth. The harness side is the real capture stack
+(pyserial SerialTransport + Itch + Journal, decoding every frame). For each frame it prints the
+distribution of (recorded arrival - emission) in milliseconds.
+
+    .venv/bin/python benchmarks/timestamp_fidelity.py [--frames 1000] [--write-docs]
+
+``--write-docs`` puts the figures in the "Timestamp fidelity" section of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import select
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from drivers.itch import open_itch
+from drivers.transport import PtyPair
+from harness.clock import NS_PER_S, RealClock, RealTimeScheduler
+from harness.events import FRAME, FRAME_ERROR, EventBus
+from harness.gbcs.builder import build_alert
+from harness.gbcs.content.builders import ecs80_alert
+from harness.gbcs.decode import decode_record
+from harness.journal import JOURNAL_FILENAME, Journal
+from harness.rigfile import ItchConfig
+from harness.stats import delivered_by
+from harness.virtual.testkeys import NETWORK_OPERATOR, ensure_test_keys
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+SECTION = "## Timestamp fidelity"
+ESME = "00DB1234567890A0"
+
+
+class Emitter:
+    """The device: writes ``line`` into the pty at scheduled real instants, noting each instant."""
+
+    def __init__(self, pair: PtyPair, line: bytes, frames: int, interval_ms: float, jitter_ms: float, seed: int):
+        self.pair, self.line, self.emitted = pair, line, []
+        self.scheduler = RealTimeScheduler()
+        rng = random.Random(seed)
+        start = time.monotonic_ns() + NS_PER_S // 5
+        for k in range(frames):
+            offset_ms = k * interval_ms + rng.uniform(-jitter_ms, jitter_ms) / 2
+            self.scheduler.call_at(start + round(offset_ms * 1e6), self.emit)
+
+    def emit(self) -> None:
+        self.emitted.append(time.monotonic_ns())  # ground truth: right before the write
+        os.write(self.pair.device_fd, self.line)
+
+    def close(self) -> None:
+        self.scheduler.close()
+
+
+def figures(arrivals: list[int], emitted: list[int]) -> dict:
+    delays = sorted((a - e) / 1e6 for a, e in zip(arrivals, emitted))
+    return {"frames": len(delays), "min": delays[0], "p50": delivered_by(delays, 50),
+            "p99": delivered_by(delays, 99), "max": delays[-1]}
+
+
+def run(frames: int, interval_ms: float, jitter_ms: float, seed: int, workdir: Path) -> dict:
+    """Emit ``frames`` frames through a pty to the real capture stack; arrival-minus-emission (ms)."""
+    message, decoder = signed_alert(workdir)
+    clock = RealClock()
+    pair = PtyPair()
+    journal = Journal(workdir / JOURNAL_FILENAME)
+    bus = EventBus(clock, journal_path=str(journal.path))
+    captured = [0]
+    bus.subscribe(lambda e: captured.__setitem__(0, captured[0] + (e.kind in (FRAME, FRAME_ERROR))))
+    itch = open_itch(ItchConfig(port=pair.port), clock, bus, journal, decoder=decoder)
+    device = Emitter(pair, itch.framing.encode(message), frames, interval_ms, jitter_ms, seed)
+    try:
+        if not clock.wait_until(lambda: captured[0] >= frames, frames * interval_ms / 1000 + 30):
+            raise SystemExit(f"only {len(journal.frames())} of {frames} frames arrived")
+        arrivals = [f.t_ns for f in journal.frames()]
+        decoded = len(bus.events(lambda e: e.kind == FRAME and e.data.get("signature_valid") == [True]))
+    finally:
+        itch.close()
+        device.close()
+        journal.close()
+        pair.close()
+        clock.close()
+    return {**figures(arrivals, device.emitted), "decoded": decoded, "frame_bytes": len(device.line)}
+
+
+def bare_reader_floor(frames: int, interval_ms: float, jitter_ms: float, seed: int, frame_bytes: int) -> dict:
+    """The same emission through a bare ``select``/``os.read`` loop: what this machine allows at best."""
+    pair = PtyPair()
+    fd = os.open(pair.port, os.O_RDWR | os.O_NOCTTY)
+    arrivals: list[int] = []
+
+    def read() -> None:
+        pending = 0
+        while len(arrivals) < frames:
+            if not select.select([fd], [], [], 5)[0]:
+                return
+            data = os.read(fd, 1 << 16)
+            t_ns = time.monotonic_ns()
+            pending += data.count(b"\n")
+            arrivals.extend([t_ns] * pending)
+            pending = 0
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    device = Emitter(pair, b"X" * (frame_bytes - 2) + b"\r\n", frames, interval_ms, jitter_ms, seed)
+    reader.join(frames * interval_ms / 1000 + 30)
+    device.close()
+    os.close(fd)
+    pair.close()
+    return figures(arrivals, device.emitted)
+
+
+def signed_alert(workdir: Path) -> tuple[bytes, Callable[[bytes], dict]]:
+    """A signed ECS80 0x8F36 alert (fresh test keys) and the real decoder, which verifies it."""
+    keys = ensure_test_keys(workdir / "keys", {ESME: "esme", NETWORK_OPERATOR: "network operator"})
+    cut = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    back = cut + timedelta(minutes=9)
+    content = ecs80_alert(alert_code=0x8F36, timestamp=back, interruption=cut, restoration=back, invoke_id=2003)
+    payload = build_alert(originator=ESME, recipient=NETWORK_OPERATOR, counter=2003, message_code=0x0067,
+                          content=content, keys=keys)
+    return payload, lambda data: decode_record(data, keys)
+
+
+def row(name: str, fig: dict) -> str:
+    return (f"| {name} | {fig['frames']} | {fig['min']:.3f} | {fig['p50']:.3f} | {fig['p99']:.3f} | "
+            f"{fig['max']:.3f} |")
+
+
+def report(harness: dict, floor: dict, load: float, args: argparse.Namespace) -> str:
+    verdict = "met" if harness["p99"] < 1.0 else "NOT met"
+    return "\n".join([
+        SECTION,
+        "",
+        "Harness arrival stamp minus the device's emission instant. A device thread writes "
+        f"{harness['frame_bytes']}-byte GFI lines (a signed ECS80 0x8F36 alert) into a pty, recording "
+        "`time.monotonic_ns()` right before each `os.write` (the ground truth); the real capture stack "
+        "(pyserial `SerialTransport` reader thread, `Itch`, `Journal` committing every frame, the real "
+        "decoder verifying every ECDSA signature) records arrival. The floor row sends the same emission "
+        "through a bare `select`/`os.read` loop in the same conditions: what Python on this machine "
+        "allows at best, so the gap between the rows is the harness's own cost.",
+        "",
+        f"Command: `.venv/bin/python benchmarks/timestamp_fidelity.py --frames {args.frames} "
+        f"--interval-ms {args.interval_ms:g} --jitter-ms {args.jitter_ms:g} --write-docs`",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"1-minute load average {load:.2f} at the start, {time.strftime('%Y-%m-%d')}. "
+        f"{harness['decoded']} of {harness['frames']} frames decoded with a valid signature.",
+        "",
+        "| reader | frames | min ms | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|",
+        row("hubrig capture stack", harness),
+        row("bare select/os.read floor", floor),
+        "",
+        f"Target p99 < 1 ms: {verdict}. The tail is set by the CPU scheduler and the GIL (another "
+        "busy Python thread can hold it for up to the 5 ms switch interval), not by the capture path: "
+        "on a loaded machine the floor's tail grows the same way. On a bench PC, run the harness "
+        "without other CPU-heavy work.",
+        "",
+    ])
+
+
+def write_docs(section: str) -> None:
+    """Replace (or append) this benchmark's own section of docs/performance.md."""
+    text = DOCS.read_text() if DOCS.exists() else "# Performance\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    DOCS.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=1000, help="frames to emit (at least 500 for the figure)")
+    parser.add_argument("--interval-ms", type=float, default=4.0, help="mean spacing between frames")
+    parser.add_argument("--jitter-ms", type=float, default=3.0, help="random spread of each emission instant")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--write-docs", action="store_true", help=f"update the section in {DOCS.name}")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="hubrig-fidelity-") as tmp:
+        harness = run(args.frames, args.interval_ms, args.jitter_ms, args.seed, Path(tmp))
+    floor = bare_reader_floor(args.frames, args.interval_ms, args.jitter_ms, args.seed, harness["frame_bytes"])
+    print(f"arrival - emission over {args.frames} frames, {harness['frame_bytes']} bytes each "
+          f"({harness['decoded']} decoded, signature valid; load average {load:.2f}):")
+    for name, fig in (("hubrig capture stack", harness), ("bare select/os.read floor", floor)):
+        print(f"  {name:26s} min {fig['min']:.3f} ms  p50 {fig['p50']:.3f} ms  p99 {fig['p99']:.3f} ms  "
+              f"max {fig['max']:.3f} ms")
+    print(f"target p99 < 1 ms: {'met' if harness['p99'] < 1.0 else 'NOT met'}")
+    if args.write_docs:
+        write_docs(report(harness, floor, load, args))
+        print(f"wrote the '{SECTION[3:]}' section of {DOCS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
