@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from harness.gbcs.content import build_content, builders, decode_content, message_code_for_alert
-from harness.gbcs.content.axdr import decode_data_exact, decode_datetime, encode_datetime
+from harness.gbcs.content import (
+    build_content,
+    builders,
+    decode_content,
+    message_code_for_alert,
+)
+from harness.gbcs.content.axdr import (
+    decode_data_exact,
+    decode_datetime,
+    encode_datetime,
+)
 from harness.gbcs.errors import GbcsError
 
-UTC = timezone.utc
 T0 = datetime(2014, 12, 31, 23, 50, tzinfo=UTC)
 ESME, GSME = "00DB1234567890A0", "00DB1234567890A1"
 
@@ -266,3 +274,9 @@ def test_encrypted_gbz_component_payload_is_decrypted():
     decoded = decode_content(0x0077, "response", content, decrypt=lambda b: b[5:-12])
     assert decoded["components"][0]["decrypted_payload"] == "0102"
     assert build_content(0x0077, "response", decoded) == content
+
+
+def test_deep_fields_must_belong_to_the_message_code():
+    fields = decode_content(0x0002, "command", builders.ccs02_command(mac_address=ESME, invoke_id=1))
+    with pytest.raises(GbcsError, match="0x0001"):
+        build_content(0x0001, "command", fields)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +17,7 @@ from harness.gbcs.errors import GbcsError
 SETTINGS = settings(max_examples=150, deadline=None)
 
 times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31),
-                     timezones=st.just(timezone.utc)).map(
+                     timezones=st.just(UTC)).map(
     lambda t: t.replace(microsecond=t.microsecond // 10_000 * 10_000).isoformat())
 raw_times = st.fixed_dictionaries({
     "year": st.integers(0, 0xFFFF), "month": st.just(0xFF), "day": st.integers(0, 0xFF),

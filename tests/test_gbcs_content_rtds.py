@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from harness.gbcs import envelope, security
-from harness.gbcs.keystore import KeyStore
 from harness.gbcs.content import build_content, decode_content
+from harness.gbcs.keystore import KeyStore
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_encrypted_parts_decrypt_with_the_test_keys(rtds, messages):
     for name in ("ECS68_NA_8F0A_SINGLE_ALERT_GBCS.HEX", "ECS21a_4.6.1_SINGLE_SUCCESS_RESPONSE_GBCS.HEX"):
         msg = _one(messages, name)
         decoded = decode_content(msg.message_code, msg.cra, msg.content,
-                                 decrypt=lambda block: security.decrypt_block(msg, keys, block))
+                                 decrypt=lambda block, m=msg: security.decrypt_block(m, keys, block))
         nodes = list(_decrypted_nodes(decoded))
         assert len(nodes) == 1 and nodes[0]["decrypted"]["type"] == "structure", name
         assert build_content(msg.message_code, msg.cra, decoded) == msg.content

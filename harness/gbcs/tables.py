@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -22,13 +22,13 @@ class AlertInfo:
     critical: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def _use_cases() -> Mapping[int, str]:
     doc = json.loads((DATA / "use_cases.json").read_text(encoding="utf-8"))
     return MappingProxyType({int(code, 16): name for code, name in doc["use_cases"].items()})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _alerts() -> Mapping[int, AlertInfo]:
     doc = json.loads((DATA / "alert_codes.json").read_text(encoding="utf-8"))
     return MappingProxyType({

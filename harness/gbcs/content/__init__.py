@@ -9,13 +9,13 @@ lossless generic structure. ``build_content`` is the inverse of both forms, so
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from harness.gbcs.content import asn1, dlms, gbz, protected, usecases
 from harness.gbcs.content.usecases import message_code_for_alert
 from harness.gbcs.errors import GbcsError
 
-__all__ = ["decode_content", "build_content", "message_code_for_alert", "CRAS"]
+__all__ = ["CRAS", "build_content", "decode_content", "message_code_for_alert"]
 
 CRAS = ("command", "response", "alert")
 _DLMS_DECODERS = {dlms.NOTIFICATION: dlms.decode_notification, dlms.REQUEST: dlms.decode_request,
@@ -57,6 +57,10 @@ def build_content(message_code: int, cra: str, fields: dict) -> bytes:
     if cra not in CRAS:
         raise GbcsError(f"CRA must be one of {CRAS}, not {cra!r}")
     if "decoded_as" in fields:
+        expected = usecases.layout_name(message_code, cra)
+        if fields["decoded_as"] != expected:
+            raise GbcsError(f"{fields['decoded_as']} is not the {cra} layout of message code "
+                            f"0x{message_code:04X} ({expected or 'none'})")
         return usecases.build(cra, fields)
     encode = _GENERIC_ENCODERS.get(fields.get("kind"))
     if encode is None:

@@ -10,7 +10,7 @@ out as ``alert_code`` and ``timestamp``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from harness.gbcs.content.axdr import MAX_DEPTH, take
 from harness.gbcs.errors import GbcsError
@@ -90,7 +90,7 @@ def decode_generalized_time(text: str) -> str:
     """'YYYYMMDDHHMMSSZ' -> ISO 8601 UTC; any other form is returned as it is."""
     if len(text) == 15 and text[-1] == "Z" and text[:-1].isdigit():
         try:
-            return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc).isoformat()
+            return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC).isoformat()
         except ValueError:
             pass
     return text
@@ -105,7 +105,7 @@ def encode_generalized_time(value: str | datetime) -> str:
             return value
     if value.tzinfo is None:
         raise GbcsError(f"GeneralizedTime needs an aware datetime, got {value!r}")
-    return value.astimezone(timezone.utc).strftime("%Y%m%d%H%M%SZ")
+    return value.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
 def alert_header(node: dict) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from harness.gbcs.errors import GbcsError
 
@@ -105,7 +105,7 @@ def decode_datetime(raw: bytes, weekday: bool = False) -> str | dict:
             and minute < 60 and second < 60 and 1 <= month <= 12 and year):
         try:
             when = datetime(year, month, day, hour, minute, second, hundredths * 10_000,
-                            tzinfo=timezone.utc)
+                            tzinfo=UTC)
         except ValueError:
             pass
         else:
@@ -141,7 +141,7 @@ def encode_datetime(value: str | datetime | dict, weekday: bool = False) -> byte
             raise GbcsError(f"not an ISO date-time: {value!r}") from exc
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise GbcsError(f"COSEM date-time needs an aware datetime, got {value!r}")
-    utc = value.astimezone(timezone.utc)
+    utc = value.astimezone(UTC)
     return (utc.year.to_bytes(2, "big")
             + bytes((utc.month, utc.day, utc.isoweekday() if weekday else 0xFF, utc.hour,
                      utc.minute, utc.second, utc.microsecond // 10_000, 0x80, 0x00, 0xFF)))

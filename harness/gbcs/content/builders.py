@@ -9,8 +9,8 @@ invoke id (24 bits; GBCS sets it from the originator counter), ``invoke_flags`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Iterable, Mapping
 
 from harness.gbcs.content import usecases
 from harness.gbcs.content.usecases import CLOCK_ALERTS, SUPPLY_OUTAGE_RESTORED

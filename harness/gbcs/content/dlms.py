@@ -10,8 +10,16 @@ access-response-specification (result) with its data.
 from __future__ import annotations
 
 from harness.gbcs.content.axdr import (
-    NULL, decode_data, decode_datetime, decode_obis, encode_data, encode_datetime, encode_length,
-    encode_obis, read_length, take,
+    NULL,
+    decode_data,
+    decode_datetime,
+    decode_obis,
+    encode_data,
+    encode_datetime,
+    encode_length,
+    encode_obis,
+    read_length,
+    take,
 )
 from harness.gbcs.errors import GbcsError
 

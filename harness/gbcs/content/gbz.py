@@ -10,13 +10,13 @@ the ZCL header (frame control, sequence number, command id) and the ZCL payload 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from harness.gbcs.content.axdr import take
 from harness.gbcs.errors import GbcsError
 
 PROFILE = b"\x01\x09"
-EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ENCRYPTED, FROM_TIME = 0x02, 0x10
 
 

@@ -11,7 +11,7 @@ ciphertext stays, so building the content again gives the same bytes.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from harness.gbcs.content.axdr import decode_data_exact
 from harness.gbcs.errors import GbcsError
@@ -64,7 +64,8 @@ def reveal(decoded: dict, decrypt: Decrypt) -> None:
     if kind == "gbz":
         _reveal_gbz(decoded.get("components", []), decrypt)
     elif kind == "dlms-data-notification":
-        _reveal_dlms(decoded.get("body") or [decoded.get("notification")], decrypt)
-    elif kind in ("dlms-access-request", "dlms-access-response"):
-        entries = decoded.get("responses") or decoded.get("requests") or []
-        _reveal_dlms([entry["data"] for entry in entries], decrypt)
+        _reveal_dlms(decoded["body"] if "body" in decoded else [decoded["notification"]], decrypt)
+    elif kind == "dlms-access-request":
+        _reveal_dlms([entry["data"] for entry in decoded["requests"]], decrypt)
+    elif kind == "dlms-access-response":
+        _reveal_dlms([entry["data"] for entry in decoded["responses"]], decrypt)

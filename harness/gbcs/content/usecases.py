@@ -12,8 +12,8 @@ Byte layouts were checked against RTDS 4.5.0 (ECS80, CS14, CCS01-03, CCS06-08, E
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from harness.gbcs.content import asn1, dlms
 from harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime
@@ -334,12 +334,14 @@ Decoder = Callable[[dict], dict]
 Encoder = Callable[[dict], bytes]
 _DECODERS: dict[tuple[int, str], Decoder] = {}
 _ENCODERS: dict[str, dict[str, Encoder]] = {}
+_NAMES: dict[tuple[int, str], str] = {}
 
 
 def _register(name: str, message_codes: tuple[int, ...], cra: str, decode: Decoder,
               encode: Encoder) -> None:
     for code in message_codes:
         _DECODERS[(code, cra)] = decode
+        _NAMES[(code, cra)] = name
     _ENCODERS.setdefault(name, {})[cra] = encode
 
 
@@ -386,6 +388,11 @@ def build(cra: str, fields: dict) -> bytes:
         raise GbcsError(f"cannot build {fields.get('decoded_as')} {cra}: {exc!r}") from exc
 
 
+def layout_name(message_code: int, cra: str) -> str | None:
+    """The deep layout (``decoded_as``) for a message code and CRA, if there is one."""
+    return _NAMES.get((message_code, cra))
+
+
 def message_code_for_alert(code: int) -> int:
     """The message code that carries an alert: ECS80 and CS14 alerts have their own, every other
     alert goes as a Generic Critical (0x1000) or Non Critical (0x1001) Alert."""
@@ -396,8 +403,3 @@ def message_code_for_alert(code: int) -> int:
     info = alert_info(code)
     critical = info.critical if info else code >> 8 == 0x8F
     return GENERIC_CRITICAL_ALERT if critical else GENERIC_NON_CRITICAL_ALERT
-
-
-def when(value: str | datetime | dict) -> str | dict:
-    """Normalise a date-time argument to its decoded form (ISO UTC string or raw fields)."""
-    return decode_datetime(encode_datetime(value))
