@@ -240,3 +240,23 @@ def test_real_driver_stack_over_a_pty_stamps_before_decoding_and_survives_reconn
         journal.close()
         pair.close()
         clock.close()
+
+
+@pytest.mark.shared_vectors
+def test_the_rtds_8f36_alert_decodes_and_verifies_through_the_capture_path(tmp_path, rtds):
+    from harness.gbcs.decode import decode_record
+    from harness.gbcs.keystore import KeyStore
+
+    keys = KeyStore(rtds / "keystore")
+    payload = bytes.fromhex((rtds / "messages" / "NA_ECS80" / "ECS80_NA_8F36_ALERT_GBCS.HEX").read_text().strip())
+    bench = VirtualBench(tmp_path, decoder=lambda data: decode_record(data, keys))
+    wire = gfi(payload)
+    for i in range(0, len(wire), 7):  # trickled in 7-byte chunks, one virtual millisecond apart
+        bench.at(60 + i / 7 / 1000, wire[i:i + 7])
+    event = bench.itch.wait_for(alert_code=0x8F36, cra="alert", message_code=0x0067, timeout=120)
+    assert event.t_ns == round((60 + (len(wire) - 1) // 7 / 1000) * NS_PER_S)
+    assert event.data["originator"] == "00DB1234567890A0" and event.data["originator_counter"] == 2003
+    assert event.data["signature_valid"] == [True]
+    (frame,) = bench.journal.frames(alert_code="8F36")
+    assert frame.id == event.journal_id and frame.record["alert_code"] == "8F36"
+    bench.journal.close()
