@@ -72,3 +72,16 @@ def test_adjustment_rule(offset, tolerance, enabled, gbcs):
     assert (CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged) == has_81c6
     assert (CLOCK_NOT_ADJUSTED_TOLERANCE in out.alerted) == (has_81c6 and enabled)
     assert (CLOCK_NOT_ADJUSTED_OVER_10S in out.alerted) == (not out.adjusted and abs(out.difference_s) > 10)
+
+
+def test_outside_the_validity_window_is_not_adjusted():
+    out = meter().set_clock(T0 + timedelta(seconds=5), window=(T0 + timedelta(seconds=1), T0 + timedelta(seconds=9)))
+    assert not out.adjusted and CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged
+
+
+@given(enabled=st.dictionaries(st.just(CLOCK_NOT_ADJUSTED_TOLERANCE), st.booleans()))
+def test_event_filter_round_trip(enabled):
+    from harness.virtual.meterclock import EVENT_FILTER_BITS, event_filter, filter_settings
+    bits = event_filter(enabled)
+    assert len(bits) == EVENT_FILTER_BITS and set(bits) <= {"0", "1"}
+    assert filter_settings(bits)[CLOCK_NOT_ADJUSTED_TOLERANCE] == enabled.get(CLOCK_NOT_ADJUSTED_TOLERANCE, False)

@@ -23,11 +23,15 @@ with a value computed on the PC.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from harness.gbcs import builder
+from harness.gbcs.content import builders, decode_content
 
 DEVICE_LOG_CAPACITY = 16
 HISTORIC_LOG_CAPACITY = 15
@@ -208,3 +212,136 @@ class ChfDeviceLog:
     def raises_change_alert(self) -> bool:
         """Whether a change raises CS14 0x8F12 (not with the ``no_8F12`` defect)."""
         return not self.defects.no_8F12
+
+
+# ---------------------------------------------------------------------- the virtual CH behaviour
+
+JOIN_DELAY_S = 5.0
+"""How long after CCS01 a device on the virtual HAN joins (every registered EUI joins)."""
+CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
+CS14 = 0x0018
+
+
+def defects_from(source: object) -> DeviceLogDefects:
+    """This module's defect switches, read by name from the rig file's ``virtual.defects``."""
+    return DeviceLogDefects(**{k: bool(getattr(source, k, False)) for k in DeviceLogDefects.model_fields})
+
+
+class DeviceLogBehaviour:
+    """Wires a :class:`ChfDeviceLog` to the virtual CH's CCS01/02/06/07 hooks and CS14 alerts.
+
+    The bench starts commissioned: its ESME is in the device log and joined.
+    """
+
+    def __init__(self, bench, defects: DeviceLogDefects):
+        self.ch = bench.ch
+        self.scheduler = bench.scheduler
+        self.log = ChfDeviceLog(lambda: self.scheduler.wall(), bytes.fromhex(self.ch.eui)[::-1], defects)
+        self.log.add(bench.esme.eui, b"virtual-esme-ic!", 0, 3600)
+        self.log.join(bench.esme.eui, 0)
+        self._counter = int(self.scheduler.wall().timestamp() * 1000)
+        self.ch.handlers.update({CCS01: self.ccs01, CCS02: self.ccs02, CCS06: self.ccs06, CCS07: self.ccs07})
+
+    def _fields(self, message) -> dict:
+        return decode_content(message.message_code, "command", message.content)
+
+    def _respond(self, message, content: bytes) -> list[bytes]:
+        return [builder.build_response(originator=self.ch.eui, recipient=message.originator,
+                                       counter=message.originator_counter, message_code=message.message_code,
+                                       content=content, keys=self.ch.keys)]
+
+    def _changed(self, recipient: str) -> None:
+        """Raise CS14 0x8F12 with the device log's backup (unless the ``no_8F12`` defect is on)."""
+        if not self.log.raises_change_alert():
+            return
+        self._counter += 1
+        backup = self.log.backup("active")
+        content = builders.cs14_alert(timestamp=self.scheduler.wall(), log_time=backup.date_time,
+                                      extended_pan_id=backup.extended_pan_id.hex().upper(),
+                                      devices=_devices(backup), invoke_id=self._counter & 0xFFFFFF)
+        raw = builder.build_message(cra="alert", originator=self.ch.eui, recipient=recipient,
+                                    counter=self._counter, message_code=CS14, content=content,
+                                    keys=self.ch.keys, general_ciphering=True, sign=False)
+        self.scheduler.call_later(0.05, lambda: self.ch.transmit(raw, "alert", DEVICE_LOG_CHANGED))
+
+    def ccs01(self, message, raw: bytes) -> list[bytes]:
+        f = self._fields(message)
+        reg = f["register_device"]
+        result = "success"
+        try:
+            entry = self.log.add(reg["mac_address"], bytes.fromhex(reg["install_code"]),
+                                 int(reg["device_type"]), int(f["join_timeout"]))
+        except DeviceLogRefused:
+            result = "other-reason"
+        else:
+            eui = entry.eui
+            self.scheduler.call_later(JOIN_DELAY_S, lambda: self._join(eui, entry))
+            self._changed(message.originator)
+        content = builders.usecases.build("response", {
+            "decoded_as": "CCS01", "invoke_id": f["invoke_id"], "invoke_flags": f["invoke_flags"],
+            "date_time": None, "results": {"register_device": result}})
+        return self._respond(message, content)
+
+    def _join(self, eui: str, entry: DeviceEntry) -> None:
+        if self.log.find(eui) is entry:
+            try:
+                self.log.join(eui, JOIN_DELAY_S)
+            except DeviceLogRefused:
+                pass  # joining closed before the device got there: it stays unjoined
+
+    def ccs02(self, message, raw: bytes) -> list[bytes]:
+        f = self._fields(message)
+        result = "success"
+        try:
+            self.log.remove(f["unregister_device"])
+        except DeviceLogRefused:
+            result = "other-reason"
+        else:
+            self._changed(message.originator)
+        content = builders.usecases.build("response", {
+            "decoded_as": "CCS02", "invoke_id": f["invoke_id"], "invoke_flags": f["invoke_flags"],
+            "date_time": None, "results": {"unregister_device": result}})
+        return self._respond(message, content)
+
+    def ccs06(self, message, raw: bytes) -> list[bytes]:
+        f = self._fields(message)
+        rows = [_active_row(d) for d in self.log.active]
+        return self._respond(message, builders.ccs06_response(active_devices=rows, invoke_id=f["invoke_id"]))
+
+    def ccs07(self, message, raw: bytes) -> list[bytes]:
+        f = self._fields(message)
+        logs = {}
+        for which, name in (("active", "device_log"), ("historic", "historic_device_log")):
+            b = self.log.backup(which)
+            logs[name] = {"date_time": b.date_time, "extended_pan_id": b.extended_pan_id.hex().upper(),
+                          "devices": _devices(b)}
+        return self._respond(message, builders.ccs07_response(**logs, invoke_id=f["invoke_id"]))
+
+
+def _devices(backup: Backup) -> list[dict]:
+    return [{"mac_address": eui, "tc_link_key_hash": key.hex().upper()} for eui, key in backup.devices]
+
+
+NOT_SPECIFIED = {"year": 0xFFFF, "month": 0xFF, "day": 0xFF, "weekday": 0xFF, "hour": 0xFF,
+                 "minute": 0xFF, "second": 0xFF, "hundredths": 0xFF, "deviation": -0x8000,
+                 "clock_status": 0xFF}
+
+
+def _active_row(d: DeviceEntry) -> dict:
+    s = d.stats
+    return {"mac_address": d.eui, "status": format(d.status, "08b"),
+            "max_rssi": s.rssi[0], "avg_rssi": s.rssi[1], "min_rssi": s.rssi[2],
+            "max_lqi": s.lqi[0], "avg_lqi": s.lqi[1], "min_lqi": s.lqi[2],
+            "last_communication": s.last_communication or NOT_SPECIFIED, "hops": s.hops,
+            "tx_failures": s.tx_failures, "tx_successes": s.tx_successes,
+            "app_version": d.app_version, "stack_version": d.stack_version}
+
+
+def install(bench, defects: DeviceLogDefects | None = None) -> DeviceLogBehaviour:
+    """Give ``bench``'s virtual CH its device log (once; later calls return the same one)."""
+    if bench not in _installed:
+        _installed[bench] = DeviceLogBehaviour(bench, defects or defects_from(bench.params.defects))
+    return _installed[bench]
+
+
+_installed: "weakref.WeakKeyDictionary[object, DeviceLogBehaviour]" = weakref.WeakKeyDictionary()
