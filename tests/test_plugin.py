@@ -185,3 +185,18 @@ def test_unknown_gbcs_feature_fails_with_a_message_not_a_traceback(pytester, tmp
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*gbcs_feature('teleportation'): unknown GBCS feature 'teleportation'; known:*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_rig_that_cannot_open_fails_each_test_with_one_message(pytester, tmp_path):
+    rig = bench_file(tmp_path, resource="TCPIP0::127.0.0.1::1::SOCKET")  # nothing listens there
+    pytester.makepyfile("""
+        def test_a(mains):
+            pass
+
+        def test_b(itch):
+            pass
+    """)
+    result = run(pytester, f"--rig={rig}", f"--out={tmp_path / 'out'}")
+    result.assert_outcomes(errors=2)
+    assert result.stdout.str().count("cannot open rig") >= 2
+    assert "Connection refused" in result.stdout.str() and "Traceback" not in result.stdout.str()
