@@ -328,8 +328,12 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
             except Exception as exc:
                 rows.append(Probe("relay", where, False, _failed(exc)))
             else:
-                rows.append(Probe("relay", where, True, f"present, channel {r.channel}"))
-                relay.close()
+                try:
+                    rows.append(Probe("relay", where, True, f"{relay.identify()}, channel {r.channel}"))
+                except Exception as exc:
+                    rows.append(Probe("relay", where, False, _failed(exc)))
+                finally:
+                    relay.close()
         with Journal(tmp / JOURNAL_NAME) as journal:
             try:
                 itch = _open_itch(inst.itch, rig, clock, bus, journal, None, None)

@@ -160,6 +160,16 @@ def test_probe_reports_each_instrument_on_its_own(tmp_path, bench):
     assert not rows["limit sets"].ok and "sec-h3.14h" in rows["limit sets"].detail  # a typo is caught
 
 
+def test_probe_reports_a_missing_relay_board(tmp_path, bench):
+    write, _ = bench
+    path = write()
+    path.write_text(path.read_text().replace("  itch:\n", "  relay: {serial: NOPE1, channel: 2}\n  itch:\n"))
+    rows = {r.name: r for r in probe_rig(path)}
+    assert rows["relay"].resource == "USB 16c0:05df serial NOPE1"
+    assert not rows["relay"].ok and "RelayError" in rows["relay"].detail
+    assert rows["supply"].ok  # one silent instrument does not hide the others
+
+
 def test_probe_flags_a_mains_left_cut(tmp_path, bench):
     write, _ = bench
     (tmp_path / "state").mkdir()
