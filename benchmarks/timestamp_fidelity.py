@@ -6,7 +6,7 @@ each ``os.write``: that is the ground truth. The harness side is the real captur
 (pyserial SerialTransport + Itch + Journal, decoding every frame). For each frame it prints the
 distribution of (recorded arrival - emission) in milliseconds.
 
-    .venv/bin/python benchmarks/timestamp_fidelity.py [--frames 1000] [--write-docs]
+    .venv/bin/python benchmarks/timestamp_fidelity.py [--frames 1000] [--runs 3] [--write-docs]
 
 ``--write-docs`` puts the figures in the "Timestamp fidelity" section of docs/performance.md.
 """
@@ -136,34 +136,38 @@ def row(name: str, fig: dict) -> str:
             f"{fig['max']:.3f} |")
 
 
-def report(harness: dict, floor: dict, load: float, args: argparse.Namespace) -> str:
-    verdict = "met" if harness["p99"] < 1.0 else "NOT met"
+def report(runs: list[tuple[dict, dict, float]], args: argparse.Namespace) -> str:
+    met = sum(1 for harness, _, _ in runs if harness["p99"] < 1.0)
+    first = runs[0][0]
+    rows = []
+    for i, (harness, floor, load) in enumerate(runs, 1):
+        rows += [row(f"{i}: hubrig capture stack (load {load:.2f})", harness),
+                 row(f"{i}: bare select/os.read floor", floor)]
     return "\n".join([
         SECTION,
         "",
         "Harness arrival stamp minus the device's emission instant. A device thread writes "
-        f"{harness['frame_bytes']}-byte GFI lines (a signed ECS80 0x8F36 alert) into a pty, recording "
+        f"{first['frame_bytes']}-byte GFI lines (a signed ECS80 0x8F36 alert) into a pty, recording "
         "`time.monotonic_ns()` right before each `os.write` (the ground truth); the real capture stack "
-        "(pyserial `SerialTransport` reader thread, `Itch`, `Journal` committing every frame, the real "
-        "decoder verifying every ECDSA signature) records arrival. The floor row sends the same emission "
-        "through a bare `select`/`os.read` loop in the same conditions: what Python on this machine "
-        "allows at best, so the gap between the rows is the harness's own cost.",
+        "(pyserial `SerialTransport`, `Itch`, `Journal` committing every frame, the real decoder "
+        "verifying every ECDSA signature) records arrival. The floor rows send the same emission "
+        "through a bare `select`/`os.read` loop right after: what Python on this machine allows at "
+        "best at that moment, so the gap between paired rows is the harness's own cost.",
         "",
         f"Command: `.venv/bin/python benchmarks/timestamp_fidelity.py --frames {args.frames} "
-        f"--interval-ms {args.interval_ms:g} --jitter-ms {args.jitter_ms:g} --write-docs`",
+        f"--interval-ms {args.interval_ms:g} --jitter-ms {args.jitter_ms:g} --runs {args.runs} --write-docs`",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"1-minute load average {load:.2f} at the start, {time.strftime('%Y-%m-%d')}. "
-        f"{harness['decoded']} of {harness['frames']} frames decoded with a valid signature.",
+        f"{time.strftime('%Y-%m-%d')}; load is the 1-minute load average when each run started. "
+        "Every frame of every run was captured, decoded and its signature verified.",
         "",
-        "| reader | frames | min ms | p50 ms | p99 ms | max ms |",
+        "| run: reader | frames | min ms | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|",
-        row("hubrig capture stack", harness),
-        row("bare select/os.read floor", floor),
+        *rows,
         "",
-        f"Target p99 < 1 ms: {verdict}. The tail is set by the CPU scheduler and the GIL (another "
-        "busy Python thread can hold it for up to the 5 ms switch interval), not by the capture path: "
-        "on a loaded machine the floor's tail grows the same way. On a bench PC, run the harness "
-        "without other CPU-heavy work.",
+        f"Target p99 < 1 ms: met in {met} of {len(runs)} runs. The reader thread only reads and "
+        "stamps (framing, journal commits and decoding run on a delivery thread), so what is left is "
+        "the CPU scheduler and the GIL: when other processes load the cores, the floor's tail grows "
+        "the same way. On a bench PC, run the harness without other CPU-heavy work.",
         "",
     ])
 
@@ -186,20 +190,28 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=float, default=4.0, help="mean spacing between frames")
     parser.add_argument("--jitter-ms", type=float, default=3.0, help="random spread of each emission instant")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="repeat, each run with its own floor")
     parser.add_argument("--write-docs", action="store_true", help=f"update the section in {DOCS.name}")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="hubrig-fidelity-") as tmp:
-        harness = run(args.frames, args.interval_ms, args.jitter_ms, args.seed, Path(tmp))
-    floor = bare_reader_floor(args.frames, args.interval_ms, args.jitter_ms, args.seed, harness["frame_bytes"])
-    print(f"arrival - emission over {args.frames} frames, {harness['frame_bytes']} bytes each "
-          f"({harness['decoded']} decoded, signature valid; load average {load:.2f}):")
-    for name, fig in (("hubrig capture stack", harness), ("bare select/os.read floor", floor)):
-        print(f"  {name:26s} min {fig['min']:.3f} ms  p50 {fig['p50']:.3f} ms  p99 {fig['p99']:.3f} ms  "
-              f"max {fig['max']:.3f} ms")
-    print(f"target p99 < 1 ms: {'met' if harness['p99'] < 1.0 else 'NOT met'}")
+    runs = []
+    for i in range(args.runs):
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory(prefix="hubrig-fidelity-") as tmp:
+            harness = run(args.frames, args.interval_ms, args.jitter_ms, args.seed + i, Path(tmp))
+        if harness["decoded"] != args.frames:
+            raise SystemExit(f"only {harness['decoded']} of {args.frames} frames decoded with a valid signature")
+        floor = bare_reader_floor(args.frames, args.interval_ms, args.jitter_ms, args.seed + i,
+                                  harness["frame_bytes"])
+        runs.append((harness, floor, load))
+        print(f"run {i + 1}: arrival - emission over {args.frames} frames of {harness['frame_bytes']} bytes "
+              f"(all decoded, signature valid; load average {load:.2f})")
+        for name, fig in (("hubrig capture stack", harness), ("bare select/os.read floor", floor)):
+            print(f"  {name:26s} min {fig['min']:.3f} ms  p50 {fig['p50']:.3f} ms  p99 {fig['p99']:.3f} ms  "
+                  f"max {fig['max']:.3f} ms")
+    met = sum(1 for harness, _, _ in runs if harness["p99"] < 1.0)
+    print(f"target p99 < 1 ms: met in {met} of {len(runs)} runs")
     if args.write_docs:
-        write_docs(report(harness, floor, load, args))
+        write_docs(report(runs, args))
         print(f"wrote the '{SECTION[3:]}' section of {DOCS}")
     return 0
 

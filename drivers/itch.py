@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from drivers.transport import SerialTransport, Transport
 from harness.clock import Clock
-from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, Match, WaitTimeout, match
+from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, WaitTimeout, match
 from harness.gbcs.errors import GbcsError
 from harness.journal import Journal
 from harness.linkframing import Frame, LinkFraming, Notification, make_framing
@@ -164,9 +164,12 @@ class Itch:
                                         ("cra", cra)) if v is not None}
             wanted = match(FRAME, **fields)
             what = what or f"frame from {self.name}" + "".join(
-                f" {k}={v:#06X}" if isinstance(v, int) and not isinstance(v, bool) else f" {k}={v}"
+                f" {k}=0x{v:04X}" if isinstance(v, int) and not isinstance(v, bool) else f" {k}={v}"
                 for k, v in fields.items())
-        predicate: Match = lambda e: e.source == self.name and wanted(e)
+
+        def predicate(event: Event) -> bool:
+            return event.source == self.name and wanted(event)
+
         try:
             return self.bus.wait_for(predicate, timeout, since=since, what=what)
         except WaitTimeout as exc:

@@ -70,7 +70,8 @@ def show_journal(args: argparse.Namespace) -> int:
 def frames_table(frames: list[JournalFrame], path: Path, alert: int | None, raw: bool) -> Table:
     title = f"{path}: {len(frames)} frame(s)" + (f" with alert {alert:04X}" if alert is not None else "")
     table = Table(title=title, title_justify="left")
-    for column in ("id", "dir", "t (s) from first", "wall (UTC)", "source", "kind", "cra", "message", "alert", "summary"):
+    columns = ("id", "dir", "t (s) from first", "wall (UTC)", "source", "kind", "cra", "message", "alert", "summary")
+    for column in columns:
         table.add_column(column, no_wrap=column != "summary", overflow="fold")
     t0 = frames[0].t_ns if frames else 0
     for frame in frames:

@@ -140,7 +140,8 @@ def _run_journal(tmp_path) -> Journal:
     run.mkdir()
     j = Journal(run / JOURNAL_FILENAME)
     a = j.append("in", 5_000_000_000, 1_767_225_600_000_000_000, b"GBCS:DATA#0:2:DF09\r\n", "itch", "frame")
-    j.set_decoded(a, {"cra": "alert", "message_code": "0067", "alert_code": "8F36", "originator": "00DB1234567890A0"}, None)
+    j.set_decoded(a, {"cra": "alert", "message_code": "0067", "alert_code": "8F36",
+                      "originator": "00DB1234567890A0"}, None)
     b = j.append("in", 6_000_000_000, 1_767_225_601_000_000_000, b"NOISE\r\n", "itch", "garbage")
     j.set_decoded(b, None, "not a frame: [NOISE]")
     c = j.append("in", 7_000_000_000, 1_767_225_602_000_000_000, b"x", "itch", "frame")
