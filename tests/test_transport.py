@@ -216,3 +216,33 @@ def test_a_failing_consumer_does_not_end_the_capture():
     finally:
         link.close()
         clock.close()
+
+
+@pytest.mark.realtime
+def test_a_socket_url_reconnects_when_the_server_drops_the_connection():
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    clock = RealClock()
+    got = Received(clock)
+    link = SerialTransport(f"socket://127.0.0.1:{server.getsockname()[1]}", 115200, clock, got.chunk, got.link,
+                           reconnect_s=0.1)
+    try:
+        first, _ = server.accept()
+        first.sendall(b"one\r\n")
+        got.wait_data(5)
+        first.close()
+        assert "socket" in got.wait_link("lost")
+        second, _ = server.accept()
+        got.wait_link("restored")
+        second.sendall(b"two\r\n")
+        assert got.wait_data(10) == b"one\r\ntwo\r\n"
+        link.write(b"cmd\r\n")
+        second.settimeout(10)
+        assert second.recv(16) == b"cmd\r\n"
+        second.close()
+    finally:
+        link.close()
+        server.close()
+        clock.close()
