@@ -11,6 +11,7 @@ and undecodable frames are journalled with their error and published as ``FRAME_
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -22,6 +23,8 @@ from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventB
 from harness.gbcs.errors import GbcsError
 from harness.journal import Journal
 from harness.linkframing import Frame, LinkFraming, Notification, make_framing
+
+log = logging.getLogger(__name__)
 
 Decoder = Callable[[bytes], dict]
 """One GBCS message (the frame payload) to its JSON-ready record; raises GbcsError when malformed."""
@@ -82,18 +85,21 @@ class Itch:
             return
         try:
             self.journal.set_decoded(frame_id, record, error)
-        except sqlite3.Error:
-            pass  # the raw frame is already durable; the decode can be redone from it
+        except sqlite3.Error as exc:  # the raw frame is already durable; the decode can be redone from it
+            log.warning("%s: could not journal the decode of frame %s: %s", self.name, frame_id, exc)
 
     def _frame(self, payload: bytes, raw: bytes, t_ns: int) -> None:
         frame_id, journal_error = self._journal("in", raw, t_ns, "frame")
         try:
             record = self.decoder(payload)
+            if not isinstance(record, dict):
+                raise TypeError(f"decoder returned {type(record).__name__}, not a record")
         except GbcsError as exc:
-            self._reject(frame_id, raw, t_ns, "decode", str(exc), offset=exc.offset)
+            self._reject(frame_id, journal_error, raw, t_ns, "decode", str(exc), offset=exc.offset)
             return
         except Exception as exc:  # a decoder bug must not stop the capture
-            self._reject(frame_id, raw, t_ns, "decode", f"decoder failed: {type(exc).__name__}: {exc}")
+            self._reject(frame_id, journal_error, raw, t_ns, "decode",
+                         f"decoder failed: {type(exc).__name__}: {exc}")
             return
         self._set_decoded(frame_id, record, None)
         data = {**record, "payload_hex": payload.hex().upper()}
@@ -110,17 +116,17 @@ class Itch:
         self.bus.publish(NOTIFICATION, self.name, data, t_ns=t_ns, journal_id=frame_id)
 
     def _garbage(self, error: str, raw: bytes, t_ns: int) -> None:
-        frame_id, _ = self._journal("in", raw, t_ns, "garbage")
-        self._reject(frame_id, raw, t_ns, "framing", str(error))
+        frame_id, journal_error = self._journal("in", raw, t_ns, "garbage")
+        self._reject(frame_id, journal_error, raw, t_ns, "framing", str(error))
 
-    def _reject(self, frame_id: int | None, raw: bytes, t_ns: int, stage: str, error: str,
-                offset: int | None = None) -> None:
+    def _reject(self, frame_id: int | None, journal_error: str | None, raw: bytes, t_ns: int, stage: str,
+                error: str, offset: int | None = None) -> None:
         self._set_decoded(frame_id, None, error)
         data: dict[str, Any] = {"stage": stage, "error": error, "raw_hex": raw.hex().upper()}
         if offset is not None:
             data["offset"] = offset
-        if frame_id is None:
-            data["journal_error"] = "not journalled"
+        if journal_error:
+            data["journal_error"] = journal_error
         self.bus.publish(FRAME_ERROR, self.name, data, t_ns=t_ns, journal_id=frame_id)
 
     def _on_link(self, state: str, detail: str) -> None:

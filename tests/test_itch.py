@@ -139,15 +139,18 @@ def test_a_crashing_decoder_never_stops_the_capture(tmp_path):
     def broken(payload: bytes) -> dict:
         if payload == ALERT_8F35:
             raise TypeError("bug in a content decoder")
+        if payload == RESPONSE:
+            return None  # type: ignore[return-value]
         return TableDecoder()(payload)
 
     bench = VirtualBench(tmp_path, decoder=broken)
-    bench.at(1, gfi(ALERT_8F35) + gfi(ALERT_8F36))
+    bench.at(1, gfi(ALERT_8F35) + gfi(RESPONSE) + gfi(ALERT_8F36))
     bench.clock.sleep(2)
-    (error,) = bench.events(FRAME_ERROR)
-    assert "decoder failed: TypeError: bug in a content decoder" in error.data["error"]
+    errors = [e.data["error"] for e in bench.events(FRAME_ERROR)]
+    assert errors == ["decoder failed: TypeError: bug in a content decoder",
+                      "decoder failed: TypeError: decoder returned NoneType, not a record"]
     assert [e.data["alert_code"] for e in bench.events(FRAME)] == ["8F36"]
-    assert len(bench.journal.frames()) == 2
+    assert len(bench.journal.frames()) == 3
     bench.journal.close()
 
 
@@ -155,8 +158,12 @@ def test_a_journal_failure_is_reported_but_the_frame_still_reaches_the_plan(benc
     bench.journal.close()
     bench.at(1, gfi(ALERT_8F36))
     bench.clock.sleep(2)
+    bench.at(2, b"line noise\r\n")
+    bench.clock.sleep(3)
     (event,) = bench.events(FRAME)
     assert event.journal_id is None and "journal write failed" in event.data["journal_error"]
+    (error,) = bench.events(FRAME_ERROR)
+    assert error.journal_id is None and "journal write failed" in error.data["journal_error"]
 
 
 def test_the_poa_notification_line_becomes_a_notification_event(bench):
