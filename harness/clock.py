@@ -93,8 +93,32 @@ class Clock:
         t = self.now_ns() if t_ns is None else t_ns
         return self.epoch_wall + timedelta(microseconds=(t - self.epoch_ns) // 1000)
 
+    reporter: Progress | None = None
+    """Progress callback for waits that are given none (the pytest plugin's live display)."""
+    report_every_s: float = 1.0
+    """Rig seconds between progress reports: a grid, so virtual-time logs read like real ones."""
+
     def wait_until(self, predicate: Predicate, timeout_s: float, progress: Progress | None = None) -> bool:
-        """Wait until ``predicate()`` is true or ``timeout_s`` passes; return the predicate's value."""
+        """Wait until ``predicate()`` is true or ``timeout_s`` passes; return the predicate's value.
+
+        With a progress callback (given, or the clock's ``reporter``) the wait is reported every
+        ``report_every_s`` rig seconds as ``progress(seconds waited, seconds allowed)``."""
+        report = progress or self.reporter
+        if report is None:
+            return self._wait(predicate, timeout_s)
+        step = max(self.report_every_s, 1e-3)
+        start = self.now_ns()
+        waited = 0.0
+        while True:
+            boundary = min((waited // step + 1) * step, timeout_s)
+            if self._wait(predicate, max(boundary - waited, 0.0)):
+                return True
+            waited = seconds(self.now_ns() - start)
+            if waited >= timeout_s:
+                return False
+            report(waited, timeout_s)
+
+    def _wait(self, predicate: Predicate, timeout_s: float) -> bool:
         raise NotImplementedError
 
     def sleep(self, seconds_: float, progress: Progress | None = None) -> None:
@@ -148,17 +172,12 @@ class VirtualClock(Clock):
         timer.fn()
         return True
 
-    def wait_until(self, predicate: Predicate, timeout_s: float, progress: Progress | None = None) -> bool:
-        start = self._now
-        deadline = start + to_ns(timeout_s)
+    def _wait(self, predicate: Predicate, timeout_s: float) -> bool:
+        deadline = self._now + to_ns(timeout_s)
         while not predicate():
             if not self.run_next(deadline):
                 self._now = max(self._now, deadline)
-                if progress:
-                    progress(seconds(self._now - start), timeout_s)
                 return predicate()
-            if progress:
-                progress(seconds(self._now - start), timeout_s)
         return True
 
     def advance(self, seconds_: float) -> None:
@@ -168,8 +187,6 @@ class VirtualClock(Clock):
 
 class RealClock(Clock):
     """Monotonic real time; waits block on a condition that :meth:`notify` wakes."""
-
-    PROGRESS_INTERVAL_S = 0.5
 
     def __init__(self) -> None:
         self.epoch_ns = time.monotonic_ns()
@@ -187,20 +204,15 @@ class RealClock(Clock):
     def call_at(self, t_ns: int, fn: Callable[[], None]) -> Timer:
         return self._timers.call_at(t_ns, fn)
 
-    def wait_until(self, predicate: Predicate, timeout_s: float, progress: Progress | None = None) -> bool:
-        start = self.now_ns()
-        deadline = start + to_ns(timeout_s)
+    def _wait(self, predicate: Predicate, timeout_s: float) -> bool:
+        deadline = self.now_ns() + to_ns(timeout_s)
         with self._cond:
-            while True:
-                if predicate():
-                    return True
+            while not predicate():
                 now = self.now_ns()
                 if now >= deadline:
                     return predicate()
-                if progress:
-                    progress(seconds(now - start), timeout_s)
-                step = min(seconds(deadline - now), self.PROGRESS_INTERVAL_S)
-                self._cond.wait(step)
+                self._cond.wait(seconds(deadline - now))
+        return True
 
     def close(self) -> None:
         self._timers.close()
