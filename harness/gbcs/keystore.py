@@ -11,8 +11,10 @@ Private key material never leaves this module in text form: not in ``repr``, log
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -159,17 +161,23 @@ class KeyStore:
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         roles = dict(euis) if isinstance(euis, Mapping) else {e: "test" for e in euis}
-        for eui, role in roles.items():
-            eui = normalise_eui(eui)
-            for usage in USAGES:
-                cert_path = root / f"{eui.lower()}-{usage}.pem"
-                key_path = root / f"{eui.lower()}-{usage}.key"
-                if not overwrite and cert_path.exists() and key_path.exists():
-                    continue
-                private = ec.generate_private_key(ec.SECP256R1())
-                _write_private(key_path, private)
-                cert_path.write_bytes(_self_signed(private, eui, str(role), usage)
-                                      .public_bytes(serialization.Encoding.PEM))
+        # Several runs may share one key directory: generate under a lock, and write each file
+        # atomically, so nobody reads a half-written key or a certificate of another key.
+        with open(root / ".generate.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for eui, role in roles.items():
+                eui = normalise_eui(eui)
+                for usage in USAGES:
+                    cert_path = root / f"{eui.lower()}-{usage}.pem"
+                    key_path = root / f"{eui.lower()}-{usage}.key"
+                    if not overwrite and cert_path.exists() and key_path.exists():
+                        continue
+                    private = ec.generate_private_key(ec.SECP256R1())
+                    _write_atomic(key_path, private.private_bytes(
+                        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption()))
+                    _write_atomic(cert_path, _self_signed(private, eui, str(role), usage)
+                                  .public_bytes(serialization.Encoding.PEM))
         return cls(root)
 
 
@@ -185,12 +193,16 @@ def _is_p256(key) -> bool:
         isinstance(key.curve, ec.SECP256R1)
 
 
-def _write_private(path: Path, private: ec.EllipticCurvePrivateKey) -> None:
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a private (0600) temporary file and an atomic rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _self_signed(private: ec.EllipticCurvePrivateKey, eui: str, role: str, usage: str) -> x509.Certificate:
