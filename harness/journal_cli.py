@@ -94,16 +94,43 @@ def _field(frame: JournalFrame, key: str) -> str:
     return "" if value is None else str(value)
 
 
+BODY_BOOKKEEPING = {"alert_code", "decoded_as", "invoke_flags", "invoke_id", "kind"}
+
+
 def _summary(frame: JournalFrame, raw: bool) -> str:
+    record = frame.record
     if frame.error is not None:
-        text = f"[red]{escape(frame.error)}[/red]"
-    elif frame.record is None:
-        text = "[yellow]not decoded[/yellow]"
+        lines = [f"[red]{escape(frame.error)}[/red]"]
+    elif record is None:
+        lines = ["[yellow]not decoded[/yellow]"]
+    elif "notification" in record:
+        lines = [escape(" ".join([str(record["notification"])] +
+                                 [f"{k}={v}" for k, v in record.items() if k != "notification"]))]
     else:
-        text = escape(", ".join(f"{k}={v}" for k, v in frame.record.items()
-                                if k not in ("cra", "message_code", "alert_code")
-                                and not isinstance(v, (dict, list))))
-    return f"{text}\n[dim]{len(frame.raw)} B {escape(_raw_preview(frame.raw, raw))}[/dim]"
+        lines = [escape(str(record.get("alert_name") or record.get("use_case") or "unknown use case")),
+                 _parties(record)]
+        body = record.get("body")
+        if isinstance(body, dict):
+            fields = [f"{k}={v}" for k, v in body.items()
+                      if k not in BODY_BOOKKEEPING and v is not None and not isinstance(v, (dict, list))]
+            if fields:
+                lines.append(escape(", ".join(fields)))
+    lines.append(f"[dim]{len(frame.raw)} B {escape(_raw_preview(frame.raw, raw))}[/dim]")
+    return "\n".join(lines)
+
+
+def _parties(record: dict) -> str:
+    text = escape(f"{record.get('originator', '?')} -> {record.get('recipient', '?')} "
+                  f"#{record.get('originator_counter', '?')}")
+    checks = record.get("signature_valid") or []
+    if checks:
+        text += ", signature valid" if all(checks) else ", [red]signature INVALID[/red]"
+    elif record.get("signature"):
+        text += f", signature {escape(str(record['signature']))}"
+    if record.get("mac"):
+        mac = str(record["mac"])
+        text += f", MAC {escape(mac)}" if mac == "valid" else f", [red]MAC {escape(mac)}[/red]"
+    return text
 
 
 def _raw_preview(data: bytes, full: bool) -> str:

@@ -135,28 +135,45 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_frame(tmp_path):
     assert len(stored) >= len(acknowledged)
 
 
+def _alert_record(code: str, name: str, counter: int, signature_valid: list[bool]) -> dict:
+    """A record shaped as harness.gbcs.decode.decode_record returns one."""
+    return {"cra": "alert", "message_code": "0067", "use_case": "ECS80", "originator": "00DB1234567890A0",
+            "recipient": "90B3D51F30020000", "originator_counter": counter, "general_ciphering": False,
+            "date_time": None, "signature_valid": signature_valid, "alert_code": code, "alert_name": name,
+            "body": {"decoded_as": "ECS80", "invoke_id": counter, "alert_code": code,
+                     "interruption": "2026-01-01T00:10:00+00:00", "restoration": "2026-01-01T00:13:20+00:00"}}
+
+
 def _run_journal(tmp_path) -> Journal:
     run = tmp_path / "run-1"
     run.mkdir()
     j = Journal(run / JOURNAL_FILENAME)
-    a = j.append("in", 5_000_000_000, 1_767_225_600_000_000_000, b"GBCS:DATA#0:2:DF09\r\n", "itch", "frame")
-    j.set_decoded(a, {"cra": "alert", "message_code": "0067", "alert_code": "8F36",
-                      "originator": "00DB1234567890A0"}, None)
-    b = j.append("in", 6_000_000_000, 1_767_225_601_000_000_000, b"NOISE\r\n", "itch", "garbage")
+    a = j.append("in", 5_000_000_000, 1_767_225_600_000_000_000, b"GBCS:DATA#0:2:DF09", "itch", "frame")
+    j.set_decoded(a, _alert_record("8F36", "Supply Outage Restored - Outage >= 3 minutes", 2003, [True]), None)
+    b = j.append("in", 6_000_000_000, 1_767_225_601_000_000_000, b"NOISE", "itch", "garbage")
     j.set_decoded(b, None, "not a frame: [NOISE]")
-    c = j.append("in", 7_000_000_000, 1_767_225_602_000_000_000, b"x", "itch", "frame")
-    j.set_decoded(c, {"cra": "alert", "alert_code": "8F35"}, None)
+    c = j.append("in", 7_000_000_000, 1_767_225_602_000_000_000, b"\x00\x01", "itch", "frame")
+    j.set_decoded(c, _alert_record("8F35", "Supply Outage Restored", 2004, [False]), None)
+    d = j.append("in", 8_000_000_000, 1_767_225_603_000_000_000, b"DCC:ALERT#0:AD1:00DB1234567890A3", "itch",
+                 "notification")
+    j.set_decoded(d, {"notification": "AD1", "eui": "00DB1234567890A3"}, None)
     j.close()
     return run
 
 
-def test_cli_shows_decoded_frames_from_a_run_directory(tmp_path, capsys):
+def test_cli_shows_decoded_frames_from_a_run_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "260")  # one summary line per row, so the test can read it
     run = _run_journal(tmp_path)
     assert hubrig(["journal", "show", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "3 frame(s)" in out and "8F36" in out and "8F35" in out and "0067" in out
-    assert "originator=00DB1234567890A0" in out
+    assert "4 frame(s)" in out and "8F36" in out and "8F35" in out and "0067" in out
+    assert "Supply Outage Restored - Outage >= 3 minutes" in out
+    assert "00DB1234567890A0 -> 90B3D51F30020000 #2003, signature valid" in out
+    assert "#2004, signature INVALID" in out
+    assert "interruption=2026-01-01T00:10:00+00:00" in out and "decoded_as" not in out
+    assert "AD1 eui=00DB1234567890A3" in out
     assert "not a frame: [NOISE]" in out  # error text shown literally, not eaten as markup
+    assert "'GBCS:DATA#0:2:DF09'" in out and "2 B 0001" in out  # text lines as text, binary as hex
     assert "2026-01-01 00:00:01.000" in out
 
 
