@@ -30,15 +30,16 @@ class Dialect:
     manual: str
     ac: bool
     channels: int
-    output_on: str
-    output_off: str
-    output_query: str
-    output_replies: tuple[str, str]
-    set_voltage: str
-    set_current: str
-    measure_voltage: str
-    measure_current: str
-    error_query: str
+    # Defaults are SCPI-1999's; a vendor module states only where its instrument differs.
+    output_on: str = "OUTP ON"
+    output_off: str = "OUTP OFF"
+    output_query: str = "OUTP?"
+    output_replies: tuple[str, str] = ("0", "1")
+    set_voltage: str = "VOLT {value}"
+    set_current: str = "CURR {value}"
+    measure_voltage: str = "MEAS:VOLT?"
+    measure_current: str = "MEAS:CURR?"
+    error_query: str = "SYST:ERR?"
     error_style: str = SCPI_QUEUE
     set_frequency: str | None = None
     select_channel: str | None = None

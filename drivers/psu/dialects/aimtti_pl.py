@@ -19,7 +19,6 @@ DIALECT = Dialect(
     output_on="OP{ch} 1",
     output_off="OP{ch} 0",
     output_query="OP{ch}?",
-    output_replies=("0", "1"),
     set_voltage="V{ch} {value}",
     set_current="I{ch} {value}",
     measure_voltage="V{ch}O?",

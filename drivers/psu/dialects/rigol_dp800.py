@@ -26,6 +26,5 @@ DIALECT = Dialect(
     error_query=":SYST:ERR?",
     volts_format="{:.3f}",
     amps_format="{:.4f}",
-    no_error_reply='0,"No error"',
     idn="RIGOL TECHNOLOGIES,DP832,DP8A000000001,00.01.14",
 )
