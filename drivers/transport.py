@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import select
 import tempfile
 import threading
 import tty
@@ -259,17 +260,28 @@ class InProcessTransport:
 class PtyPair:
     """A pty standing in for the ITCH's serial port, for virtual devices in real time.
 
-    The device writes to and reads from :attr:`device_fd`; the harness opens :attr:`port` with
-    pyserial. :attr:`port` is a stable symlink (like ``/dev/serial/by-id/...``), so
-    :meth:`close_device` then :meth:`reopen` make the port vanish and come back under the same
-    name, as a USB re-enumeration does.
+    The device writes with :meth:`write` and reads with :meth:`read` (or uses :attr:`device_fd`
+    directly); the harness opens :attr:`port` with pyserial. :attr:`port` is a stable symlink
+    (like ``/dev/serial/by-id/...``), so :meth:`close_device` then :meth:`reopen` make the port
+    vanish and come back under the same name, as a USB re-enumeration does.
+
+    Read through :meth:`read` rather than ``os.read(device_fd)``: a thread blocked in
+    ``os.read`` keeps the pty open after ``close()``, so neither side would see the hang-up;
+    :meth:`close_device` wakes readers in :meth:`read` first.
     """
+
+    CLOSE_WAIT_S = 2.0
+    """How long :meth:`close_device` waits for device-side readers to leave :meth:`read`."""
 
     def __init__(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="hubrig-pty-"))
         self.port = str(self._dir / "itch")
         self.device_fd = -1
         self._slave_fd = -1
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._readers = 0
+        self._readers_gone = threading.Condition()
         self.reopen()
 
     def reopen(self) -> None:
@@ -285,15 +297,43 @@ class PtyPair:
         os.replace(tmp, self.port)
         self.device_fd, self._slave_fd = master, slave
 
+    def read(self, size: int = 4096) -> bytes:
+        """Device side: wait for what the harness wrote; ``b""`` once the device side is closed."""
+        fd = self.device_fd
+        if fd < 0:
+            return b""
+        with self._readers_gone:
+            self._readers += 1
+        try:
+            ready, _, _ = select.select([fd, self._wake_r], [], [])
+            if self._wake_r in ready or self.device_fd != fd:
+                return b""
+            return os.read(fd, size)
+        except OSError:
+            return b""
+        finally:
+            with self._readers_gone:
+                self._readers -= 1
+                self._readers_gone.notify_all()
+
     def close_device(self) -> None:
         """Make the port vanish: the harness side sees an I/O error (hang-up)."""
         if self.device_fd < 0:
             return
         if os.path.lexists(self.port):
             os.unlink(self.port)
+        os.write(self._wake_w, b"x")
+        with self._readers_gone:
+            self._readers_gone.wait_for(lambda: self._readers == 0, self.CLOSE_WAIT_S)
         for fd in (self.device_fd, self._slave_fd):
             os.close(fd)
         self.device_fd = self._slave_fd = -1
+        while True:  # readers of the next pty must not see this wake-up
+            try:
+                if not os.read(self._wake_r, 64):
+                    break
+            except BlockingIOError:
+                break
 
     def write(self, data: bytes) -> None:
         """Device side: write all of ``data``."""
@@ -304,6 +344,10 @@ class PtyPair:
     def close(self) -> None:
         """Close the pty and remove the port link."""
         self.close_device()
+        if self._wake_r >= 0:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
         try:
             self._dir.rmdir()
         except OSError:

@@ -246,3 +246,27 @@ def test_a_socket_url_reconnects_when_the_server_drops_the_connection():
         link.close()
         server.close()
         clock.close()
+
+
+@pytest.mark.realtime
+def test_closing_the_device_side_wakes_its_reader_and_the_harness_sees_the_hang_up(pty_link):
+    pair, link, got = pty_link
+    device_got: list[bytes] = []
+
+    def device_reader() -> None:
+        while data := pair.read():
+            device_got.append(data)
+            got.clock.notify()
+
+    reader = threading.Thread(target=device_reader, daemon=True)
+    reader.start()
+    link.write(b"hello device\r\n")
+    assert got.clock.wait_until(lambda: b"".join(device_got) == b"hello device\r\n", 10)
+    pair.close_device()  # the device reader is blocked in read(): it must not keep the pty alive
+    reader.join(5)
+    assert not reader.is_alive()
+    got.wait_link("lost")
+    pair.reopen()
+    got.wait_link("restored")
+    link.write(b"again\r\n")
+    assert pair.read() == b"again\r\n"
