@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -65,6 +66,17 @@ def test_journal_is_append_only_and_in_wal_mode(journal):
         journal.set_decoded(fid, None, "again")
     with pytest.raises(ValueError):
         journal.append("sideways", 1, 1, b"x", "itch", "frame")
+
+
+def test_concurrent_appends_from_several_threads_are_all_kept(journal):
+    def writer(w: int) -> list[int]:
+        return [journal.append("in", w * 1000 + i, 0, bytes([w, i]), f"itch-{w}", "frame") for i in range(200)]
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = [i for batch in pool.map(writer, range(4)) for i in batch]
+    frames = journal.frames()
+    assert len(set(ids)) == 800 and sorted(ids) == [f.id for f in frames]
+    assert {(f.source, f.raw) for f in frames} == {(f"itch-{w}", bytes([w, i])) for w in range(4) for i in range(200)}
 
 
 def test_reopened_journal_keeps_frames_and_continues_ids(tmp_path):
