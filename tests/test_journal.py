@@ -196,6 +196,13 @@ def test_cli_filters_by_alert_code(tmp_path, capsys):
     assert "1 frame(s) with alert 8F36" in out and "8F35" not in out and "NOISE" not in out
 
 
+def test_cli_shows_only_frames_after_since(tmp_path, capsys):
+    run = _run_journal(tmp_path)
+    assert hubrig(["journal", "show", str(run), "--since", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 frame(s)" in out and "8F35" in out and "AD1" in out and "8F36" not in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--alert", "nope"], "not an alert code"),
     (["--alert", "1FFFF"], "not an alert code"),
