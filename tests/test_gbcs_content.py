@@ -280,3 +280,31 @@ def test_deep_fields_must_belong_to_the_message_code():
     fields = decode_content(0x0002, "command", builders.ccs02_command(mac_address=ESME, invoke_id=1))
     with pytest.raises(GbcsError, match="0x0001"):
         build_content(0x0001, "command", fields)
+
+
+def test_ecs35a_range_and_event_log():
+    start, end = T0.replace(microsecond=0), T0.replace(microsecond=0) + timedelta(hours=1)
+    command = decode_content(0x0048, "command", builders.ecs35a_command(start=start, end=end, invoke_id=5))
+    assert command["event_log_range"] == {"from": start.isoformat(), "to": end.isoformat()}
+    log = [{"timestamp": start, "event_code": 0x8145}, {"timestamp": end, "event_code": "81C6", "value": "01"}]
+    response = decode_content(0x0048, "response", builders.ecs35a_response(event_log=log, invoke_id=5))
+    assert response["event_log"] == [
+        {"timestamp": start.isoformat(), "event_code": "8145", "value": ""},
+        {"timestamp": end.isoformat(), "event_code": "81C6", "value": "01"}]
+
+
+@pytest.mark.parametrize("when", [datetime(1999, 12, 31, tzinfo=UTC), datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+                                  datetime(2020, 1, 1)])
+def test_ecs35a_times_must_be_whole_aware_seconds_from_2000(when):
+    with pytest.raises(GbcsError):
+        builders.ecs35a_command(start=when, end=datetime(2021, 1, 1, tzinfo=UTC), invoke_id=1)
+
+
+def test_an_event_log_compact_array_of_another_shape_keeps_the_generic_decoding():
+    content = builders.ecs35a_response(event_log=[{"timestamp": datetime(2020, 1, 1, tzinfo=UTC),
+                                                   "event_code": 0x8145}], invoke_id=1)
+    # the entry's description says long-unsigned (12) where the time stamp's double-long-unsigned (06) is
+    other = content.replace(bytes.fromhex("0203061209"), bytes.fromhex("0203121209"))
+    decoded = decode_content(0x0048, "response", other)
+    assert "decoded_as" not in decoded and decoded["responses"][0]["data"]["type"] == "compact-array"
+    assert build_content(0x0048, "response", decoded) == other

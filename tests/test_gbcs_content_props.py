@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +32,11 @@ bits = st.text(alphabet="01", max_size=600)
 invoke = {"invoke_id": st.integers(0, (1 << 24) - 1), "invoke_flags": u8,
           "date_time": st.one_of(st.none(), times)}
 data_result = st.sampled_from(["success", "hardware-fault", "read-write-denied", "other-reason"])
+utc_seconds = st.integers(0, (1 << 32) - 1).map(
+    lambda s: (datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=s)).isoformat())
+log_entry = st.fixed_dictionaries({
+    "timestamp": utc_seconds, "event_code": st.integers(0, 0xFFFF).map(lambda c: f"{c:04X}"),
+    "value": st.binary(max_size=200).map(lambda b: b.hex().upper())})
 
 
 def dlms(kind: str, name: str, **fields):
@@ -82,6 +87,11 @@ USE_CASES = [
     (0x00EC, "command", dlms("dlms-access-request", "ECS25a3", event_filter=bits)),
     (0x00EC, "response", dlms("dlms-access-response", "ECS25a3",
                               results=st.fixed_dictionaries({"event_filter": data_result}))),
+    (0x0048, "command", dlms("dlms-access-request", "ECS35a", event_log_range=st.fixed_dictionaries({
+        "from": utc_seconds, "to": utc_seconds}))),
+    (0x0048, "response", dlms("dlms-access-response", "ECS35a",
+                              results=st.fixed_dictionaries({"event_log": data_result}),
+                              event_log=st.one_of(st.none(), st.lists(log_entry, max_size=40)))),
     (0x0128, "alert", st.fixed_dictionaries({
         "kind": st.just("asn1"), "decoded_as": st.just("CCS08"),
         "alert_code": st.sampled_from(["8F89", "8F8A"]),
@@ -144,7 +154,7 @@ def _safe_decode(message_code: int, cra: str, content: bytes) -> None:
         assert build_content(message_code, cra, decoded) == content
 
 
-codes = st.sampled_from([0x0067, 0x0018, 0x0001, 0x010F, 0x00FE, 0x0062, 0x00EC, 0x0128,
+codes = st.sampled_from([0x0067, 0x0018, 0x0001, 0x010F, 0x00FE, 0x0062, 0x00EC, 0x0048, 0x0128,
                          0x1000, 0x1001, 0x0074])
 cras = st.sampled_from(["command", "response", "alert"])
 prefixes = st.sampled_from([b"", b"\x0f", b"\xd9", b"\xda", b"\x01\x09", b"\x30"])

@@ -56,7 +56,7 @@ def test_deep_decoders_cover_the_use_cases_the_harness_uses(messages):
         decoded = _decode(msg)
         if "decoded_as" in decoded:
             deep[decoded["decoded_as"], msg.cra] += 1
-    for use_case in ("CCS01", "CCS02", "CCS03", "CCS06", "CCS07", "ECS70", "ECS25a3"):
+    for use_case in ("CCS01", "CCS02", "CCS03", "CCS06", "CCS07", "ECS70", "ECS25a3", "ECS35a"):
         assert deep[use_case, "command"] >= 2 and deep[use_case, "response"] >= 2, use_case
     for use_case in ("ECS80", "CS14", "CCS08"):
         assert deep[use_case, "alert"] == 1, use_case
@@ -109,6 +109,34 @@ def test_ecs70_clock_read_back(messages):
     error = _decode(_one(messages, "ECS70_6.11_ERROR_RESPONSE_GBCS.HEX"))
     assert error["results"]["time"] == "hardware-fault"
     assert error["results"]["status"] == "other-reason"
+
+
+def test_ecs35a_event_log_read(messages):
+    command = _decode(_one(messages, "ECS35a_6.13_SUCCESS_COMMAND_GBCS.HEX"))
+    assert command["event_log_range"] == {"from": "2014-12-31T00:00:00+00:00",
+                                          "to": "2015-01-01T00:00:00+00:00"}
+    decoded = _decode(_one(messages, "ECS35a_6.13_SUCCESS_RESPONSE_GBCS.HEX"))
+    log = decoded["event_log"]
+    assert decoded["results"] == {"event_log": "success"} and len(log) == 33
+    assert log[1] == {"timestamp": "2014-12-31T00:42:37+00:00", "event_code": "8145", "value": ""}
+    assert log[2] == {"timestamp": "2014-12-31T01:39:48+00:00", "event_code": "8154", "value": "009B"}
+    assert all(command["event_log_range"]["from"] <= e["timestamp"] <= command["event_log_range"]["to"]
+               for e in log)
+    error = _decode(_one(messages, "ECS35a_6.13_ERROR_RESPONSE_GBCS.HEX"))
+    assert error["results"] == {"event_log": "hardware-fault"} and error["event_log"] is None
+
+
+def test_ecs35a_builders_reproduce_the_rtds_contents(messages):
+    from harness.gbcs.content import builders
+
+    command = _one(messages, "ECS35a_6.13_SUCCESS_COMMAND_GBCS.HEX")
+    assert builders.ecs35a_command(start="2014-12-31T00:00:00+00:00", end="2015-01-01T00:00:00+00:00",
+                                   invoke_id=1000) == command.content
+    response = _one(messages, "ECS35a_6.13_SUCCESS_RESPONSE_GBCS.HEX")
+    log = _decode(response)["event_log"]
+    assert builders.ecs35a_response(event_log=log, invoke_id=1000) == response.content
+    error = _one(messages, "ECS35a_6.13_ERROR_RESPONSE_GBCS.HEX")
+    assert builders.ecs35a_response(event_log=None, invoke_id=1002, result="hardware-fault") == error.content
 
 
 def _decrypted_nodes(node):

@@ -154,6 +154,28 @@ def ecs25a3_response(*, invoke_id: int, result: str | int = "success",
                                             results={"event_filter": result}))
 
 
+def ecs35a_command(*, start: When, end: When, invoke_id: int, invoke_flags: int = FLAGS) -> bytes:
+    """ECS35a Read ESME Event Log: the entries time-stamped from ``start`` to ``end`` (whole
+    seconds, aware date-times or ISO strings)."""
+    return usecases.build("command", _dlms("ECS35a", invoke_id, invoke_flags, None,
+                                           event_log_range={"from": start, "to": end}))
+
+
+def ecs35a_response(*, event_log: Iterable[Mapping] | None, invoke_id: int,
+                    result: str | int = "success", invoke_flags: int = FLAGS) -> bytes:
+    """ECS35a response: event log entries {timestamp (whole seconds), event_code (int or 4 hex),
+    value (hex, default empty)}, or None with an error ``result``."""
+    entries = None if event_log is None else [
+        {"timestamp": e["timestamp"], "event_code": _code(e["event_code"]), "value": e.get("value", "")}
+        for e in event_log]
+    return usecases.build("response", _dlms("ECS35a", invoke_id, invoke_flags, None,
+                                            results={"event_log": result}, event_log=entries))
+
+
+def _code(code: int | str) -> str:
+    return f"{code:04X}" if isinstance(code, int) else code
+
+
 def ccs08_alert(*, alert_code: int, timestamp: When, entity_id: str, firmware_version: str,
                 response_code: str | int = "success") -> bytes:
     """CCS08 Firmware Transfer Alert (ASN.1): 0x8F8A success / 0x8F89 fail."""

@@ -7,16 +7,18 @@ named fields with ``"decoded_as": <use case>``; a message that does not match th
 its generic decoding. Building is the same layout run backwards, so for every layout
 ``decode(build(fields)) == fields`` and ``build(decode(content)) == content``.
 
-Byte layouts were checked against RTDS 4.5.0 (ECS80, CS14, CCS01-03, CCS06-08, ECS70, ECS25a3).
+Byte layouts were checked against RTDS 4.5.0 (ECS80, CS14, CCS01-03, CCS06-08, ECS70, ECS25a3,
+ECS35a).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from harness.gbcs.content import asn1, dlms
-from harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime
+from harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime, encode_length, read_length
 from harness.gbcs.errors import GbcsError
 from harness.gbcs.tables import alert_info
 
@@ -102,6 +104,110 @@ BACKUP = _struct(("date_time", DATETIME), ("extended_pan_id", HEX),
                  ("devices", _array(BACKUP_DEVICE)))
 """backup_PAN result: when, the extended PAN id, and each device with its hashed TC link key."""
 
+UTC_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""Event-log time stamps and ranges are double-long-unsigned seconds from 2000-01-01 00:00 UTC
+(RTDS ECS35a asks for 473299200..473385600, i.e. 2014-12-31, the day of its other messages)."""
+
+
+def _utc_seconds_to_iso(seconds: int) -> str:
+    return (UTC_EPOCH + timedelta(seconds=seconds)).isoformat()
+
+
+def _iso_to_utc_seconds(value: datetime | str) -> int:
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        raise GbcsError(f"event log times must be timezone-aware, got {value!r}")
+    delta = when - UTC_EPOCH
+    seconds = int(delta.total_seconds())
+    if delta != timedelta(seconds=seconds) or not 0 <= seconds < 1 << 32:
+        raise GbcsError(f"event log times are whole seconds from 2000-01-01 to 2136, got {value!r}")
+    return seconds
+
+
+def _utc_decode(node):
+    if node["type"] != "double-long-unsigned":
+        raise _Mismatch
+    return _utc_seconds_to_iso(node["value"])
+
+
+UTC_SECONDS = Codec(_utc_decode, lambda v: {"type": "double-long-unsigned", "value": _iso_to_utc_seconds(v)})
+
+_RANGE_OBJECT = {"type": "structure", "value": [
+    {"type": "long-unsigned", "value": 1}, {"type": "octet-string", "value": "00005E2C64FF"},
+    {"type": "integer", "value": 2}, {"type": "long-unsigned", "value": 0}]}
+"""The restricting object of an event-log range read, as RTDS sends it: class 1,
+0-0:94.44.100.255, attribute 2 (the entries' UTC time stamp)."""
+_ALL_COLUMNS = {"type": "array", "value": []}
+
+
+def _range_decode(node):
+    items = node["value"]
+    if (node["type"] != "structure" or len(items) != 4 or items[0] != _RANGE_OBJECT
+            or items[3] != _ALL_COLUMNS):
+        raise _Mismatch
+    return {"from": UTC_SECONDS.decode(items[1]), "to": UTC_SECONDS.decode(items[2])}
+
+
+def _range_encode(value):
+    try:
+        start, end = value["from"], value["to"]
+    except (KeyError, TypeError) as exc:
+        raise GbcsError(f"a range needs from and to, got {value!r}") from exc
+    return {"type": "structure", "value": [_RANGE_OBJECT, UTC_SECONDS.encode(start), UTC_SECONDS.encode(end),
+                                           _ALL_COLUMNS]}
+
+
+UTC_RANGE = Codec(_range_decode, _range_encode)
+"""Range descriptor (access selector 1) over the UTC time stamp: {from, to}, all columns."""
+
+_EVENT_ENTRY = bytes.fromhex("0203061209")
+"""Compact-array type description of one event-log entry: structure of double-long-unsigned (UTC
+time stamp), long-unsigned (event code), octet-string (the event's value, usually empty)."""
+
+
+def _event_log_decode(node):
+    if node["type"] != "compact-array":
+        raise _Mismatch
+    raw = bytes.fromhex(node["value"])
+    if not raw.startswith(_EVENT_ENTRY):
+        raise _Mismatch
+    try:
+        size, pos = read_length(raw, len(_EVENT_ENTRY), len(raw))
+        if pos + size != len(raw):
+            raise _Mismatch
+        entries = []
+        while pos < len(raw):
+            if pos + 6 > len(raw):
+                raise _Mismatch
+            stamp = int.from_bytes(raw[pos:pos + 4], "big")
+            code = raw[pos + 4:pos + 6].hex().upper()
+            length, pos = read_length(raw, pos + 6, len(raw))
+            if pos + length > len(raw):
+                raise _Mismatch
+            entries.append({"timestamp": _utc_seconds_to_iso(stamp), "event_code": code,
+                            "value": raw[pos:pos + length].hex().upper()})
+            pos += length
+    except GbcsError:
+        raise _Mismatch from None
+    return entries
+
+
+def _event_log_encode(entries):
+    body = bytearray()
+    for entry in entries:
+        try:
+            value = bytes.fromhex(entry.get("value", ""))
+            body += _iso_to_utc_seconds(entry["timestamp"]).to_bytes(4, "big")
+            body += int(_code_text(entry["event_code"]), 16).to_bytes(2, "big")
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise GbcsError(f"an event log entry needs timestamp and event_code, got {entry!r}") from exc
+        body += encode_length(len(value)) + value
+    return {"type": "compact-array", "value": (_EVENT_ENTRY + encode_length(len(body)) + body).hex().upper()}
+
+
+EVENT_LOG = Codec(_event_log_decode, _event_log_encode)
+"""An event log buffer as a compact array: [{timestamp (ISO), event_code (4 hex), value (hex)}]."""
+
 
 # -- access-request / access-response layouts ------------------------------------------------
 
@@ -115,15 +221,27 @@ class Spec(NamedTuple):
     name: str
     request: Codec | None = None
     response: Codec | None = None
+    selection: Codec | None = None  # get-with-selection: the range descriptor (access selector 1)
 
     @property
     def index_key(self) -> str:
         return "method" if self.service == "action" else "attribute"
 
+    @property
+    def response_service(self) -> str:
+        """The service a response names: a GET with selection is answered as a GET."""
+        return "get" if self.service == "get-with-selection" else self.service
+
+    @property
+    def selection_key(self) -> str:
+        return f"{self.name}_range"
+
 
 CHF_DEVICE_LOG, CHF_HISTORIC_DEVICE_LOG = "0-0:30.3.0.255", "0-0:30.3.1.255"
-ZIGBEE_NETWORK_CONTROL, CLOCK, DATA = 104, 8, 1
+ZIGBEE_NETWORK_CONTROL, CLOCK, DATA, PROFILE_GENERIC = 104, 8, 1, 7
 CLOCK_OBIS = "0-0:1.0.0.255"
+ESME_EVENT_LOG = "0-0:99.98.0.255"
+RANGE_SELECTOR = 1
 
 COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
     "CCS01": (0x0001, (
@@ -161,6 +279,10 @@ COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
     "ECS25a3": (0x00EC, (
         Spec("set", DATA, "0-30:97.98.14.255", 2, "event_filter", BITS),
     )),
+    "ECS35a": (0x0048, (
+        Spec("get-with-selection", PROFILE_GENERIC, ESME_EVENT_LOG, 2, "event_log",
+             response=EVENT_LOG, selection=UTC_RANGE),
+    )),
 }
 
 
@@ -182,6 +304,10 @@ def _decode_request(name: str, specs: tuple[Spec, ...], generic: dict) -> dict:
     for found, spec in zip(requests, specs):
         if found["service"] != spec.service or not _same_target(found, spec):
             raise _Mismatch
+        if spec.selection is not None:
+            if found["selector"] != RANGE_SELECTOR:
+                raise _Mismatch
+            out[spec.selection_key] = spec.selection.decode(found["parameters"])
         if spec.request is None:
             if found["data"]["type"] != "null-data":
                 raise _Mismatch
@@ -197,8 +323,15 @@ def _encode_request(specs: tuple[Spec, ...], fields: dict) -> bytes:
             data = NULL if spec.request is None else spec.request.encode(fields[spec.name])
         except KeyError as exc:
             raise GbcsError(f"missing field {spec.name!r}") from exc
-        requests.append({"service": spec.service, "class_id": spec.class_id, "obis": spec.obis,
-                         spec.index_key: spec.index, "data": data})
+        request = {"service": spec.service, "class_id": spec.class_id, "obis": spec.obis,
+                   spec.index_key: spec.index, "data": data}
+        if spec.selection is not None:
+            try:
+                selection = fields[spec.selection_key]
+            except KeyError as exc:
+                raise GbcsError(f"missing field {spec.selection_key!r}") from exc
+            request.update(selector=RANGE_SELECTOR, parameters=spec.selection.encode(selection))
+        requests.append(request)
     return dlms.encode_request({**fields, "requests": requests})
 
 
@@ -209,7 +342,7 @@ def _decode_response(name: str, specs: tuple[Spec, ...], generic: dict) -> dict:
     out = _head("dlms-access-response", name, generic)
     results = out["results"] = {}
     for found, spec in zip(responses, specs):
-        if found["service"] != spec.service:
+        if found["service"] != spec.response_service:
             raise _Mismatch
         results[spec.name] = found["result"]
         data = found["data"]
@@ -226,7 +359,7 @@ def _encode_response(specs: tuple[Spec, ...], fields: dict) -> bytes:
     responses = []
     for spec in specs:
         value = fields.get(spec.name) if spec.response is not None else None
-        responses.append({"service": spec.service, "result": results.get(spec.name, "success"),
+        responses.append({"service": spec.response_service, "result": results.get(spec.name, "success"),
                           "data": NULL if value is None else spec.response.encode(value)})
     return dlms.encode_response({**fields, "responses": responses})
 
