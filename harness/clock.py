@@ -188,6 +188,8 @@ class VirtualClock(Clock):
 class RealClock(Clock):
     """Monotonic real time; waits block on a condition that :meth:`notify` wakes."""
 
+    POLL_S = 0.05
+
     def __init__(self) -> None:
         self.epoch_ns = time.monotonic_ns()
         self.epoch_wall = datetime.fromtimestamp(time.time_ns() / NS_PER_S, tz=timezone.utc)
@@ -211,7 +213,9 @@ class RealClock(Clock):
                 now = self.now_ns()
                 if now >= deadline:
                     return predicate()
-                self._cond.wait(seconds(deadline - now))
+                # Re-check at least every POLL_S: a predicate may look at state changed by
+                # code that does not call notify() (a driver's own thread, an instrument).
+                self._cond.wait(min(seconds(deadline - now), self.POLL_S))
         return True
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ exhaust memory.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 from typing import Protocol, Union
 
 
@@ -104,7 +104,7 @@ class GfiFraming:
                 break
             line = bytes(self._buffer)
             self._buffer.clear()
-            self._line(line, out)
+            self._line(line, b"\n", out)
             start = nl + 1
         return out
 
@@ -126,8 +126,11 @@ class GfiFraming:
         self._buffer.clear()
         return FramingError(f"line longer than {self.max_line} bytes", raw)
 
-    def _line(self, line: bytes, out: list[Item]) -> None:
+    def _line(self, line: bytes, newline: bytes, out: list[Item]) -> None:
+        """Frame one line; the item that ends it keeps the exact terminator in ``raw`` so the
+        journal holds what was on the wire."""
         body = line[:-1] if line.endswith(b"\r") else line
+        end = line[len(body):] + newline
         if len(body) > self.max_line:
             self._buffer += body
             out.append(self._overlong())
@@ -136,12 +139,13 @@ class GfiFraming:
             return
         at = body.find(self.PREFIX)
         if at < 0:
-            out.append(self._other(body))
-            return
-        if at > 0:
-            out.append(FramingError("garbage before GBCS frame", body[:at]))
-            body = body[at:]
-        out.append(self._frame(body))
+            item = self._other(body)
+        else:
+            if at > 0:
+                out.append(FramingError("garbage before GBCS frame", body[:at]))
+                body = body[at:]
+            item = self._frame(body)
+        out.append(replace(item, raw=item.raw + end))
 
     def _frame(self, body: bytes) -> Item:
         rest = body[len(self.PREFIX):]

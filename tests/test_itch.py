@@ -48,11 +48,6 @@ def gfi(payload: bytes) -> bytes:
     return f"GBCS:DATA#0:{len(payload)}:{payload.hex().upper()}\r\n".encode()
 
 
-def line(wire: bytes) -> bytes:
-    """What the framing keeps as a frame's raw bytes: the line without its end."""
-    return wire.rstrip(b"\r\n")
-
-
 class VirtualBench:
     """A VirtualClock, a bus, a journal and an Itch on an in-process link."""
 
@@ -85,7 +80,7 @@ def test_a_frame_is_journalled_decoded_and_published_with_its_arrival_instant(be
     assert event.kind == FRAME and event.source == "itch" and event.t_ns == 12_500_000_000
     assert event.data["payload_hex"] == ALERT_8F36.hex().upper() and event.data["cra"] == "alert"
     (frame,) = bench.journal.frames()
-    assert frame.id == event.journal_id and frame.raw == line(gfi(ALERT_8F36))
+    assert frame.id == event.journal_id and frame.raw == gfi(ALERT_8F36)  # the journal holds exactly what was on the wire
     assert (frame.direction, frame.kind, frame.t_ns) == ("in", "frame", 12_500_000_000)
     assert frame.wall_ns == wall_ns(bench.clock, 12_500_000_000)
     assert frame.alert_code == 0x8F36 and frame.error is None
@@ -132,7 +127,7 @@ def test_undecodable_frames_are_kept_with_the_decoder_error(bench):
     assert error.data["stage"] == "decode" and error.data["error"] == "unknown message" and error.data["offset"] == 2
     (frame,) = bench.journal.frames()
     assert frame.id == error.journal_id and frame.error == "unknown message"
-    assert frame.raw == line(gfi(b"\xde\xad\xbe\xef"))
+    assert frame.raw == gfi(b"\xde\xad\xbe\xef")
 
 
 def test_a_crashing_decoder_never_stops_the_capture(tmp_path):

@@ -23,7 +23,7 @@ def feed_all(framing, data: bytes, cuts: list[int] | None = None) -> list:
 def test_one_frame_per_line():
     payload = bytes.fromhex("DF0903")
     items = feed_all(GfiFraming(), b"GBCS:DATA#0:3:DF0903\r\n")
-    assert items == [Frame(payload, b"GBCS:DATA#0:3:DF0903")]
+    assert items == [Frame(payload, b"GBCS:DATA#0:3:DF0903\r\n")]  # raw: exactly what was on the wire
 
 
 def test_encode_is_the_inverse_of_feed():
@@ -52,20 +52,20 @@ def test_bare_lf_and_lowercase_hex_are_accepted_blank_lines_ignored():
 def test_bad_lines_are_errors_with_the_offending_bytes_then_framing_resumes(line, error):
     items = feed_all(GfiFraming(), line + b"\r\nGBCS:DATA#0:1:AA\r\n")
     assert len(items) == 2
-    assert isinstance(items[0], FramingError) and error in items[0].error and items[0].raw == line
-    assert items[1] == Frame(b"\xaa", b"GBCS:DATA#0:1:AA")
+    assert isinstance(items[0], FramingError) and error in items[0].error and items[0].raw == line + b"\r\n"
+    assert items[1] == Frame(b"\xaa", b"GBCS:DATA#0:1:AA\r\n")
 
 
 def test_garbage_before_a_frame_on_the_same_line_is_reported_and_the_frame_kept():
     items = feed_all(GfiFraming(), b"\x00\x13noiseGBCS:DATA#0:1:AA\r\n")
     assert items == [FramingError("garbage before GBCS frame", b"\x00\x13noise"),
-                     Frame(b"\xaa", b"GBCS:DATA#0:1:AA")]
+                     Frame(b"\xaa", b"GBCS:DATA#0:1:AA\r\n")]
 
 
 def test_configured_notifications_are_recognised_with_their_fields():
     framing = GfiFraming(notifications=AD1)
     items = feed_all(framing, b"DCC:ALERT#0:AD1:00DB1234567890A0\r\nDCC:ALERT#0:AD1:nothex\r\n")
-    assert items[0] == Notification("AD1", {"eui": "00DB1234567890A0"}, b"DCC:ALERT#0:AD1:00DB1234567890A0")
+    assert items[0] == Notification("AD1", {"eui": "00DB1234567890A0"}, b"DCC:ALERT#0:AD1:00DB1234567890A0\r\n")
     assert isinstance(items[1], FramingError)
 
 
@@ -74,7 +74,7 @@ def test_over_long_line_is_reported_once_truncated_and_skipped():
     junk = b"GBCS:DATA#0:100:" + b"A" * 200
     items = feed_all(framing, junk + b"\r\nGBCS:DATA#0:1:BB\r\n")
     assert items[0] == FramingError("line longer than 64 bytes", junk[:64])
-    assert items[1:] == [Frame(b"\xbb", b"GBCS:DATA#0:1:BB")]
+    assert items[1:] == [Frame(b"\xbb", b"GBCS:DATA#0:1:BB\r\n")]
 
 
 def test_memory_stays_bounded_while_a_device_streams_junk_without_newlines():
@@ -84,7 +84,7 @@ def test_memory_stays_bounded_while_a_device_streams_junk_without_newlines():
         errors += framing.feed(b"x" * 997)
         assert len(framing._buffer) <= 1001
     assert len(errors) == 1 and len(errors[0].raw) == 1000
-    assert framing.feed(b"\nGBCS:DATA#0:1:CC\n") == [Frame(b"\xcc", b"GBCS:DATA#0:1:CC")]
+    assert framing.feed(b"\nGBCS:DATA#0:1:CC\n") == [Frame(b"\xcc", b"GBCS:DATA#0:1:CC\n")]
 
 
 def test_partial_line_at_end_of_stream_is_reported_by_flush():

@@ -32,7 +32,6 @@ A code with no handler gets no response (recorded in the ground truth).
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 from dataclasses import dataclass, field
@@ -102,7 +101,7 @@ class PtyLink:
             if fd < 0:
                 return
             try:
-                data = os.read(fd, 4096)
+                data = self.pty.read()  # returns b"" once the device side is closed
             except OSError:
                 return
             if not data:
