@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from harness.measurements import Verdict
-from harness.results import RunResults
+from harness.results import RunResults, Trial
 from harness.stats import PERCENTILES, LatencyTable, TrialTiming, fmt_duration, latency_table
 
 POA_THRESHOLD_S = 180.0
@@ -33,7 +33,7 @@ class ReportFiles:
 
 
 # A report is a list of blocks rendered twice: ("h", level, text), ("p", text), ("ul", [items]),
-# ("table", headers, rows), ("img", path, alt).
+# ("table", headers, rows), ("img", path, alt), ("alert", "warn" | "fail", title, [items]).
 Block = tuple
 
 
@@ -41,9 +41,10 @@ def _pct(ratio: float | None) -> str:
     return "-" if ratio is None else f"{100 * ratio:.1f} %"
 
 
-def tables(results: RunResults) -> list[LatencyTable]:
-    """The study-shaped latency table for each limit set of the run."""
-    timings = [TrialTiming(t.outage_seconds, t.poa_seconds, t.pra_seconds) for t in results.trials]
+def tables(results: RunResults, trials: list[Trial] | None = None) -> list[LatencyTable]:
+    """The study-shaped latency table for each limit set of the run (over ``trials``, default all)."""
+    timings = [TrialTiming(t.outage_seconds, t.poa_seconds, t.pra_seconds)
+               for t in (results.trials if trials is None else trials)]
     return [latency_table(ls, timings) for ls in results.limit_sets]
 
 
@@ -61,17 +62,60 @@ def _latency_block(table: LatencyTable) -> Block:
 
 def _blocks(results: RunResults, plot: Path | None) -> list[Block]:
     r = results
-    out: list[Block] = [("h", 1, f"hubrig {r.plan} report: run {r.run_id}")]
-    failures = r.failures()
-    out.append(("p", f"Verdict: {r.verdict.upper()} ({len(failures)} failed measurement(s), "
-                     f"{sum(t.outcome in ('failed', 'error') for t in r.tests)} failed test(s), "
-                     f"{len(r.trials)} trial(s)). Started {r.started.isoformat(timespec='seconds')}."))
+    out: list[Block] = [("h", 1, f"hubrig run {r.run_id}")]
+    out += _tsat_alert(r)
+    out += _summary(r)
+    out += _tsat_section(r)
+    groups = _plan_groups(r)
+    for plan in groups:
+        out += _plan_section(r, plan, groups[plan], plot)
+    if r.journal:
+        out.append(("p", f"Journal of every frame: {r.journal} (`hubrig journal show`)."))
+    return out
+
+
+def _tsat_alert(r: RunResults) -> list[Block]:
+    """A DUT outside its IVP, MVP or GBCS applicability, first thing in the report."""
+    if r.tsat is None or not r.tsat.violations():
+        return []
+    if r.tsat.fails_run:
+        title = (f"TSAT FAIL: the DUT breaks {r.tsat.table} on {r.tsat.date}; the rig file says "
+                 "tsat.on_violation: fail, so this run fails")
+    else:
+        title = f"TSAT WARNING: the DUT breaks {r.tsat.table} on {r.tsat.date}"
+    return [("alert", "fail" if r.tsat.fails_run else "warn", title, r.tsat.violations())]
+
+
+def _tsat_word(r: RunResults) -> str:
+    t = r.tsat
+    if t is None:
+        return "not judged"
+    if not t.violations():
+        return f"within IVP, MVP and GBCS applicability on {t.date} ({t.table})"
+    return (f"{'FAIL' if t.fails_run else 'WARNING'}: {len(t.violations())} violation(s) on {t.date} "
+            f"({t.table})")
+
+
+def _counts(c: dict[str, int]) -> str:
+    return f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
+
+
+def _summary(r: RunResults) -> list[Block]:
     rig = r.rig
-    out.append(("p", f"Rig: {rig.name} ({rig.kind}"
-                     + (f", preset {rig.preset}" if rig.preset else "")
-                     + (f", seed {rig.seed}" if rig.seed is not None else "") + ")"
-                     + (f", file {rig.file}" if rig.file else "")
-                     + (f"; device clock tolerance {rig.clock_tolerance_s:g} s" if rig.clock_tolerance_s else "")))
+    rig_text = (f"{rig.name} ({rig.kind}" + (f", preset {rig.preset}" if rig.preset else "")
+                + (f", seed {rig.seed}" if rig.seed is not None else "") + ")"
+                + (f", file {rig.file}" if rig.file else "")
+                + (f"; device clock tolerance {rig.clock_tolerance_s:g} s" if rig.clock_tolerance_s else ""))
+    dut = "; ".join(f"{d.role} {d.eui or '?'} ({d.type or '?'} {d.spec_version or '?'}, GBCS "
+                    f"{d.gbcs_version or '?'}, firmware {d.firmware or '?'})" for d in r.dut) or "-"
+    failures = r.failures()
+    rows = [["Verdict", f"{r.verdict.upper()} ({len(failures)} failed measurement(s), "
+                        f"{r.counts()['failed']} failed test(s), {len(r.trials)} trial(s))"],
+            ["Rig", rig_text], ["DUT", dut], ["TSAT", _tsat_word(r)],
+            ["Started", r.started.isoformat(timespec="seconds")]]
+    rows += [[f"Plan {p}", _counts(r.counts(p))] for p in r.plans]
+    rows.append(["All tests", _counts(r.counts())])
+    out: list[Block] = [("h", 2, "Summary"), ("table", ["", ""], rows)]
     if r.dut:
         out.append(("table", ["device", "EUI", "type", "spec", "GBCS", "firmware", "CSP region"],
                     [[d.role, d.eui or "", d.type or "", d.spec_version or "", d.gbcs_version or "",
@@ -79,54 +123,100 @@ def _blocks(results: RunResults, plot: Path | None) -> list[Block]:
     if r.instruments:
         out.append(("table", ["instrument", "resource", "identity"],
                     [[i.name, i.resource or "", i.identity or ""] for i in r.instruments]))
+    return out
 
-    out.append(("h", 2, "Latency percentiles per limit set"))
-    out.append(("p", "Times by which 50/80/95/99 % of the expected alerts had arrived (alerts that "
-                     "never arrived count as not delivered, as in the DCC technical study); POA from "
-                     "outage start, PRA from restoration. Limits file version "
-                     f"{r.limits_version or '?'}."))
-    for ls, table in zip(r.limit_sets, tables(r)):
-        out.append(("h", 3, f"{ls.name}: {ls.title}"))
+
+def _tsat_section(r: RunResults) -> list[Block]:
+    t = r.tsat
+    if t is None:
+        return []
+    yes = {True: "yes", False: "NO", None: "n/a (no GBCS)"}
+    out: list[Block] = [("h", 2, f"TSAT verdict on {t.date}"),
+                        ("p", f"Judged against {t.table}; on violation: {t.on_violation}.")]
+    if t.devices:
+        out.append(("table", ["device", "type", "spec", "GBCS", "installable (IVP)", "maintainable (MVP)",
+                              "GBCS applicable", "row"],
+                    [[d.role, d.device_type, d.spec, d.gbcs or "-", yes[d.installable], yes[d.maintainable],
+                      yes[d.gbcs_applicable], d.row] for d in t.devices]))
+    out.append(("ul", [f"{d.role}: {reason}" for d in t.devices for reason in d.reasons] + list(t.errors)))
+    return out
+
+
+def _plan_groups(r: RunResults) -> dict[str, set[str]]:
+    """Plan -> its scenarios; measurements and trials of no known test go under ``""``."""
+    groups: dict[str, set[str]] = {p: set() for p in r.plans}
+    for t in r.tests:
+        groups.setdefault(t.plan, set()).add(t.scenario)
+    known = set().union(*groups.values()) if groups else set()
+    if any(m.scenario not in known for m in r.measurements) or any(t.scenario not in known for t in r.trials):
+        groups[""] = {m.scenario for m in r.measurements if m.scenario not in known} | {
+            t.scenario for t in r.trials if t.scenario not in known}
+    return groups
+
+
+def _plan_section(r: RunResults, plan: str, scenarios: set[str], plot: Path | None) -> list[Block]:
+    tests = [t for t in r.tests if t.plan == plan] if plan else []
+    measurements = [m for m in r.measurements if m.scenario in scenarios]
+    trials = [t for t in r.trials if t.scenario in scenarios]
+    out: list[Block] = [("h", 2, f"Plan {plan}" if plan else "Other measurements")]
+    if plan:
+        out.append(("p", _counts(r.counts(plan)) + "." if tests else "No test of this plan ran."))
+    if tests:
+        out.append(("table", ["test", "outcome", "time", "detail"],
+                    [[t.nodeid.split("::", 1)[-1], t.outcome.upper(), f"{t.duration_s:.2f} s", _first_line(t.message)]
+                     for t in tests]))
+    if trials:
+        out += _latency_blocks(r, trials, plot)
+    failures = [m for m in measurements if m.verdict is Verdict.FAIL]
+    if measurements:
+        out.append(("h", 3, "Failures"))
+        out.append(("ul", [m.explain() for m in failures] or ["none"]))
+    judged = [m for m in measurements if m.verdict is not Verdict.INFO]
+    if judged:
+        out.append(("h", 3, "Checks and measurements"))
+        out.append(("table", ["scenario", "trial", "measurement", "value", "limit set", "limit or rule",
+                              "verdict", "evidence"],
+                    [[m.scenario, "" if m.trial is None else str(m.trial), m.name, _value(m.value, m.unit),
+                      m.limit_set or "-", m.limit or "", m.verdict.value.upper(),
+                      ", ".join(f"journal #{i}" for i in m.evidence)] for m in judged]))
+    notes = [m for m in measurements if m.verdict is Verdict.INFO]
+    if notes:
+        out.append(("h", 3, "Figures"))
+        out.append(("table", ["scenario", "figure", "value", "note"],
+                    [[m.scenario, m.name, _value(m.value, m.unit), m.note] for m in notes]))
+    return out
+
+
+def _latency_blocks(r: RunResults, trials: list[Trial], plot: Path | None) -> list[Block]:
+    out: list[Block] = [("h", 3, "Latency percentiles per limit set"),
+                        ("p", "Times by which 50/80/95/99 % of the expected alerts had arrived (alerts that "
+                              "never arrived count as not delivered, as in the DCC technical study); POA "
+                              "from outage start, PRA from restoration. Limits file version "
+                              f"{r.limits_version or '?'}.")]
+    for ls, table in zip(r.limit_sets, tables(r, trials)):
+        out.append(("h", 4, f"{ls.name}: {ls.title}"))
         out.append(("p", f"Source: {ls.citation}"))
         out.append(_latency_block(table))
     if plot is not None:
         out.append(("img", plot.name, "POA and PRA latency distributions against each limit set"))
-
-    out.append(("h", 2, "Failures"))
-    out.append(("ul", [m.explain() for m in failures] or ["none"]))
-
-    flagged = [t for t in r.trials if t.pra_before_poa]
+    flagged = [t for t in trials if t.pra_before_poa]
     if flagged:
-        out.append(("h", 2, "Ordering flags"))
+        out.append(("h", 3, "Ordering flags"))
         out.append(("ul", [f"[{t.scenario}] trial {t.index}: PRA arrived before its POA "
                            f"(evidence: {', '.join(f'journal #{i}' for i in t.evidence)})" for t in flagged]))
-
-    notes = [m for m in r.measurements if m.verdict is Verdict.INFO]
-    if notes:
-        out.append(("h", 2, "Figures"))
-        out.append(("table", ["scenario", "figure", "value", "note"],
-                    [[m.scenario, m.name, _value(m.value, m.unit), m.note] for m in notes]))
-
-    if r.trials:
-        out.append(("h", 2, "Trials"))
-        out.append(("table", ["scenario", "#", "outage", "POA", "PRA", "code", "clock error (int/rest)",
-                              "evidence"],
-                    [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
-                      _secs(t.pra_seconds), t.pra_alert_code or "-",
-                      f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}",
-                      ", ".join(f"#{i}" for i in t.evidence)] for t in r.trials]))
-
-    judged = [m for m in r.measurements if m.verdict is not Verdict.INFO]
-    if judged:
-        out.append(("h", 2, "Measurements"))
-        out.append(("table", ["scenario", "trial", "measurement", "value", "limit set", "limit", "verdict",
-                              "evidence"],
-                    [[m.scenario, "" if m.trial is None else str(m.trial), m.name, _value(m.value, m.unit),
-                      m.limit_set or "-", m.limit or "", m.verdict.value,
-                      ", ".join(f"#{i}" for i in m.evidence)] for m in judged]))
-    if r.journal:
-        out.append(("p", f"Journal of every frame: {r.journal} (`hubrig journal show`)."))
+    out.append(("h", 3, "Trials"))
+    out.append(("table", ["scenario", "#", "outage", "POA", "PRA", "code", "clock error (int/rest)", "evidence"],
+                [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
+                  _secs(t.pra_seconds), t.pra_alert_code or "-",
+                  f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}",
+                  ", ".join(f"#{i}" for i in t.evidence)] for t in trials]))
     return out
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    """A test's message as one table cell (measurement failures are listed in full below it)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _secs(v: float | None) -> str:
@@ -159,11 +249,15 @@ def render_markdown(blocks: list[Block]) -> str:
             lines.append("")
         elif b[0] == "img":
             lines += [f"![{b[2]}]({b[1]})", ""]
+        elif b[0] == "alert":
+            lines += [f"> **{_md_cell(b[2])}**", ">"] + [f"> - {_md_cell(i)}" for i in b[3]] + [""]
     return "\n".join(lines)
 
 
 _CSS = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;"
-        "margin:1em 0}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}img{max-width:100%}")
+        "margin:1em 0}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}img{max-width:100%}"
+        ".alert{border:3px solid;padding:.5em 1em;margin:1em 0}.alert.warn{border-color:#c80;background:#fff4d6}"
+        ".alert.fail{border-color:#c00;background:#fde2e2}")
 
 
 def render_html(blocks: list[Block], title: str) -> str:
@@ -182,6 +276,9 @@ def render_html(blocks: list[Block], title: str) -> str:
             body.append(f"<table><tr>{head}</tr>{rows}</table>")
         elif b[0] == "img":
             body.append(f'<img src="{e(b[1])}" alt="{e(b[2])}">')
+        elif b[0] == "alert":
+            items = "".join(f"<li>{e(i)}</li>" for i in b[3])
+            body.append(f'<div class="alert {e(b[1])}"><strong>{e(b[2])}</strong><ul>{items}</ul></div>')
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
 
@@ -230,10 +327,11 @@ def markdown(results: RunResults, plot: Path | None = None) -> str:
 
 
 def write_report(results: RunResults, out_dir: str | Path, *, plot: bool = True) -> ReportFiles:
-    """Write ``report.md``, ``report.html`` and ``latency.png`` into ``out_dir``."""
+    """Write ``report.md``, ``report.html`` and (when the run has outage trials) ``latency.png``
+    into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    png = write_plot(results, out / "latency.png") if plot else None
+    png = write_plot(results, out / "latency.png") if plot and results.trials else None
     blocks = _blocks(results, png)
     md = out / "report.md"
     md.write_text(render_markdown(blocks), encoding="utf-8")

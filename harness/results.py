@@ -1,10 +1,12 @@
 """The results of a run: a versioned schema (after HardPy) and a store to compare runs later.
 
 ``results.json`` in a run's output directory is a :class:`RunResults` document
-(``schema_version`` ``hubrig-results/1``; every model forbids unknown fields, so a reader can
+(``schema_version`` ``hubrig-results/2``; every model forbids unknown fields, so a reader can
 trust what it loads). It records the rig, the identity of every device under test and of every
-instrument, the limit sets with their citations, every measurement with its verdict and journal
-evidence, and the ``trials`` list (one outage each).
+instrument, the DUT's TSAT verdict as of the run date (and the table it was judged against), the
+plans run, every test's outcome, the limit sets with their citations, every measurement with its
+verdict and journal evidence, and the ``trials`` list (one outage each). Version 1 documents
+(one ``plan``, no TSAT record) are read by upgrading them.
 
 Stores: :func:`open_store` takes a plain path or an SQLAlchemy-style URL
 (``sqlite:///relative``, ``sqlite:////absolute``); SQLite is the default: one file, no set-up.
@@ -14,9 +16,10 @@ implement: register it in ``STORE_BACKENDS`` under its URL scheme.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
@@ -25,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.limits import LimitSet
 from harness.measurements import Measurement, Verdict
 
-SCHEMA_VERSION = "hubrig-results/1"
+SCHEMA_VERSION = "hubrig-results/2"
+_V1 = "hubrig-results/1"
 
 
 class _Strict(BaseModel):
@@ -76,23 +80,65 @@ class Trial(_Strict):
 
 
 class TestOutcome(_Strict):
+    """One test's outcome in the run."""
+
+    __test__ = False  # a record, not a pytest test class
     nodeid: str
     outcome: Literal["passed", "failed", "skipped", "error"]
     duration_s: float = 0.0
     message: str = ""
+    plan: str = Field(default="", description="the plan the test belongs to (e.g. device-log)")
+    scenario: str = Field(default="", description="the scenario its measurements and trials carry")
+
+
+class DeviceTsat(_Strict):
+    """One DUT device judged against the TSAT on the run date (``harness.tsat.Verdict``)."""
+
+    role: str  # "comms_hub", "esme"
+    device_type: str
+    spec: str
+    gbcs: str | None = None
+    installable: bool
+    maintainable: bool
+    gbcs_applicable: bool | None = Field(description="null: a SMETS1 row, which has no GBCS")
+    reasons: list[str] = Field(default_factory=list)
+    violations: list[str] = Field(default_factory=list,
+                                  description="the reasons for each period the device is outside of")
+    row: str = Field(description="the table row's citation")
+
+
+class TsatRecord(_Strict):
+    """The DUT's TSAT verdict as of the run date, and what a violation does to the run."""
+
+    date: date
+    table: str = Field(description="which table, e.g. 'Schedule 11 v9.0 + MP139'")
+    on_violation: Literal["warn", "fail"] = "warn"
+    devices: list[DeviceTsat] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list,
+                              description="devices the table could not judge (e.g. an unknown version)")
+
+    def violations(self) -> list[str]:
+        """One sentence per breach: a device outside its IVP, MVP or GBCS Applicability Period,
+        or one the table cannot judge, each quoting the rule (the table row)."""
+        return [f"{d.role}: {v}" for d in self.devices for v in d.violations] + list(self.errors)
+
+    @property
+    def fails_run(self) -> bool:
+        return self.on_violation == "fail" and bool(self.violations())
 
 
 class RunResults(_Strict):
     """Everything a run produced, in one self-explaining document."""
 
-    schema_version: Literal["hubrig-results/1"] = SCHEMA_VERSION
+    schema_version: Literal["hubrig-results/2"] = SCHEMA_VERSION
     run_id: str
     started: datetime
     finished: datetime | None = None
-    plan: str = "power-outage"
+    plans: list[str] = Field(default_factory=list, description="the plans run, in order")
     hubrig_version: str = ""
     rig: RigInfo
     dut: list[DeviceIdentity] = Field(default_factory=list)
+    tsat: TsatRecord | None = None
     instruments: list[InstrumentInfo] = Field(default_factory=list)
     limits_version: str = ""
     limit_sets: list[LimitSet] = Field(default_factory=list)
@@ -103,13 +149,34 @@ class RunResults(_Strict):
 
     @property
     def verdict(self) -> str:
-        """``fail`` if any measurement or test failed, else ``pass``."""
+        """``fail`` if any measurement or test failed, or the DUT breaks the TSAT and the rig file
+        says ``tsat.on_violation: fail``; else ``pass``."""
         failed = any(m.verdict is Verdict.FAIL for m in self.measurements) or any(
-            t.outcome in ("failed", "error") for t in self.tests)
+            t.outcome in ("failed", "error") for t in self.tests) or (self.tsat is not None and self.tsat.fails_run)
         return "fail" if failed else "pass"
 
     def failures(self) -> list[Measurement]:
         return [m for m in self.measurements if m.verdict is Verdict.FAIL]
+
+    def counts(self, plan: str | None = None) -> dict[str, int]:
+        """Tests passed / failed (errors included) / skipped, for one plan or the whole run."""
+        tests = [t for t in self.tests if plan is None or t.plan == plan]
+        return {"passed": sum(t.outcome == "passed" for t in tests),
+                "failed": sum(t.outcome in ("failed", "error") for t in tests),
+                "skipped": sum(t.outcome == "skipped" for t in tests)}
+
+
+def _upgrade(doc: dict) -> dict:
+    """A version 1 document (one ``plan``) as version 2; anything else unchanged."""
+    if isinstance(doc, dict) and doc.get("schema_version") == _V1:
+        doc = dict(doc, schema_version=SCHEMA_VERSION)
+        doc["plans"] = [doc.pop("plan", "power-outage")]
+    return doc
+
+
+def parse_results(text: str | bytes) -> RunResults:
+    """A results document (version 2, or version 1 upgraded) from its JSON text."""
+    return RunResults.model_validate(_upgrade(json.loads(text)))
 
 
 class ResultsError(ValueError):
@@ -120,9 +187,11 @@ def load_results(path: str | Path) -> RunResults:
     """Read and validate a results.json; errors name the file and the first bad field."""
     p = Path(path)
     try:
-        return RunResults.model_validate_json(p.read_bytes())
+        return parse_results(p.read_bytes())
     except OSError as exc:
         raise ResultsError(f"{p}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{p}:{exc.lineno}: not JSON: {exc.msg}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(x) for x in first["loc"])
@@ -201,7 +270,7 @@ class SqliteResultsStore:
             self._db.execute("DELETE FROM runs WHERE run_id = ?", (results.run_id,))
             self._db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (results.run_id, results.started.isoformat(), results.plan, results.rig.name,
+                (results.run_id, results.started.isoformat(), ", ".join(results.plans), results.rig.name,
                  _dut_label(results), results.verdict, len(results.trials), len(results.failures()),
                  results.model_dump_json()))
             self._db.executemany(
@@ -234,7 +303,7 @@ class SqliteResultsStore:
         if len(rows) > 1:
             raise ResultsError(f"run id {run_id!r} is ambiguous in {self.path}: "
                                + ", ".join(r[0] for r in rows[:5]))
-        return RunResults.model_validate_json(rows[0][1])
+        return parse_results(rows[0][1])
 
     def close(self) -> None:
         self._db.close()

@@ -1,19 +1,18 @@
-"""``hubrig run`` (a shipped test plan through pytest, with its results and report) and
-``hubrig results list|show`` (runs kept in the results store)."""
+"""``hubrig run`` (the standard test plans through pytest, with one set of results, journal and
+report for the run) and ``hubrig results list|show`` (runs kept in the results store)."""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from harness.cli import UserError
 
-PLANS = {"power-outage": "test_power_outage.py"}
-"""Plan name -> module in the ``testplans`` package."""
-RESULTS_PLUGIN = "fixtures.recording"
+PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.py",
+         "clock-alert": "test_clock_alert.py"}
+"""The standard plans, in the order a run takes them: plan name -> module in ``testplans``."""
 
 
 def plan_path(name: str) -> Path:
@@ -25,15 +24,17 @@ def plan_path(name: str) -> Path:
     return Path(testplans.__file__).parent / PLANS[name]
 
 
-def plugin_args() -> list[str]:
-    """``-p fixtures.recording`` unless the installed package already registers it (pytest11)."""
-    registered = any(ep.value == RESULTS_PLUGIN for ep in entry_points(group="pytest11"))
-    return [] if registered else ["-p", RESULTS_PLUGIN]
+def selected_plans(chosen: list[str] | None) -> list[str]:
+    """The plans to run: those chosen (each once, in the standard order), else all of them."""
+    for name in chosen or []:
+        plan_path(name)
+    return [name for name in PLANS if not chosen or name in chosen]
 
 
 def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str]:
     """The pytest command line ``hubrig run`` executes."""
-    cmd = [sys.executable, "-m", "pytest", str(plan_path(args.plan)), *plugin_args(),
+    plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
+    cmd = [sys.executable, "-m", "pytest", *plans,
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
            "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
            "--results-db", args.db or _default_db()]
@@ -56,8 +57,14 @@ def _default_db() -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from fixtures.recording import new_run_id
+    from harness.rig import default_rig_file
     from harness.rigfile import RigFileError, load_rig
 
+    if args.rig is None:
+        try:
+            args.rig = default_rig_file()
+        except FileNotFoundError as exc:
+            raise UserError(str(exc)) from None
     rig_path = Path(args.rig)
     try:
         load_rig(rig_path)  # a bad rig file fails here, as one line naming file:line
@@ -69,13 +76,13 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / run_id
     out.mkdir(parents=True, exist_ok=True)
     cmd = pytest_command(args, run_id, out)
-    print(f"hubrig: run {run_id}: plan {args.plan} on {rig_path}, {args.trials} trial(s), output {out}",
-          flush=True)
+    print(f"hubrig: run {run_id}: plans {', '.join(selected_plans(args.plan))} on {rig_path}, "
+          f"{args.trials} trial(s), output {out}", flush=True)
     status = subprocess.call(cmd)
     if not (out / "results.json").exists():
-        raise UserError(f"the plan wrote no results (pytest exit {status}); see the output above")
-    print(f"hubrig: journal {out / 'journal.sqlite'}; JUnit {out / 'junit.xml'}; "
-          f"report {out / 'report.html'} and {out / 'report.md'}")
+        raise UserError(f"the plans wrote no results (pytest exit {status}); see the output above")
+    print(f"hubrig: journal {out / 'journal.sqlite'}; JUnit {out / 'junit.xml'}; results {out / 'results.json'}")
+    print(f"hubrig: report {out / 'report.html'} (and {out / 'report.md'})")
     return status
 
 
@@ -98,7 +105,7 @@ def _list(args: argparse.Namespace) -> int:
     finally:
         store.close()
     table = Table()
-    for name in ("run", "started (UTC)", "plan", "rig", "DUT", "trials", "failures", "verdict"):
+    for name in ("run", "started (UTC)", "plans", "rig", "DUT", "trials", "failures", "verdict"):
         table.add_column(name, no_wrap=name != "DUT", overflow="fold")
     for r in runs:
         table.add_row(r.run_id, r.started.strftime("%Y-%m-%d %H:%M:%S"), r.plan, r.rig, r.dut, str(r.trials),
@@ -128,9 +135,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="run a test plan on a rig and write its results and report")
-    run.add_argument("--rig", required=True, help="rig file (rigs/virtual.yaml for the virtual rig)")
-    run.add_argument("--plan", default="power-outage", choices=sorted(PLANS))
+    run = subparsers.add_parser("run", help="run the standard test plans on a rig and write the results and report")
+    run.add_argument("--rig", help="rig file (default: the embedded virtual rig, rigs/virtual.yaml)")
+    run.add_argument("--plan", action="append", choices=list(PLANS),
+                     help="run only this plan (repeatable; default: all of them)")
     run.add_argument("--trials", type=int, default=5, help="repeated-trials count (default 5)")
     run.add_argument("--out", help="output folder (default runs/<run id>)")
     run.add_argument("--limit-set", action="append", default=[], metavar="NAME",

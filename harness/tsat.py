@@ -103,6 +103,12 @@ class Verdict:
         """Installable, maintainable and (where it has one) on an applicable GBCS version."""
         return self.installable and self.maintainable and self.gbcs_applicable is not False
 
+    @property
+    def violations(self) -> list[str]:
+        """The reasons for each check the device fails (IVP, MVP, GBCS Applicability Period)."""
+        failed = (not self.installable, not self.maintainable, self.gbcs_applicable is False)
+        return [reason for reason, bad in zip(self.reasons, failed) if bad]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "device_type": self.device_type, "spec": self.spec, "gbcs": self.gbcs,

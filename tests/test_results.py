@@ -12,20 +12,31 @@ from hypothesis import strategies as st
 
 from harness.limits import load_limits
 from harness.measurements import judge_quantity
-from harness.results import (ResultsError, RigInfo, RunResults, SqliteResultsStore, Trial, load_results,
-                             open_store, save_results)
+from harness.results import (DeviceTsat, ResultsError, RigInfo, RunResults, SqliteResultsStore, TestOutcome,
+                             Trial, TsatRecord, load_results, open_store, save_results)
 
 SETS = load_limits().select(["sec-h3.14g", "dno-ena-2019"])
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def make_run(run_id: str, trials: list[Trial], started: datetime = T0) -> RunResults:
+def tsat_record(installable: bool = True, on_violation: str = "warn") -> TsatRecord:
+    word = "installable" if installable else "not installable"
+    reason = f"{word}: ESMETS 3.1 / GBCS 2.1 IVP 2018-11-08 to 2021-04-27 excludes 2026-03-01 [row 3]"
+    return TsatRecord(date=T0.date(), table="Schedule 11 v9.0 + MP139", on_violation=on_violation, devices=[
+        DeviceTsat(role="esme", device_type="ESMETS", spec="3.1", gbcs="2.1", installable=installable,
+                   maintainable=True, gbcs_applicable=True, reasons=[reason],
+                   violations=[] if installable else [reason], row="row 3")])
+
+
+def make_run(run_id: str, trials: list[Trial], started: datetime = T0, tsat: TsatRecord | None = None,
+             tests: list[TestOutcome] | None = None) -> RunResults:
     ms = []
     for t in trials:
         ms += judge_quantity(SETS, "pra_latency_s", scenario=t.scenario, value=t.pra_seconds,
                              outage_s=t.outage_seconds, evidence=t.evidence, trial=t.index)
     return RunResults(run_id=run_id, started=started, rig=RigInfo(name="virtual", kind="virtual", seed=3),
-                      limit_sets=SETS, measurements=ms, trials=trials, limits_version="2026.1")
+                      plans=["power-outage", "device-log"], limit_sets=SETS, measurements=ms, trials=trials,
+                      limits_version="2026.1", tsat=tsat or tsat_record(), tests=tests or [])
 
 
 trial_st = st.builds(
@@ -37,9 +48,9 @@ trial_st = st.builds(
 
 
 @settings(max_examples=40)
-@given(st.lists(trial_st, max_size=8))
-def test_results_round_trip_through_json_and_the_store(tmp_path_factory, trials):
-    run = make_run("run-x", trials)
+@given(st.lists(trial_st, max_size=8), st.booleans(), st.sampled_from(["warn", "fail"]))
+def test_results_round_trip_through_json_and_the_store(tmp_path_factory, trials, installable, on_violation):
+    run = make_run("run-x", trials, tsat=tsat_record(installable, on_violation))
     path = save_results(run, tmp_path_factory.mktemp("r") / "results.json")
     assert load_results(path) == run
     store = SqliteResultsStore(tmp_path_factory.mktemp("db") / "results.sqlite")
@@ -50,7 +61,7 @@ def test_results_round_trip_through_json_and_the_store(tmp_path_factory, trials)
 
 def test_the_schema_is_versioned_and_forbids_unknown_fields(tmp_path: Path):
     doc = json.loads(make_run("r", []).model_dump_json())
-    assert doc["schema_version"] == "hubrig-results/1"
+    assert doc["schema_version"] == "hubrig-results/2"
     doc["trials"] = [{"scenario": "s", "outage_seconds": 1.0, "poa_seconds": None, "pra_seconds": 2.0,
                       "surprise": 1}]
     bad = tmp_path / "results.json"
@@ -122,3 +133,43 @@ def test_default_store_location_follows_the_environment(tmp_path: Path, monkeypa
     monkeypatch.delenv("HUBRIG_RESULTS_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_store_location() == str(tmp_path / "hubrig" / "results.sqlite")
+
+
+def test_a_version_1_document_is_read_as_version_2(tmp_path: Path):
+    doc = json.loads(make_run("old", [Trial(scenario="s", outage_seconds=60, poa_seconds=None,
+                                            pra_seconds=30.0)]).model_dump_json())
+    del doc["plans"], doc["tsat"]
+    doc.update(schema_version="hubrig-results/1", plan="power-outage")
+    for t in doc["tests"]:
+        del t["plan"], t["scenario"]
+    old = tmp_path / "results.json"
+    old.write_text(json.dumps(doc))
+    run = load_results(old)
+    assert run.schema_version == "hubrig-results/2" and run.plans == ["power-outage"] and run.tsat is None
+    assert run.trials[0].pra_seconds == 30.0
+    old.write_text("{not json")
+    with pytest.raises(ResultsError, match=r"results.json:1: not JSON"):
+        load_results(old)
+
+
+def test_a_tsat_violation_fails_the_run_only_when_the_rig_file_says_fail():
+    good = tsat_record()
+    assert good.violations() == [] and not good.fails_run
+    warned = tsat_record(installable=False)
+    assert warned.violations() == ["esme: not installable: ESMETS 3.1 / GBCS 2.1 IVP 2018-11-08 to 2021-04-27 "
+                                   "excludes 2026-03-01 [row 3]"]
+    assert make_run("w", [], tsat=warned).verdict == "pass"
+    assert make_run("f", [], tsat=tsat_record(installable=False, on_violation="fail")).verdict == "fail"
+    unjudged = TsatRecord(date=T0.date(), table="t", on_violation="fail", errors=["esme: cannot be judged: x"])
+    assert unjudged.violations() == ["esme: cannot be judged: x"] and unjudged.fails_run
+
+
+def test_counts_per_plan_and_for_the_run():
+    tests = [TestOutcome(nodeid="a::t1", outcome="passed", plan="device-log"),
+             TestOutcome(nodeid="a::t2", outcome="error", plan="device-log"),
+             TestOutcome(nodeid="b::t1", outcome="skipped", plan="clock-alert"),
+             TestOutcome(nodeid="b::t2", outcome="failed", plan="clock-alert")]
+    run = make_run("c", [], tests=tests)
+    assert run.counts("device-log") == {"passed": 1, "failed": 1, "skipped": 0}
+    assert run.counts("clock-alert") == {"passed": 0, "failed": 1, "skipped": 1}
+    assert run.counts() == {"passed": 1, "failed": 2, "skipped": 1} and run.verdict == "fail"

@@ -8,11 +8,12 @@ from pathlib import Path
 
 
 import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
+from fixtures.recording import plan_name
 from harness.cli import main
 from harness.limits import load_limits
 from harness.measurements import judge_quantity
 from harness.results import RigInfo, RunResults, Trial, open_store
-from harness.run_cli import plugin_args
+from harness.run_cli import PLANS, plan_path, pytest_command, selected_plans
 
 pytest_plugins = ["pytester"]
 
@@ -32,7 +33,7 @@ def test_a_failed_measurement_fails_its_test_naming_scenario_limit_set_and_evide
     pytester.makepyfile(test_mini=MINI_PLAN)
     out = tmp_path / "out"
     db = tmp_path / "db.sqlite"
-    result = pytester.runpytest_inprocess(*plugin_args(), "--out", str(out), "--limit-set", "sec-relaxed",
+    result = pytester.runpytest_inprocess("--out", str(out), "--limit-set", "sec-relaxed",
                                           "--limit-set", "dno-ena-2019", "--run-id", "mini-1",
                                           "--results-db", str(db), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
@@ -41,8 +42,12 @@ def test_a_failed_measurement_fails_its_test_naming_scenario_limit_set_and_evide
     assert "vs sec-relaxed" not in "\n".join(l for l in result.stdout.lines if "FAIL" in l)
     doc = json.loads((out / "results.json").read_text())
     assert doc["run_id"] == "mini-1" and [s["name"] for s in doc["limit_sets"]] == ["sec-relaxed", "dno-ena-2019"]
+    assert doc["schema_version"] == "hubrig-results/2" and doc["plans"] == ["mini"]
     assert doc["trials"][0]["pra_seconds"] == 75.5
-    assert {t["outcome"] for t in doc["tests"]} == {"passed", "failed"}
+    assert {(t["outcome"], t["plan"], t["scenario"]) for t in doc["tests"]} == {
+        ("failed", "mini", "pra-late"), ("passed", "mini", "all-good")}
+    assert doc["tsat"]["table"].startswith("Schedule 11") and {d["role"] for d in doc["tsat"]["devices"]} == {
+        "comms_hub", "esme"}  # judged although no test opened the rig
     assert (out / "report.md").exists() and (out / "latency.png").exists()
     store = open_store(db)
     assert store.get("mini-1").verdict == "fail"
@@ -51,7 +56,7 @@ def test_a_failed_measurement_fails_its_test_naming_scenario_limit_set_and_evide
 
 def test_an_unknown_limit_set_stops_the_session_with_its_name(pytester):
     pytester.makepyfile(test_mini=MINI_PLAN)
-    result = pytester.runpytest_inprocess(*plugin_args(), "--limit-set", "sec-h3", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("--limit-set", "sec-h3", "-p", "no:cacheprovider")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*unknown limit set 'sec-h3'*known: sec-h3.14g, sec-relaxed, dno-ena-2019*"])
 
@@ -76,7 +81,7 @@ def test_results_list_and_show(tmp_path, capsys):
     assert "aaaa" in listing and "bbbb" in listing and "PASS" in listing and "FAIL" in listing
     assert main(["results", "show", "20260201T000000Z-b", "--db", str(db)]) == 0
     shown = capsys.readouterr().out
-    assert "Verdict: FAIL" in shown and "pra_latency_s = 99.000 s vs sec-h3.14g" in shown
+    assert "| Verdict | FAIL" in shown and "pra_latency_s = 99.000 s vs sec-h3.14g" in shown
     assert main(["results", "show", "20260201T000000Z-aaaa", "--json", "--db", str(db)]) == 0
     assert json.loads(capsys.readouterr().out)["trials"][0]["pra_seconds"] == 12.0
     assert main(["results", "show", "nope", "--db", str(db)]) == 2
@@ -106,4 +111,33 @@ def test_run_on_the_virtual_rig_writes_every_artefact_and_stores_the_run(tmp_pat
         assert (out / name).exists(), name
     doc = json.loads((out / "results.json").read_text())
     assert doc["rig"]["kind"] == "virtual" and doc["trials"][0]["scenario"] == "short-outage"
+    assert doc["plans"] == ["power-outage"]  # -k left no test of the other plans
     assert (status == 0) == (doc_verdict := open_store(db).get(doc["run_id"]).verdict == "pass"), doc_verdict
+    printed = capsys.readouterr().out
+    assert f"report {out / 'report.html'}" in printed and "plans power-outage, device-log, clock-alert" in printed
+
+
+def test_run_takes_every_standard_plan_unless_told_which(tmp_path):
+    from harness.cli import build_parser
+
+    args = build_parser().parse_args(["run"])
+    assert args.rig is None and args.plan is None
+    args.rig, args.db = "rig.yaml", str(tmp_path / "db.sqlite")
+    cmd = pytest_command(args, "r-1", tmp_path)
+    assert [c for c in cmd if c.endswith(".py")] == [str(plan_path(p)) for p in PLANS]
+    assert "fixtures.recording" not in cmd  # the results plugin comes from its pytest11 entry point
+    args = build_parser().parse_args(["run", "--plan", "clock-alert", "--plan", "power-outage", "--plan",
+                                      "clock-alert"])
+    assert selected_plans(args.plan) == ["power-outage", "clock-alert"]
+    assert {p.name for p in map(plan_path, PLANS)} == {"test_power_outage.py", "test_device_log.py",
+                                                        "test_clock_alert.py"}
+    assert all(plan_path(p).exists() for p in PLANS)
+    assert [plan_name(plan_path(p)) for p in PLANS] == list(PLANS)  # results group tests under these names
+
+
+def test_run_rejects_an_unknown_plan(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["run", "--plan", "power-outages"])
+    assert "invalid choice: 'power-outages'" in capsys.readouterr().err
