@@ -86,6 +86,16 @@ def _tsat_alert(r: RunResults) -> list[Block]:
     return [("alert", "fail" if r.tsat.fails_run else "warn", title, r.tsat.violations())]
 
 
+def tsat_warning_lines(results: RunResults) -> list[str]:
+    """For a terminal: a DUT that breaks the TSAT, one line per violation (none when it complies)."""
+    t = results.tsat
+    if t is None or not t.violations():
+        return []
+    head = (f"TSAT FAIL (the rig file says tsat.on_violation: fail): the DUT breaks {t.table} on {t.date}:"
+            if t.fails_run else f"TSAT WARNING: the DUT breaks {t.table} on {t.date}:")
+    return [head] + [f"  {v}" for v in t.violations()]
+
+
 def _tsat_word(r: RunResults) -> str:
     t = r.tsat
     if t is None:

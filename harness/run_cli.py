@@ -79,9 +79,26 @@ def _run(args: argparse.Namespace) -> int:
     print(f"hubrig: run {run_id}: plans {', '.join(selected_plans(args.plan))} on {rig_path}, "
           f"{args.trials} trial(s), output {out}", flush=True)
     status = subprocess.call(cmd)
-    if not (out / "results.json").exists():
-        raise UserError(f"the plans wrote no results (pytest exit {status}); see the output above")
-    print(f"hubrig: journal {out / 'journal.sqlite'}; JUnit {out / 'junit.xml'}; results {out / 'results.json'}")
+    return _finish(out, status)
+
+
+def _finish(out: Path, status: int) -> int:
+    """Say how the run went, what the DUT's TSAT verdict is, and where everything is."""
+    from harness.report import tsat_warning_lines
+    from harness.results import ResultsError, load_results
+
+    try:
+        results = load_results(out / "results.json")
+    except ResultsError as exc:
+        raise UserError(f"the plans wrote no readable results (pytest exit {status}): {exc}") from None
+    counts = results.counts()
+    print(f"hubrig: run {results.run_id}: {results.verdict.upper()}: {counts['passed']} passed, "
+          f"{counts['failed']} failed, {counts['skipped']} skipped; {len(results.failures())} failed "
+          f"measurement(s)")
+    for line in tsat_warning_lines(results):
+        print(f"hubrig: {line}")
+    files = [("journal", out / "journal.sqlite"), ("JUnit", out / "junit.xml"), ("results", out / "results.json")]
+    print("hubrig: " + "; ".join(f"{name} {path}" for name, path in files if path.exists()))
     print(f"hubrig: report {out / 'report.html'} (and {out / 'report.md'})")
     return status
 
