@@ -5,6 +5,8 @@ virtual supply behind loopback TCP (pyvisa-py) and a ``loop://`` ITCH port."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -68,9 +70,14 @@ def test_sessions_without_rig_fixtures_open_nothing(pytester, tmp_path):
     # The supply's resource is a closed port: opening it would fail the run.
     rig = bench_file(tmp_path)
     pytester.makepyfile("def test_plain():\n    assert 1 + 1 == 2\n")
+    before = datetime.now(timezone.utc).date().isoformat()
     result = run(pytester, f"--rig={rig}", f"--out={tmp_path / 'out'}")
     result.assert_outcomes(passed=1)
-    assert not (tmp_path / "out").exists() and not (pytester.path / "results").exists()
+    assert not (tmp_path / "out" / "journal.sqlite").exists() and not (pytester.path / "results").exists()
+    # the run is still recorded where --out says, with the DUT judged against the TSAT on the real date
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["rig"]["name"] == "bench-p" and doc["instruments"] == [] and doc["tsat"]["devices"]
+    assert doc["tsat"]["date"] in {before, datetime.now(timezone.utc).date().isoformat()}
 
 
 def test_bad_rig_file_is_a_usage_error_naming_file_and_line(pytester, tmp_path):
@@ -103,7 +110,10 @@ def test_virtual_only_skips_on_a_real_bench_without_opening_it(pytester, tmp_pat
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*virtual rig only; 'bench-p' is a real bench*",
                                  "*ground truth exists on the virtual rig only; 'bench-p' is a real bench*"])
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out" / "journal.sqlite").exists()
+    skipped = json.loads((tmp_path / "out" / "results.json").read_text())["tests"]
+    assert [t["outcome"] for t in skipped] == ["skipped", "skipped"]
+    assert "virtual rig only" in skipped[0]["message"]
 
 
 @pytest.mark.parametrize("gbcs, outcome", [("2.0", "skipped"), ("3.2", "passed")])
