@@ -2,8 +2,8 @@
 the response (and alerts), and says whose fault it is when something goes wrong.
 
 CCS01/02/06/07 go from the Access Control Broker to the CHF, General-Ciphered (MAC) with the
-supplier as supplementary remote party (as the RTDS vectors are); ECS70 and ECS25a3 go from the
-supplier to the ESME, MACed, ECS70 also signed (critical). Originator counters start from the rig
+supplier as supplementary remote party (as the RTDS vectors are); ECS70, ECS25a3 and ECS35a go from
+the supplier (the rig file's ``dut.supplier``) to the ESME, MACed, ECS70 also signed (critical). Originator counters start from the rig
 clock's wall time in milliseconds, so they keep rising across runs as GBCS devices require.
 
 Failures are of two kinds:
@@ -17,6 +17,7 @@ Failures are of two kinds:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -28,11 +29,11 @@ from harness.gbcs.keystore import KeyStoreError
 from harness.virtual.meterclock import event_filter
 
 CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
-ECS70, ECS25A3 = 0x0062, 0x00EC
+ECS70, ECS25A3, ECS35A = 0x0062, 0x00EC, 0x0048
 DEVICE_LOG_CHANGED = 0x8F12
 AUTHENTICATION_FAILED = 0x8F53
 NAMES = {CCS01: "CCS01", CCS02: "CCS02", CCS06: "CCS06", CCS07: "CCS07", ECS70: "ECS70",
-         ECS25A3: "ECS25a3"}
+         ECS25A3: "ECS25a3", ECS35A: "ECS35a"}
 
 
 class HarnessConfigError(Exception):
@@ -75,14 +76,20 @@ from its ground truth); on a real bench ``None``."""
 
 
 class CommandSender:
-    """Sends the CHF and ESME commands the device-log and clock plans need."""
+    """Sends the CHF and ESME commands the device-log and clock plans need.
+
+    ``filter_bits``: alert code -> its ECS25a3 event-filter bit (the rig file's
+    ``dut.esme.filter_bits``).
+    """
 
     def __init__(self, itch: Any, keys: Any, clock: Any, *, acb: str, supplier: str, ch: str, esme: str,
-                 timeout_s: float = 60.0, rejections: Rejections | None = None):
+                 filter_bits: Mapping[int, int], timeout_s: float = 60.0,
+                 rejections: Rejections | None = None):
         self.itch = itch
         self.keys = keys
         self.clock = clock
         self.acb, self.supplier, self.ch, self.esme = acb.upper(), supplier.upper(), ch.upper(), esme.upper()
+        self.filter_bits = dict(filter_bits)
         self.timeout_s = timeout_s
         self.rejections = rejections
         self._counter = int(clock.wall().timestamp() * 1000)
@@ -184,8 +191,20 @@ class CommandSender:
 
     def set_alert(self, code: int, enabled: bool) -> Exchange:
         """ECS25a3: the ESME's event filter with ``code``'s alert on or off."""
+        if code not in self.filter_bits:
+            raise HarnessConfigError(f"harness configuration error (not a device failure): alert 0x{code:04X} "
+                                     f"has no ECS25a3 event-filter bit; set dut.esme.alert_filter_bits")
         return self.command(ECS25A3, self.esme, lambda inv: builders.ecs25a3_command(
-            event_filter=event_filter({code: enabled}), invoke_id=inv))
+            event_filter=event_filter({code: enabled}, self.filter_bits), invoke_id=inv))
+
+    def read_event_log(self, start: datetime, end: datetime) -> Exchange:
+        """ECS35a: the ESME's event log entries time-stamped from ``start`` to ``end`` (by its clock;
+        whole seconds, widened outwards): ``body['event_log']`` is a list of {timestamp,
+        event_code (4 hex), value}."""
+        first = start.replace(microsecond=0)
+        last = end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta())
+        return self.command(ECS35A, self.esme, lambda inv: builders.ecs35a_command(
+            start=first, end=last, invoke_id=inv))
 
     # ------------------------------------------------------------------ alerts
 
@@ -203,26 +222,17 @@ class CommandSender:
 
 
 def sender_for(rig: Any, timeout_s: float = 60.0) -> CommandSender:
-    """A sender for a running rig (``harness.rig.RigSession``). On the virtual rig it also gives the
-    virtual CH its device log and the ESME its clock rules, and reads authentication rejections
-    from the ground truth.
-
-    The supplier is the ACB until rig files name a supplier (the virtual rig's test keys cover the
-    ACB, the CH and the ESME only).
-    """
+    """A sender for a running rig (``harness.rig.RigSession``), commanding as the rig file's ACB and
+    supplier (``dut.supplier``, else the ACB). On the virtual rig it reads authentication
+    rejections from the ground truth."""
     dut = rig.rig.dut
     rejections = None
     if rig.bench is not None:
-        from harness.virtual import devicelog, meterclock
-        from harness.tsat import parse_version
-
-        devicelog.install(rig.bench)
-        meterclock.install(rig.bench, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s)
         truth = rig.bench.ground_truth
 
         def rejections(t0: int) -> list[str]:
             return [e.detail for e in truth.select("event", alert_code=AUTHENTICATION_FAILED, since_ns=t0)]
 
-    return CommandSender(rig.itch, rig.keys, rig.clock, acb=dut.acb, supplier=dut.acb,
-                         ch=dut.comms_hub.eui, esme=dut.esme.eui, timeout_s=timeout_s,
-                         rejections=rejections)
+    return CommandSender(rig.itch, rig.keys, rig.clock, acb=dut.acb, supplier=dut.supplier_party,
+                         ch=dut.comms_hub.eui, esme=dut.esme.eui, filter_bits=dut.esme.filter_bits,
+                         timeout_s=timeout_s, rejections=rejections)

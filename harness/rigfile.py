@@ -26,6 +26,11 @@ DeviceType = Literal["ESMETS", "GSMETS", "CHTS", "IHDTS", "PPMIDTS", "HCALCSTS",
 VIRTUAL = "virtual"
 _EUI = re.compile(r"^[0-9A-F]{16}$")
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
+INSTALL_CODE_BYTES = 16
+DEFAULT_ALERT_FILTER_BITS = {"81C6": 0x81C6 - 0x8000}
+"""Which ECS25a3 event-filter bit switches which alert. The GBCS bit for 0x81C6 is not in the
+shipped sources (RTDS, public GBCS tables): this default is the virtual rig's convention (code minus
+0x8000); a real bench sets ``dut.esme.alert_filter_bits`` from the meter's documentation."""
 
 
 class RigFileError(ValueError):
@@ -166,6 +171,77 @@ class DeviceIdentity(_Model):
         return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
+def install_code_crc(code: bytes) -> bytes:
+    """The ZigBee install code CRC (CRC-16/X-25), as appended to the code: low byte first."""
+    crc = 0xFFFF
+    for byte in code:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return (crc ^ 0xFFFF).to_bytes(2, "little")
+
+
+def _install_code(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f]*", value):
+        raise PydanticCustomError("rig_install_code", "expected the install code as hex digits (quote it)")
+    raw = bytes.fromhex(value) if len(value) % 2 == 0 else b""
+    if len(raw) != INSTALL_CODE_BYTES + 2:
+        raise PydanticCustomError(
+            "rig_install_code", f"expected {INSTALL_CODE_BYTES} bytes and their 2-byte CRC "
+                                f"({2 * INSTALL_CODE_BYTES + 4} hex digits), got {len(value)} hex digits")
+    code, crc = raw[:INSTALL_CODE_BYTES], raw[INSTALL_CODE_BYTES:]
+    if install_code_crc(code) != crc:
+        raise PydanticCustomError(
+            "rig_install_code", f"CRC {crc.hex().upper()} does not match the code (expected "
+                                f"{install_code_crc(code).hex().upper()}): is a digit mistyped?")
+    return value.upper()
+
+
+def _alert_code(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"(0x)?[0-9A-Fa-f]{4}", value):
+        raise PydanticCustomError("rig_alert_code", f'expected an alert code as 4 quoted hex digits ("81C6"), '
+                                                    f"got {value!r}")
+    return value[-4:].upper()
+
+
+class EsmeIdentity(DeviceIdentity):
+    """The ESME: identity, and what the plans need to command it."""
+
+    type: DeviceType = "ESMETS"
+    install_code: str | None = Field(
+        default=None, repr=False,
+        description="hex: the 16-byte install code and its ZigBee CRC (CCS01 carries the 16 bytes)")
+    alert_filter_bits: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_ALERT_FILTER_BITS),
+        description="alert code (4 hex) -> its bit in the ECS25a3 event filter (0..511)")
+
+    _check_install_code = field_validator("install_code", mode="before")(lambda cls, v: _install_code(v))
+
+    @field_validator("alert_filter_bits", mode="before")
+    @classmethod
+    def _filter_bits(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for code, bit in v.items():
+            if not isinstance(bit, int) or isinstance(bit, bool) or not 0 <= bit < 512:
+                raise PydanticCustomError("rig_filter_bit", f"{code}: expected a bit number 0..511, got {bit!r}")
+            out[_alert_code(code)] = bit
+        return out
+
+    @property
+    def install_code_bytes(self) -> bytes | None:
+        """The install code CCS01 carries (without its CRC), or ``None`` if the rig file has none."""
+        return None if self.install_code is None else bytes.fromhex(self.install_code)[:INSTALL_CODE_BYTES]
+
+    @property
+    def filter_bits(self) -> dict[int, int]:
+        """Alert code -> event-filter bit, as numbers."""
+        return {int(code, 16): bit for code, bit in self.alert_filter_bits.items()}
+
+
 class CommsHubIdentity(DeviceIdentity):
     type: DeviceType = "CHTS"
     csp_region: Literal["north", "central", "south", "central-south"]
@@ -174,15 +250,24 @@ class CommsHubIdentity(DeviceIdentity):
 class Dut(_Model):
     """The devices under test and the keys to talk to them."""
 
-    esme: DeviceIdentity
+    esme: EsmeIdentity
     comms_hub: CommsHubIdentity
     keystore: Path | None = Field(
         default=None, description="key store folder, relative to the rig file; the virtual rig "
         "defaults to its own test keys, made on first use")
     acb: str = Field(description="Access Control Broker EUI-64")
+    supplier: str | None = Field(
+        default=None, description="EUI-64 of the supplier party that commands the ESME (ECS70, "
+        "ECS25a3, ECS35a) and is the CHF commands' supplementary remote party; absent: the ACB's")
     clock_tolerance_s: float = Field(default=10, ge=0)
 
     _check_acb = field_validator("acb", mode="before")(lambda cls, v: _eui(v))
+    _check_supplier = field_validator("supplier", mode="before")(lambda cls, v: None if v is None else _eui(v))
+
+    @property
+    def supplier_party(self) -> str:
+        """The supplier EUI the harness commands as: ``supplier``, else the ACB."""
+        return self.supplier or self.acb
 
     @field_validator("keystore")
     @classmethod
@@ -192,6 +277,25 @@ class Dut(_Model):
 
 class TsatConfig(_Model):
     on_violation: Literal["warn", "fail"] = "warn"
+    table: Path | None = Field(
+        default=None, description="TSAT table file, relative to the rig file (default: the shipped one)")
+
+    @field_validator("table")
+    @classmethod
+    def _table_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is None:
+            return None
+        path = _resolve(v, info)
+        if not path.is_file():
+            raise PydanticCustomError("rig_tsat_table", f"no TSAT table file at {path}")
+        return path
+
+    def load_table(self) -> Any:
+        """The TSAT table to judge against (:class:`harness.tsat.TsatTable`): ``table``, else the
+        shipped one; :class:`harness.tsat.TsatError` (file:line) if the file is not a table."""
+        from harness import tsat
+
+        return tsat.default_table() if self.table is None else tsat.load(self.table)
 
 
 class RigFile(_Model):

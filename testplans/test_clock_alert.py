@@ -1,15 +1,19 @@
 """GBCS v3.2 Set Clock alert 0x81C6 (IRP511): ECS70 within and outside tolerance, with the alert
-switched on and off by ECS25a3. Skipped with the TSAT/IRP511 reason on an ESME below GBCS 3.2.
+switched on and off by ECS25a3, each confirmed by reading the ESME's event log back (ECS35a).
+Skipped with the TSAT/IRP511 reason on an ESME below GBCS 3.2.
 
 Runs unchanged on the virtual rig and a real bench (docs/testplans.md, "0x81C6 clock alert plan").
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
+from typing import Callable
 
 import pytest
 
+from fixtures.recording import frame_ids
 from harness.commands import CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("alert_0x81C6")
@@ -19,6 +23,8 @@ READBACK_SLACK_S = 3.0
 """How far the clock read back in the ECS70 response may sit from the time asked for (transit)."""
 QUIET_WAIT_S = 60.0
 """How long a disabled alert must stay absent."""
+LOG_WINDOW = timedelta(days=1)
+"""The event log is read this far either side of true time (the meter stamps entries by its clock)."""
 
 
 @pytest.fixture
@@ -39,47 +45,102 @@ def enable(esme: CommandSender, on: bool) -> None:
         raise DeviceFailure(f"ECS25a3 ({'enable' if on else 'disable'} 0x81C6) failed: {ex.results} ({ex.evidence})")
 
 
-def test_within_tolerance_the_clock_is_adjusted(esme, rig, clock):
+def read_log(esme: CommandSender, around: datetime) -> tuple[list[tuple[str, str]], Exchange]:
+    """(time stamp, event code) of every event-log entry within :data:`LOG_WINDOW` of ``around``."""
+    ex = esme.read_event_log(around - LOG_WINDOW, around + LOG_WINDOW)
+    if not ex.ok:
+        raise DeviceFailure(f"ECS35a (read event log) failed: {ex.results} ({ex.evidence})")
+    return [(e["timestamp"], e["event_code"]) for e in ex.body.get("event_log") or []], ex
+
+
+class LogChange:
+    """The event-log entries an action added: the log is read before and after it."""
+
+    def __init__(self, esme: CommandSender, clock, action: Callable[[], Exchange]):
+        around = clock.wall()
+        before, first = read_log(esme, around)
+        self.exchange = action()
+        after, last = read_log(esme, around)
+        kept = Counter(before)
+        self.added: list[int] = []
+        for entry in after:
+            if kept[entry]:
+                kept[entry] -= 1
+            else:
+                self.added.append(int(entry[1], 16))
+        self.evidence = f"ECS35a before: {first.evidence}; after: {last.evidence}"
+
+    def require(self, code: int, why: str) -> None:
+        if code not in self.added:
+            raise DeviceFailure(f"0x{code:04X} is not in the event log after {why} ({self.exchange.evidence}); "
+                                f"entries added: {self.shown()} ({self.evidence})")
+
+    def forbid(self, code: int, why: str) -> None:
+        if code in self.added:
+            raise DeviceFailure(f"0x{code:04X} was logged after {why} ({self.exchange.evidence}); "
+                                f"entries added: {self.shown()} ({self.evidence})")
+
+    def shown(self) -> str:
+        return "[" + ", ".join(f"0x{c:04X}" for c in self.added) + "]"
+
+
+def test_within_tolerance_the_clock_is_adjusted_and_0x8145_logged(esme, rig, clock, measure):
     tolerance = rig.rig.dut.clock_tolerance_s
     requested = clock.wall()
-    ex = esme.set_clock(requested, tolerance)
+    change = LogChange(esme, clock, lambda: esme.set_clock(requested, tolerance))
+    ex = change.exchange
+    measure.check("ecs70_within_tolerance_applied", ex.ok, evidence=frame_ids(ex),
+                  rule=f"ECS70: an adjustment within the {tolerance:g} s tolerance is applied")
     assert ex.ok, (f"ECS70 within tolerance was refused: {ex.results} ({ex.evidence}); is the ESME "
                    f"clock within {tolerance:g} s of true time?")
     got = read_back(ex)
     assert abs((got - requested).total_seconds()) <= READBACK_SLACK_S, (
         f"clock reads {got.isoformat()} after being set to {requested.isoformat()} ({ex.evidence})")
+    measure.check("0x8145_logged", CLOCK_ADJUSTED in change.added, value=change.shown(), evidence=frame_ids(ex),
+                  rule="GBCS: an adjustment within tolerance logs 0x8145 (Clock adjusted)")
+    change.require(CLOCK_ADJUSTED, "an adjustment within tolerance")
+    change.forbid(NOT_ADJUSTED_TOLERANCE, "an adjustment within tolerance")
 
 
-def outside(esme: CommandSender, rig, clock) -> tuple[Exchange, int, datetime]:
-    """ECS70 far outside tolerance; the clock must not move. Returns the exchange and bus mark."""
+def outside(esme: CommandSender, rig, clock) -> tuple[LogChange, int]:
+    """ECS70 far outside tolerance: the clock must not move, and 0x81C6 (and, over 10 s, 0x8F0C)
+    must be logged. Returns the log change and the bus mark taken before the command."""
     tolerance = rig.rig.dut.clock_tolerance_s
     truth = clock.wall()
     requested = truth + timedelta(seconds=max(10 * tolerance, 120))
     mark = esme.itch.mark()
-    ex = esme.set_clock(requested, tolerance)
+    change = LogChange(esme, clock, lambda: esme.set_clock(requested, tolerance))
+    ex = change.exchange
     assert not ex.ok, f"ECS70 {requested - truth} ahead was accepted: {ex.results} ({ex.evidence})"
     got = read_back(ex)
     assert abs((got - truth).total_seconds()) <= READBACK_SLACK_S + tolerance, (
         f"clock moved to {got.isoformat()} although the adjustment was outside tolerance ({ex.evidence})")
-    return ex, mark, requested
+    change.require(NOT_ADJUSTED_TOLERANCE, "a refused adjustment")
+    change.require(NOT_ADJUSTED_OVER_10S, "a refused adjustment of over 10 s")
+    change.forbid(CLOCK_ADJUSTED, "a refused adjustment")
+    return change, mark
 
 
-def test_outside_tolerance_with_0x81C6_enabled_alerts_it(esme, rig, clock):
+def test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it(esme, rig, clock, measure):
     enable(esme, True)
-    ex, mark, _ = outside(esme, rig, clock)
+    change, mark = outside(esme, rig, clock)
     try:
-        esme.wait_alert(NOT_ADJUSTED_TOLERANCE, mark)
+        alert = esme.wait_alert(NOT_ADJUSTED_TOLERANCE, mark)
+        measure.check("0x81C6_alerted_when_enabled", True, evidence=frame_ids(change.exchange, alert),
+                      rule="IRP511 / GBCS v3.2: a refused adjustment outside tolerance raises 0x81C6")
     except DeviceFailure as exc:
-        raise DeviceFailure(f"refused adjustment ({ex.evidence}) raised no 0x81C6 although ECS25a3 "
-                            f"enabled it: {exc}") from None
+        raise DeviceFailure(f"refused adjustment ({change.exchange.evidence}) raised no 0x81C6 although "
+                            f"ECS25a3 enabled it: {exc}") from None
     esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)  # the adjustment was over 10 s: critical alert
 
 
-def test_outside_tolerance_with_0x81C6_disabled_sends_no_0x81C6(esme, rig, clock):
+def test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none(esme, rig, clock, measure):
     enable(esme, False)
-    ex, mark, _ = outside(esme, rig, clock)
+    change, mark = outside(esme, rig, clock)
     esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)
     clock.sleep(QUIET_WAIT_S)
     sent = esme.alerts_since(NOT_ADJUSTED_TOLERANCE, mark)
+    measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alerts",
+                  evidence=frame_ids(change.exchange, *sent), rule="ECS25a3: an alert switched off is logged, not sent")
     assert not sent, (f"0x81C6 sent while disabled (journal {[e.journal_id for e in sent]}) after "
-                      f"{ex.evidence}")
+                      f"{change.exchange.evidence}")

@@ -6,7 +6,7 @@ plan"). Every failure names the frames (journal ids) that prove it.
 
 from __future__ import annotations
 
-import os
+import functools
 from collections import deque
 from datetime import datetime
 
@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from fixtures.recording import frame_ids
 from harness.commands import DEVICE_LOG_CHANGED, CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("historic_device_log")
@@ -22,8 +23,6 @@ pytestmark = pytest.mark.gbcs_feature("historic_device_log")
 HISTORIC_MAX = 15
 JOIN_TIMEOUT_S = 120
 JOIN_POLL_S = 5.0
-VIRTUAL_ESME_INSTALL_CODE = b"virtual-esme-ic!"
-"""The install code the virtual CH was commissioned with (any code re-adds a virtual ESME)."""
 
 
 @pytest.fixture
@@ -33,12 +32,11 @@ def ccs(rig) -> CommandSender:
 
 @pytest.fixture
 def esme_install_code(rig) -> bytes:
-    code = os.environ.get("HUBRIG_ESME_INSTALL_CODE")
-    if code:
-        return bytes.fromhex(code)
-    if rig.is_virtual:
-        return VIRTUAL_ESME_INSTALL_CODE
-    pytest.skip("re-adding a real ESME needs its install code: set HUBRIG_ESME_INSTALL_CODE (hex)")
+    """The ESME's install code (CCS01 re-adds it with this), from the rig file."""
+    code = rig.rig.dut.esme.install_code_bytes
+    if code is None:
+        pytest.skip(f"re-adding the ESME needs its install code: set dut.esme.install_code in {rig.path}")
+    return code
 
 
 def require(ex: Exchange) -> Exchange:
@@ -166,22 +164,36 @@ def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock):
         f"has {kept} ({ex.evidence})")
 
 
+def recorded(step):
+    """Keep the first device failure of a machine step: a device keeps its state between
+    examples, so Hypothesis' replay of a failing example may fail elsewhere (or not at all)."""
+    @functools.wraps(step)
+    def run(self, *args, **kwargs):
+        try:
+            return step(self, *args, **kwargs)
+        except AssertionError as exc:
+            self.failures.append(exc)
+            raise
+    return run
+
+
 class HistoricLogMachine(RuleBasedStateMachine):
     """Adds and removes HAN devices; every read must match the model.
 
     The model starts from what the CH reports, so it works on a CH with history: the historic log
     (oldest first, at most 15) gains a device when a *joined* device is removed and loses it when
-    the device is re-added.
+    the device is re-added. The first failure of any step lands in ``failures``.
     """
 
-    def __init__(self, ccs: CommandSender, itch, clock, euis: list[str]):
+    def __init__(self, ccs: CommandSender, itch, clock, euis: list[str], failures: list[AssertionError]):
         super().__init__()
-        self.ccs, self.itch, self.clock, self.euis = ccs, itch, clock, euis
+        self.ccs, self.itch, self.clock, self.euis, self.failures = ccs, itch, clock, euis, failures
         self.active: dict[str, bool] = {}
         self.keys: dict[str, str] = {}
         self.historic: deque[str] = deque(maxlen=HISTORIC_MAX)
 
     @initialize()
+    @recorded
     def observe(self):
         rows, _ = active(self.ccs)
         for eui in self.euis:  # each example starts with none of its devices in the log
@@ -194,6 +206,7 @@ class HistoricLogMachine(RuleBasedStateMachine):
         self.historic = deque((e for e, _ in historic), maxlen=HISTORIC_MAX)
 
     @rule(i=st.integers(0, 5))
+    @recorded
     def add(self, i):
         eui = self.euis[i]
         if eui in self.active or len(self.active) >= 16:
@@ -206,6 +219,7 @@ class HistoricLogMachine(RuleBasedStateMachine):
             self.historic.remove(eui)
 
     @rule()
+    @recorded
     def time_passes(self):
         self.clock.sleep(JOIN_POLL_S * 2)
         rows, _ = active(self.ccs)
@@ -215,6 +229,7 @@ class HistoricLogMachine(RuleBasedStateMachine):
         self.keys, _, _ = backups(self.ccs)
 
     @rule(i=st.integers(0, 5))
+    @recorded
     def remove(self, i):
         eui = self.euis[i]
         if eui not in self.active:
@@ -226,6 +241,7 @@ class HistoricLogMachine(RuleBasedStateMachine):
             self.historic.append(eui)
 
     @invariant()
+    @recorded
     def reads_match_the_model(self):
         rows, read = active(self.ccs)
         assert set(rows) == set(self.active), f"CCS06 shows {sorted(rows)}, model {sorted(self.active)} ({read.evidence})"
@@ -240,14 +256,19 @@ class HistoricLogMachine(RuleBasedStateMachine):
 def test_historic_log_state_machine(ccs, rig, itch, clock):
     euis = churn_euis(rig, 6, block=1)
     steps, examples = (25, 8) if rig.is_virtual else (8, 1)
+    failures: list[AssertionError] = []
     try:
         run_state_machine_as_test(
-            lambda: HistoricLogMachine(ccs, itch, clock, euis),
+            lambda: HistoricLogMachine(ccs, itch, clock, euis, failures),
             # no shrinking: every shrink step would drive the device again (and on a real CH the
             # history it leaves changes the next run); the failure names its frames instead
             settings=settings(max_examples=examples, stateful_step_count=steps, deadline=None,
                               suppress_health_check=list(HealthCheck), derandomize=True, database=None,
                               phases=[Phase.explicit, Phase.generate]))
+    except Exception:
+        if failures:  # the device's first failure, not what a replay on a changed device did
+            raise failures[0] from None
+        raise
     finally:
         rows, _ = active(ccs)
         for eui in euis:

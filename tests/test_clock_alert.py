@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,10 +12,25 @@ from harness.virtual.meterclock import (CLOCK_ADJUSTED, CLOCK_NOT_ADJUSTED_OVER_
                                         CLOCK_NOT_ADJUSTED_TOLERANCE, ClockDefects, MeterClock)
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+BITS = {CLOCK_NOT_ADJUSTED_TOLERANCE: 454}
+
+
+class DeviceClock:
+    """A stopped device clock that adjustments move (stands in for the ESME's)."""
+
+    def __init__(self):
+        self.time = T0
+
+    def now(self) -> datetime:
+        return self.time
+
+    def adjust(self, seconds: float) -> None:
+        self.time += timedelta(seconds=seconds)
 
 
 def meter(gbcs=(3, 2), **kw) -> MeterClock:
-    return MeterClock(base=lambda: T0, gbcs=gbcs, **kw)
+    device = DeviceClock()
+    return MeterClock(now=device.now, adjust=device.adjust, gbcs=gbcs, **kw)
 
 
 def test_within_tolerance_adjusts_and_logs_8145():
@@ -79,9 +95,31 @@ def test_outside_the_validity_window_is_not_adjusted():
     assert not out.adjusted and CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged
 
 
-@given(enabled=st.dictionaries(st.just(CLOCK_NOT_ADJUSTED_TOLERANCE), st.booleans()))
-def test_event_filter_round_trip(enabled):
+@given(enabled=st.dictionaries(st.sampled_from([0x81C6, 0x8F0C, 0x8145]), st.booleans()),
+       bits=st.lists(st.integers(0, 511), min_size=3, max_size=3, unique=True))
+def test_event_filter_round_trip(enabled, bits):
     from harness.virtual.meterclock import EVENT_FILTER_BITS, event_filter, filter_settings
-    bits = event_filter(enabled)
-    assert len(bits) == EVENT_FILTER_BITS and set(bits) <= {"0", "1"}
-    assert filter_settings(bits)[CLOCK_NOT_ADJUSTED_TOLERANCE] == enabled.get(CLOCK_NOT_ADJUSTED_TOLERANCE, False)
+    mapping = dict(zip([0x81C6, 0x8F0C, 0x8145], bits))
+    text = event_filter(enabled, mapping)
+    assert len(text) == EVENT_FILTER_BITS and text.count("1") == sum(enabled.values())
+    assert filter_settings(text, mapping) == {code: enabled.get(code, False) for code in mapping}
+
+
+def test_an_alert_without_a_filter_bit_is_refused():
+    from harness.virtual.meterclock import event_filter
+    with pytest.raises(KeyError, match="alert_filter_bits"):
+        event_filter({0x8F0C: True}, BITS)
+
+
+def test_defect_alert_81C6_always_sent_ignores_the_filter():
+    clock = meter(defects=ClockDefects(alert_81C6_always_sent=True))
+    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, False)
+    assert CLOCK_NOT_ADJUSTED_TOLERANCE in clock.set_clock(T0 + timedelta(minutes=5)).alerted
+
+
+def test_the_rig_files_defect_switches_reach_the_meter_clock():
+    from harness.virtual.meterclock import defects_from
+    from harness.virtual.params import Defects
+
+    assert defects_from(Defects(no_81C6=True, no_8F12=True)) == ClockDefects(no_81C6=True)
+    assert defects_from(Defects()) == ClockDefects()

@@ -1,40 +1,56 @@
-"""The 0x81C6 clock alert plan against the virtual ESME: passes on GBCS 3.2, skips with the IRP511
-reason on a GBCS 2.1 rig file, fails with frame evidence when 0x81C6 is not raised."""
+"""The 0x81C6 clock alert plan against the virtual ESME, run as a user runs it (pytest on the plan
+with a rig file): passes on GBCS 3.2, skips with the IRP511 reason on a GBCS 2.1 rig file, and fails
+with frame evidence (the ECS70 exchange and the ECS35a event-log reads) on each clock defect."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from harness.commands import DeviceFailure, sender_for
+from harness.commands import sender_for
+from harness.gbcs.content import builders
 from harness.gbcs.decode import decode_record
 from harness.rig import default_rig_file, open_rig
-from harness.run_cli import plugin_args
 from harness.virtual import meterclock
-from harness.virtual.meterclock import ClockDefects
 from testplans import test_clock_alert as plan
-from tests.test_devicelog_plan import rig_file
+from tests.test_devicelog_plan import failures, rig_file, run
 
 pytest_plugins = ["pytester"]
 PLAN = Path(plan.__file__)
-
-
-def run(pytester, rig: Path, out: Path):
-    return pytester.runpytest_inprocess(str(PLAN), *plugin_args(), "--rig", str(rig), "--out", str(out),
-                                        "-p", "no:cacheprovider", "-rs")
+EXCHANGE = r"ECS70 command journal #\d+, response journal #\d+"
+LOG_READS = r"ECS35a before: ECS35a command journal #\d+, response journal #\d+; after: ECS35a command journal #\d+"
 
 
 def test_plan_passes_on_gbcs_3_2(pytester, tmp_path):
-    run(pytester, rig_file(tmp_path), tmp_path / "out").assert_outcomes(passed=3)
+    run(pytester, rig_file(tmp_path), tmp_path / "out", PLAN).assert_outcomes(passed=3)
 
 
 def test_plan_skips_on_a_gbcs_2_1_esme_quoting_irp511(pytester, tmp_path):
-    result = run(pytester, rig_file(tmp_path, esme_gbcs="2.1"), tmp_path / "out")
+    result = run(pytester, rig_file(tmp_path, esme_gbcs="2.1"), tmp_path / "out", PLAN)
     result.assert_outcomes(skipped=3)
     text = "\n".join(result.stdout.lines)
     assert "alert_0x81C6 needs GBCS >= 3.2 but dut.esme runs GBCS 2.1" in text and "IRP511" in text
+
+
+def test_0x81C6_not_raised_fails_both_refusals_naming_the_event_log_reads(pytester, tmp_path):
+    result = run(pytester, rig_file(tmp_path, defects={"no_81C6": True}), tmp_path / "out", PLAN)
+    result.assert_outcomes(passed=1, failed=2)  # the adjustment within tolerance is unaffected
+    failed = failures(tmp_path / "out")
+    assert set(failed) == {"test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it",
+                           "test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none"}
+    for name, text in failed.items():
+        assert re.search(rf"0x81C6 is not in the event log after a refused adjustment \({EXCHANGE}\); "
+                         rf"entries added: \[0x8F0C\] \({LOG_READS}", text), name
+
+
+def test_an_esme_that_sends_0x81C6_while_disabled_fails_naming_the_alert_frame(pytester, tmp_path):
+    result = run(pytester, rig_file(tmp_path, defects={"alert_81C6_always_sent": True}), tmp_path / "out", PLAN)
+    result.assert_outcomes(passed=2, failed=1)
+    (text,) = failures(tmp_path / "out").values()
+    assert re.search(rf"0x81C6 sent while disabled \(journal \[\d+\]\) after {EXCHANGE}", text)
 
 
 @pytest.fixture
@@ -43,34 +59,30 @@ def session(tmp_path):
         yield rig
 
 
-def test_0x81C6_not_raised_fails_with_evidence(session):
-    dut = session.rig.dut
-    meterclock.install(session.bench, (3, 2), dut.clock_tolerance_s, ClockDefects(no_81C6=True))
-    esme = sender_for(session)
-    with pytest.raises(DeviceFailure, match=r"refused adjustment \(ECS70 command journal #\d+, response journal "
-                                            r"#\d+\) raised no 0x81C6 although ECS25a3 enabled it"):
-        plan.test_outside_tolerance_with_0x81C6_enabled_alerts_it(esme, session, session.clock)
-
-
-def test_an_esme_that_alerts_while_disabled_fails(session):
-    dut = session.rig.dut
-    behaviour = meterclock.install(session.bench, (3, 2), dut.clock_tolerance_s)
-    esme = sender_for(session)
-    # a defective meter that ignores the filter: it keeps 0x81C6 on whatever ECS25a3 says
-    behaviour.clock.configure_alert = lambda code, on: None
-    behaviour.clock.alerts_enabled[meterclock.CLOCK_NOT_ADJUSTED_TOLERANCE] = True
-    with pytest.raises(AssertionError, match=r"0x81C6 sent while disabled \(journal \[\d+\]\)"):
-        plan.test_outside_tolerance_with_0x81C6_disabled_sends_no_0x81C6(esme, session, session.clock)
-
-
 def test_clock_commands_decode_and_verify_with_the_test_keys(session):
     esme = sender_for(session)
-    from harness.gbcs.content import builders
-    when = session.clock.wall()
+    assert esme.supplier == session.rig.dut.supplier != esme.acb
+    when = session.clock.wall().replace(microsecond=0)
     for code, content in [(0x0062, builders.ecs70_command(preset_time=when, validity_interval_start=when - timedelta(seconds=10),
                                                           validity_interval_end=when + timedelta(seconds=10), invoke_id=1)),
-                          (0x00EC, builders.ecs25a3_command(event_filter=meterclock.event_filter({0x81C6: True}),
-                                                            invoke_id=2))]:
+                          (0x00EC, builders.ecs25a3_command(event_filter=meterclock.event_filter(
+                              {0x81C6: True}, esme.filter_bits), invoke_id=2)),
+                          (0x0048, builders.ecs35a_command(start=when, end=when + timedelta(hours=1), invoke_id=3))]:
         record = decode_record(esme.build(code, esme.esme, esme.next_counter(), content), session.keys, esme.acb)
-        assert record["mac"] == "valid"
+        assert record["mac"] == "valid" and record["originator"] == esme.supplier
         assert record["signature_valid"] == ([True] if code == 0x0062 else [])
+
+
+def test_the_event_log_read_back_holds_what_the_esme_logged_in_the_range(session):
+    esme, bench = sender_for(session), session.bench
+    refused = esme.set_clock(session.clock.wall() + timedelta(minutes=10), 10)
+    assert not refused.ok
+    start = session.clock.wall() - timedelta(minutes=1)
+    ex = esme.read_event_log(start, session.clock.wall() + timedelta(minutes=1))
+    assert ex.ok and ex.response.data["mac"] == "valid"
+    logged = [(e.code, e.device_time.replace(microsecond=0)) for e in bench.esme.event_log]
+    assert [(int(e["event_code"], 16), e["timestamp"]) for e in ex.body["event_log"]] == [
+        (code, when.isoformat()) for code, when in logged] == [
+        (0x81C6, logged[0][1].isoformat()), (0x8F0C, logged[0][1].isoformat())]
+    empty = esme.read_event_log(start - timedelta(days=2), start - timedelta(days=1))
+    assert empty.ok and empty.body["event_log"] == []

@@ -174,3 +174,12 @@ class DeviceLogMachine(RuleBasedStateMachine):
 
 DeviceLogMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
 test_device_log_state_machine = DeviceLogMachine.TestCase
+
+
+def test_the_rig_files_defect_switches_reach_the_device_log():
+    from harness.virtual.devicelog import defects_from
+    from harness.virtual.params import Defects
+
+    assert defects_from(Defects(historic_log_not_kept=True, no_81C6=True)) == DeviceLogDefects(historic_log_not_kept=True)
+    assert defects_from(Defects(oldest_not_overwritten=True, no_8F12=True)) == DeviceLogDefects(
+        oldest_not_overwritten=True, no_8F12=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -15,6 +14,8 @@ from harness.gbcs import security
 from harness.gbcs.builder import build_command
 from harness.gbcs.envelope import decode_cosem_datetime, parse
 from harness.linkframing import Frame, GfiFraming, Notification
+from harness.rig import default_rig_file
+from harness.rigfile import load_rig
 from harness.virtual.bench import VirtualBench
 from harness.virtual.esme import OUTAGE_RESTORED, OUTAGE_RESTORED_3_MIN, SUPPLY_INTERRUPTED
 from harness.virtual.params import VirtualParams
@@ -22,7 +23,8 @@ from harness.virtual.supply import VirtualSupply
 from harness.virtual.testkeys import ensure_test_keys, rig_parties
 
 ESME, CH, ACB = "00DB1234567890A0", "00DB1234567890A3", "90B3D51F30000002"
-DUT = SimpleNamespace(esme=SimpleNamespace(eui=ESME), comms_hub=SimpleNamespace(eui=CH), acb=ACB)
+DUT = load_rig(default_rig_file()).dut
+assert (DUT.esme.eui, DUT.comms_hub.eui, DUT.acb) == (ESME, CH, ACB)
 POA_PATTERN = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
 
 
@@ -377,3 +379,40 @@ def test_north_poa_and_pra_percentiles_are_of_the_study_order(keys):
     assert pct(poa, 0.8) == pytest.approx(525, rel=0.2)  # 8m45s
     assert pct(pra, 0.5) == pytest.approx(1440, rel=0.25)  # 24m
     assert pct(pra, 0.8) == pytest.approx(2160, rel=0.25)  # 36m
+
+
+def test_the_bench_gives_its_devices_the_device_log_and_clock_rules_from_the_rig_file(keys):
+    rig = Rig(keys, {"preset": "compliant", "defects": {"no_8F12": True, "no_81C6": True}})
+    bench = rig.bench
+    assert {0x0001, 0x0002, 0x010F, 0x00FE} <= set(bench.ch.handlers)  # CCS01/02/06/07
+    assert {0x0062, 0x00EC, 0x0048} <= set(bench.esme.handlers)  # ECS70, ECS25a3, ECS35a
+    (commissioned,) = bench.device_log.log.active
+    assert (commissioned.eui, commissioned.install_code, commissioned.joined) == (
+        ESME, DUT.esme.install_code_bytes, True)
+    assert not bench.device_log.log.raises_change_alert() and bench.clock_rules.clock.defects.no_81C6
+    assert bench.clock_rules.clock.gbcs == (3, 2) and bench.clock_rules.clock.tolerance_s == DUT.clock_tolerance_s
+    assert bench.clock_rules.filter_bits == {0x81C6: 0x81C6 - 0x8000}
+
+
+def test_an_accepted_set_clock_moves_the_esme_device_time_its_alerts_and_its_event_log(keys):
+    rig = Rig(keys, {"preset": "central-south"})
+    esme, rules = rig.bench.esme, rig.bench.clock_rules
+    shift = timedelta(seconds=7)
+    outcome = rules.clock.set_clock(esme.device_time() + shift)
+    assert outcome.adjusted
+    assert abs(esme.device_time() - (rig.clock.wall() + shift)) <= timedelta(microseconds=1)
+    cut, restore = rig.outage(200)
+    (_, message), = rig.alerts()
+    code, stamp, interrupted, restored = alert_fields(message)
+    assert abs(interrupted - (rig.clock.wall(cut) + shift)) <= timedelta(milliseconds=10)
+    assert abs(restored - (rig.clock.wall(restore) + shift)) <= timedelta(milliseconds=10)
+    assert abs(esme.event_log[-1].device_time - (rig.clock.wall(cut) + shift)) <= timedelta(milliseconds=1)
+    # an adjustment is not retroactive: the device time of an instant before it is unchanged
+    assert esme.device_time(0) == rig.clock.wall(0)
+
+
+def test_a_refused_set_clock_leaves_the_device_time_alone(keys):
+    rig = Rig(keys, {"preset": "compliant"})
+    before = rig.bench.esme.device_time()
+    assert not rig.bench.clock_rules.clock.set_clock(before + timedelta(minutes=5)).adjusted
+    assert rig.bench.esme.device_time() == before

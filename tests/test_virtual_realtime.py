@@ -12,12 +12,15 @@ from drivers.transport import PtyPair
 from harness.clock import RealTimeScheduler
 from harness.gbcs.builder import build_command
 from harness.linkframing import Frame, GfiFraming, Notification
+from harness.rig import default_rig_file
+from harness.rigfile import load_rig
 from harness.virtual.bench import VirtualBench
 from harness.virtual.params import VirtualParams
 from harness.virtual.testkeys import ensure_test_keys, rig_parties
 
 ESME, CH, ACB = "00DB1234567890A0", "00DB1234567890A3", "90B3D51F30000002"
-DUT = SimpleNamespace(esme=SimpleNamespace(eui=ESME), comms_hub=SimpleNamespace(eui=CH), acb=ACB)
+DUT = load_rig(default_rig_file()).dut
+assert (DUT.esme.eui, DUT.comms_hub.eui, DUT.acb) == (ESME, CH, ACB)
 FAST = {"preset": "compliant",
         "esme": {"boot_s": 0.05, "han_latency_s": 0.01, "outage_threshold_s": 0.5},
         "ch": {"poa_after_s": 0.5}}

@@ -22,6 +22,17 @@ def test_keys_are_made_once_for_every_party_and_kept(tmp_path):
     assert {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()} == before
 
 
+def test_the_supplier_named_by_the_rig_file_gets_keys_too(tmp_path):
+    from harness.rig import default_rig_file
+    from harness.rigfile import load_rig
+
+    dut = load_rig(default_rig_file()).dut
+    store = ensure_test_keys(tmp_path / "k", rig_parties(dut))
+    assert dut.supplier and store.has_private(dut.supplier, "ds") and store.has_private(dut.supplier, "ka")
+    assert rig_parties(dut)[dut.supplier] == "supplier"
+    assert dut.supplier not in rig_parties(DUT)  # a rig file without one: the ACB stands in
+
+
 def test_keys_default_to_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_key_dir() == tmp_path / "hubrig" / "virtual-keys"

@@ -6,6 +6,11 @@ harness's link. All randomness comes from one ``random.Random(seed)``: it seeds 
 stream per purpose (dither, POA windows, PRA windows, dropped frames) in a fixed order, so the same
 rig file and seed give identical emissions at identical instants, and switching a defect on never
 shifts the draws another behaviour sees.
+
+The bench also gives its devices the command behaviours the plans drive: the CH its CHF device log
+(:mod:`harness.virtual.devicelog`: CCS01/02/06/07, CS14 0x8F12) and the ESME its clock rules and
+event-log read (:mod:`harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a), each with the defect
+switches of the rig file's ``virtual.defects``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import random
 from typing import Union
 
 from harness.clock import Scheduler
+from harness.virtual import devicelog, meterclock
 from harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
 from harness.virtual.esme import VirtualEsme
 from harness.virtual.groundtruth import GroundTruth
+from harness.tsat import parse_version
 from harness.virtual.params import ResolvedParams, VirtualParams
 
 RNG_STREAMS = ("dither", "poa_window", "pra_window", "drop")
@@ -35,7 +42,8 @@ class VirtualBench:
     """The virtual ESME and Comms Hub, powered by ``supply`` and talking on ``link``.
 
     ``params``: the rig's ``virtual:`` section (or already resolved). ``dut``: the rig's ``dut:``
-    (``esme.eui``, ``comms_hub.eui``, ``acb``). ``keys``: a key store holding the devices' private
+    (``esme``: ``eui``, ``gbcs_version``, ``install_code_bytes``, ``filter_bits``;
+    ``comms_hub.eui``, ``acb``, ``clock_tolerance_s``). ``keys``: a key store holding the devices' private
     keys (see :func:`harness.virtual.testkeys.ensure_test_keys`). ``link``: an
     ``InProcessTransport``, a ``PtyPair`` or a :class:`Link`. ``supply``: anything with
     ``on_output(callback(on, t_ns))``, or ``None`` to drive mains with :meth:`mains_changed`.
@@ -55,6 +63,11 @@ class VirtualBench:
                                   esme=self.esme, scheduler=scheduler, keys=keys,
                                   link=as_link(link, scheduler), ground_truth=self.ground_truth,
                                   rng=self.rng, acb=dut.acb)
+        self.device_log = devicelog.install(self, devicelog.defects_from(self.params.defects),
+                                            dut.esme.install_code_bytes)
+        self.clock_rules = meterclock.install(self, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s,
+                                              meterclock.defects_from(self.params.defects),
+                                              filter_bits=dut.esme.filter_bits)
         self._energised = supply is None or bool(supply.output)
         if supply is not None:
             supply.on_output(self.mains_changed)

@@ -23,7 +23,6 @@ with a value computed on the PC.
 from __future__ import annotations
 
 import hashlib
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Literal
@@ -218,6 +217,8 @@ class ChfDeviceLog:
 
 JOIN_DELAY_S = 5.0
 """How long after CCS01 a device on the virtual HAN joins (every registered EUI joins)."""
+COMMISSIONED_INSTALL_CODE = bytes(16)
+"""The ESME's install code in the commissioned device log when the rig file gives none."""
 CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
 CS14 = 0x0018
 
@@ -230,14 +231,15 @@ def defects_from(source: object) -> DeviceLogDefects:
 class DeviceLogBehaviour:
     """Wires a :class:`ChfDeviceLog` to the virtual CH's CCS01/02/06/07 hooks and CS14 alerts.
 
-    The bench starts commissioned: its ESME is in the device log and joined.
+    The bench starts commissioned: its ESME is in the device log (with ``esme_install_code``) and
+    joined.
     """
 
-    def __init__(self, bench, defects: DeviceLogDefects):
+    def __init__(self, bench, defects: DeviceLogDefects, esme_install_code: bytes = COMMISSIONED_INSTALL_CODE):
         self.ch = bench.ch
         self.scheduler = bench.scheduler
         self.log = ChfDeviceLog(lambda: self.scheduler.wall(), bytes.fromhex(self.ch.eui)[::-1], defects)
-        self.log.add(bench.esme.eui, b"virtual-esme-ic!", 0, 3600)
+        self.log.add(bench.esme.eui, esme_install_code, 0, 3600)
         self.log.join(bench.esme.eui, 0)
         self._counter = int(self.scheduler.wall().timestamp() * 1000)
         self.ch.handlers.update({CCS01: self.ccs01, CCS02: self.ccs02, CCS06: self.ccs06, CCS07: self.ccs07})
@@ -337,11 +339,9 @@ def _active_row(d: DeviceEntry) -> dict:
             "app_version": d.app_version, "stack_version": d.stack_version}
 
 
-def install(bench, defects: DeviceLogDefects | None = None) -> DeviceLogBehaviour:
-    """Give ``bench``'s virtual CH its device log (once; later calls return the same one)."""
-    if bench not in _installed:
-        _installed[bench] = DeviceLogBehaviour(bench, defects or defects_from(bench.params.defects))
-    return _installed[bench]
-
-
-_installed: "weakref.WeakKeyDictionary[object, DeviceLogBehaviour]" = weakref.WeakKeyDictionary()
+def install(bench, defects: DeviceLogDefects | None = None,
+            esme_install_code: bytes | None = None) -> DeviceLogBehaviour:
+    """Give ``bench``'s virtual CH its device log (the bench does, once), commissioned with its
+    ESME (``esme_install_code``, default :data:`COMMISSIONED_INSTALL_CODE`)."""
+    return DeviceLogBehaviour(bench, defects or defects_from(bench.params.defects),
+                              esme_install_code or COMMISSIONED_INSTALL_CODE)

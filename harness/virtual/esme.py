@@ -4,8 +4,12 @@ On an interruption it logs event 0x8F57 (Supply interrupted) in :attr:`VirtualEs
 When mains returns it boots, then raises ECS80 (message code 0x0067): 0x8F35 (Supply Outage
 Restored) for an outage shorter than ``outage_threshold_s`` by its own clock, 0x8F36 at or above,
 carrying the interruption and restoration date-times read off its own device clock (true time
-plus ``clock_offset_s`` plus ``clock_drift_ppm``), signed with its DS test key, and sends it over
-the HAN to the Comms Hub after ``han_latency_s``.
+plus ``clock_offset_s`` plus ``clock_drift_ppm``, plus every adjustment accepted since), signed
+with its DS test key, and sends it over the HAN to the Comms Hub after ``han_latency_s``.
+
+Device time has one source of truth, :meth:`VirtualEsme.device_time`: a Set Clock the meter accepts
+moves it through :meth:`VirtualEsme.adjust_clock`, and the alerts' date-times and the event log
+follow.
 
 Command hook: :attr:`VirtualEsme.handlers` maps a GBCS message code to
 ``fn(message, raw) -> list[bytes]``; the Comms Hub forwards commands addressed to the ESME here
@@ -80,14 +84,21 @@ class VirtualEsme:
         self._loss: Optional[tuple[int, datetime]] = None  # (rig instant, device time)
         self._unreported: list[tuple[datetime, datetime, float]] = []
         self._boot: Timer | None = None
+        self._adjustments: list[tuple[int, float]] = []  # (rig instant, seconds), in time order
 
     # ------------------------------------------------------------------ time
 
     def device_time(self, t_ns: int | None = None) -> datetime:
-        """The ESME's own clock at rig instant ``t_ns``: true wall time plus offset and drift."""
+        """The ESME's own clock at rig instant ``t_ns``: true wall time plus offset and drift, plus
+        the adjustments made up to ``t_ns``."""
         t = self.scheduler.now_ns() if t_ns is None else t_ns
         error_s = self.params.clock_offset_s + (t - self._t0_ns) / NS_PER_S * self.params.clock_drift_ppm * 1e-6
+        error_s += sum(seconds for at, seconds in self._adjustments if at <= t)
         return self.scheduler.wall(t) + timedelta(seconds=error_s)
+
+    def adjust_clock(self, seconds: float) -> None:
+        """Move the device clock by ``seconds`` from now on (an accepted Set Clock)."""
+        self._adjustments.append((self.scheduler.now_ns(), seconds))
 
     def next_counter(self) -> int:
         """The originator counter for the next message this ESME originates (strictly rising)."""

@@ -1,7 +1,10 @@
-"""The virtual ESME's clock adjustment rules, alert configuration and clock events (ECS70, ECS25a3).
+"""The virtual ESME's clock adjustment rules, alert configuration, clock events and event log read
+(ECS70, ECS25a3, ECS35a).
 
 Pure state: :class:`MeterClock` decides what a Set Clock (ECS70) does to the meter's clock and
-which events and alerts follow; the ESME behaviour wires it to GBCS messages.
+which events and alerts follow; the ESME behaviour wires it to GBCS messages. The clock it adjusts
+is the ESME's own device time (:meth:`harness.virtual.esme.VirtualEsme.adjust_clock`), so alert
+time stamps and event-log entries follow an accepted adjustment.
 
 Rules modelled (domain brief; public GBCS alert tables and IRP511):
 
@@ -17,16 +20,20 @@ How a real meter measures "tolerance" is set by its own specification: the rig f
 (``dut.clock_tolerance_s``); 10 s is the default, matching 0x8F0C's threshold. ECS70 also carries
 a validity interval: the meter adjusts only while its own clock is inside it.
 
-ECS25a3 writes a 512-bit event filter. Which bit stands for 0x81C6 is not in the shipped sources:
-:data:`FILTER_BITS` is the virtual rig's convention (code minus 0x8000), shared by the virtual
-ESME and the command sender; a real bench must be checked against the meter's documentation.
+ECS25a3 writes a 512-bit event filter. Which bit stands for 0x81C6 is not in the shipped sources
+(neither RTDS nor the public alert tables say): the rig file maps alert codes to bits
+(``dut.esme.alert_filter_bits``; default: the virtual rig's convention, code minus 0x8000), and the
+virtual ESME and the command sender both use that map.
+
+ECS35a reads the event log back: every entry whose time stamp (device time, whole seconds) lies in
+the requested range, oldest first.
 """
 
 from __future__ import annotations
 
-import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,20 +49,24 @@ CLOCK_NOT_ADJUSTED_OVER_10S = 0x8F0C
 CRITICAL_THRESHOLD_S = 10.0
 GBCS_WITH_0x81C6 = (3, 2)
 EVENT_FILTER_BITS = 512
-FILTER_BITS = {CLOCK_NOT_ADJUSTED_TOLERANCE: CLOCK_NOT_ADJUSTED_TOLERANCE - 0x8000}
+
+FilterBits = Mapping[int, int]
+"""Alert code -> its bit in the ECS25a3 event filter (the rig file's ``dut.esme.filter_bits``)."""
 
 
-def event_filter(enabled: dict[int, bool]) -> str:
+def event_filter(enabled: Mapping[int, bool], bits: FilterBits) -> str:
     """The ECS25a3 event filter ('0'/'1' string) with the given alerts on or off."""
-    bits = ["0"] * EVENT_FILTER_BITS
+    out = ["0"] * EVENT_FILTER_BITS
     for code, on in enabled.items():
-        bits[FILTER_BITS[code]] = "1" if on else "0"
-    return "".join(bits)
+        if code not in bits:
+            raise KeyError(f"alert 0x{code:04X} has no event-filter bit (dut.esme.alert_filter_bits)")
+        out[bits[code]] = "1" if on else "0"
+    return "".join(out)
 
 
-def filter_settings(bits: str) -> dict[int, bool]:
-    """The alerts :data:`FILTER_BITS` knows, on or off, in an event filter."""
-    return {code: len(bits) > i and bits[i] == "1" for code, i in FILTER_BITS.items()}
+def filter_settings(event_filter_bits: str, bits: FilterBits) -> dict[int, bool]:
+    """The alerts ``bits`` knows, on or off, in an event filter."""
+    return {code: len(event_filter_bits) > i and event_filter_bits[i] == "1" for code, i in bits.items()}
 
 
 class ClockDefects(BaseModel):
@@ -64,6 +75,7 @@ class ClockDefects(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     no_81C6: bool = Field(False, description="a refused adjustment logs and alerts no 0x81C6")
+    alert_81C6_always_sent: bool = Field(False, description="0x81C6 is sent whatever ECS25a3 says")
 
 
 @dataclass(frozen=True)
@@ -79,21 +91,18 @@ class ClockOutcome:
 
 @dataclass
 class MeterClock:
-    """The meter's clock as seen through adjustments, with its alert configuration.
+    """The meter's clock rules and alert configuration, over the meter's own clock.
 
-    ``base`` gives the meter's unadjusted clock (the ESME's free-running device time);
-    adjustments accumulate in ``correction_s``.
+    ``now`` reads the meter's device time; ``adjust(seconds)`` moves it (the ESME's own clock, so
+    there is one device time).
     """
 
-    base: Callable[[], datetime]
+    now: Callable[[], datetime]
+    adjust: Callable[[float], None]
     gbcs: tuple[int, ...]
     tolerance_s: float = CRITICAL_THRESHOLD_S
     defects: ClockDefects = field(default_factory=ClockDefects)
     alerts_enabled: dict[int, bool] = field(default_factory=lambda: {CLOCK_NOT_ADJUSTED_TOLERANCE: False})
-    correction_s: float = 0.0
-
-    def now(self) -> datetime:
-        return self.base() + timedelta(seconds=self.correction_s)
 
     def configure_alert(self, code: int, enabled: bool) -> None:
         """ECS25a3: switch a non-critical alert on or off (it is logged either way)."""
@@ -107,13 +116,14 @@ class MeterClock:
         diff = (requested - before).total_seconds()
         inside = window is None or window[0] <= before <= window[1]
         if abs(diff) <= self.tolerance_s and inside:
-            self.correction_s += diff
+            self.adjust(diff)
             return ClockOutcome(True, diff, self.now(), (CLOCK_ADJUSTED,), ())
         logged: list[int] = []
         alerted: list[int] = []
         if self.gbcs >= GBCS_WITH_0x81C6 and not self.defects.no_81C6:
             logged.append(CLOCK_NOT_ADJUSTED_TOLERANCE)
-            if self.alerts_enabled.get(CLOCK_NOT_ADJUSTED_TOLERANCE, False):
+            if (self.alerts_enabled.get(CLOCK_NOT_ADJUSTED_TOLERANCE, False)
+                    or self.defects.alert_81C6_always_sent):
                 alerted.append(CLOCK_NOT_ADJUSTED_TOLERANCE)
         if abs(diff) > CRITICAL_THRESHOLD_S:
             logged.append(CLOCK_NOT_ADJUSTED_OVER_10S)
@@ -123,7 +133,7 @@ class MeterClock:
 
 # ---------------------------------------------------------------------- the virtual ESME behaviour
 
-ECS70, ECS25A3 = 0x0062, 0x00EC
+ECS70, ECS25A3, ECS35A = 0x0062, 0x00EC, 0x0048
 
 
 def defects_from(source: object) -> ClockDefects:
@@ -136,15 +146,17 @@ def _when(value) -> datetime | None:
 
 
 class ClockBehaviour:
-    """Wires a :class:`MeterClock` to the virtual ESME's ECS70 and ECS25a3 hooks: responses,
-    event-log entries (in the ESME's ``event_log``) and the alerts the rules call for."""
+    """Wires a :class:`MeterClock` to the virtual ESME's ECS70, ECS25a3 and ECS35a hooks:
+    responses, event-log entries (in the ESME's ``event_log``) and the alerts the rules call for."""
 
-    def __init__(self, bench, gbcs: tuple[int, ...], tolerance_s: float, defects: ClockDefects):
+    def __init__(self, bench, gbcs: tuple[int, ...], tolerance_s: float, defects: ClockDefects,
+                 filter_bits: FilterBits):
         self.esme = bench.esme
         self.scheduler = bench.scheduler
-        self.clock = MeterClock(base=self.esme.device_time, gbcs=gbcs, tolerance_s=tolerance_s,
-                                defects=defects)
-        self.esme.handlers.update({ECS70: self.ecs70, ECS25A3: self.ecs25a3})
+        self.filter_bits = dict(filter_bits)
+        self.clock = MeterClock(now=self.esme.device_time, adjust=self.esme.adjust_clock, gbcs=gbcs,
+                                tolerance_s=tolerance_s, defects=defects)
+        self.esme.handlers.update({ECS70: self.ecs70, ECS25A3: self.ecs25a3, ECS35A: self.ecs35a})
 
     def ecs70(self, message, raw: bytes) -> list[bytes]:
         f = decode_content(message.message_code, "command", message.content)
@@ -185,21 +197,30 @@ class ClockBehaviour:
 
     def ecs25a3(self, message, raw: bytes) -> list[bytes]:
         f = decode_content(message.message_code, "command", message.content)
-        for code, on in filter_settings(f["event_filter"]).items():
+        for code, on in filter_settings(f["event_filter"], self.filter_bits).items():
             self.clock.configure_alert(code, on)
         content = builders.ecs25a3_response(invoke_id=f["invoke_id"])
         return [builder.build_response(originator=self.esme.eui, recipient=message.originator,
                                        counter=message.originator_counter, message_code=ECS25A3,
                                        content=content, keys=self.esme.keys)]
 
+    def ecs35a(self, message, raw: bytes) -> list[bytes]:
+        f = decode_content(message.message_code, "command", message.content)
+        wanted = f.get("event_log_range") or {}
+        start, end = _when(wanted.get("from")), _when(wanted.get("to"))
+        if start is None or end is None:
+            content = builders.ecs35a_response(event_log=None, invoke_id=f["invoke_id"], result="other-reason")
+        else:
+            stamped = [(entry.device_time.replace(microsecond=0), entry.code) for entry in self.esme.event_log]
+            content = builders.ecs35a_response(
+                event_log=[{"timestamp": when, "event_code": code} for when, code in stamped
+                           if start <= when <= end], invoke_id=f["invoke_id"])
+        return [builder.build_response(originator=self.esme.eui, recipient=message.originator,
+                                       counter=message.originator_counter, message_code=ECS35A,
+                                       content=content, keys=self.esme.keys)]
 
-def install(bench, gbcs: tuple[int, ...], tolerance_s: float,
-            defects: ClockDefects | None = None) -> ClockBehaviour:
-    """Give ``bench``'s virtual ESME its clock rules (once; later calls return the same one)."""
-    if bench not in _installed:
-        _installed[bench] = ClockBehaviour(bench, gbcs, tolerance_s,
-                                           defects or defects_from(bench.params.defects))
-    return _installed[bench]
 
-
-_installed: "weakref.WeakKeyDictionary[object, ClockBehaviour]" = weakref.WeakKeyDictionary()
+def install(bench, gbcs: tuple[int, ...], tolerance_s: float, defects: ClockDefects | None = None, *,
+            filter_bits: FilterBits) -> ClockBehaviour:
+    """Give ``bench``'s virtual ESME its clock rules and event-log read (the bench does, once)."""
+    return ClockBehaviour(bench, gbcs, tolerance_s, defects or defects_from(bench.params.defects), filter_bits)

@@ -171,6 +171,15 @@ class Defects(_Strict):
     timestamp_error_s: float = Field(0.0, description="added to both date-times inside the alert")
     pra_before_poa: bool = Field(False, description="the CH holds the POA back until after the PRA")
     drop_ratio: float = Field(0.0, ge=0, le=1, description="probability each link frame is lost")
+    historic_log_not_kept: bool = Field(False, description="the CH drops removed devices instead of "
+                                                           "keeping them in its historic device log")
+    oldest_not_overwritten: bool = Field(False, description="a full historic device log refuses new "
+                                                            "entries instead of overwriting the oldest")
+    no_8F12: bool = Field(False, description="device log changes raise no CS14 0x8F12 alert")
+    no_81C6: bool = Field(False, description="the ESME logs and alerts no 0x81C6 when it refuses a "
+                                             "clock adjustment outside tolerance")
+    alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a3 "
+                                                            "has it switched off")
 
 
 Preset = Literal["north", "central-south", "north-option-b", "central-south-option-b", "compliant"]

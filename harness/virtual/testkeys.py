@@ -25,9 +25,14 @@ def default_key_dir() -> Path:
 
 
 def rig_parties(dut, alert_recipient: str = NETWORK_OPERATOR) -> dict[str, str]:
-    """EUI -> role for every party of a virtual rig: its ESME and CH, the ACB, the alert recipient."""
-    return {dut.esme.eui: "esme", dut.comms_hub.eui: "comms hub", dut.acb: "access control broker",
-            alert_recipient: "network operator"}
+    """EUI -> role for every party of a virtual rig: its ESME and CH, the ACB, the supplier (when
+    the rig file names one), the alert recipient."""
+    parties = {dut.esme.eui: "esme", dut.comms_hub.eui: "comms hub", dut.acb: "access control broker",
+               alert_recipient: "network operator"}
+    supplier = getattr(dut, "supplier", None)
+    if supplier:
+        parties.setdefault(supplier, "supplier")
+    return parties
 
 
 def ensure_test_keys(directory: str | os.PathLike | None, euis: Mapping[str, str]) -> KeyStore:
