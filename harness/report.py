@@ -186,7 +186,8 @@ def _plan_section(r: RunResults, plan: str, scenarios: set[str], plot: Path | No
         out.append(("h", 3, "Checks and measurements"))
         out.append(("table", ["scenario", "trial", "measurement", "value", "limit set", "limit or rule",
                               "verdict", "evidence"],
-                    [[m.scenario, "" if m.trial is None else str(m.trial), m.name, _value(m.value, m.unit),
+                    [[m.scenario, "" if m.trial is None else str(m.trial), m.name,
+                      "" if m.value is None and not m.limit_set else _value(m.value, m.unit),
                       m.limit_set or "-", m.limit or "", m.verdict.value.upper(),
                       ", ".join(f"journal #{i}" for i in m.evidence)] for m in judged]))
     notes = [m for m in measurements if m.verdict is Verdict.INFO]

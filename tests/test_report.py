@@ -123,7 +123,7 @@ def test_report_opens_with_a_summary_then_one_section_per_plan(tmp_path: Path):
     assert "| All tests | 2 passed, 1 failed, 1 skipped |" in summary
     assert "TSAT WARNING" not in md and "TSAT FAIL" not in md
     device_log = md.split("## Plan device-log")[1].split("## Plan clock-alert")[0]
-    assert "| sr8-9 |  | ccs06_drops_removed_esme | none | - | SR8.9: CCS06 no longer lists it | PASS | " \
+    assert "| sr8-9 |  | ccs06_drops_removed_esme |  | - | SR8.9: CCS06 no longer lists it | PASS | " \
            "journal #11, journal #12 |" in device_log
     assert "[historic] historic_log_keeps_newest_15 = 16 entries vs CRP535: at most 15 <entries> -> FAIL " \
            "evidence: journal #40" in device_log
