@@ -187,3 +187,85 @@ def test_deleting_any_required_key_names_it(key):
     with pytest.raises(RigFileError) as info:
         parse_rig(text, "bench.yaml", Path("/tmp"))
     assert re.search(rf"^bench\.yaml:\d+: \S*{key}\S*: ", str(info.value), re.M)
+
+
+GOOD_CODE = "83FED3407A939723A5C639B26916D505C3B5"  # the ZigBee specification's example, with its CRC
+
+
+def with_esme(extra: str) -> str:
+    return GOOD.replace('firmware: "1.0.0"}', f'firmware: "1.0.0", {extra}}}')
+
+
+def test_esme_install_code_supplier_and_filter_bits(tmp_path):
+    text = with_esme(f'install_code: "{GOOD_CODE.lower()}", alert_filter_bits: {{"0x81c6": 12}}')
+    text = text.replace("  acb: 90B3D51F30000002\n", "  acb: 90B3D51F30000002\n  supplier: 90b3d51f30010000\n")
+    dut = load_rig(write(tmp_path, text)).dut
+    assert dut.esme.install_code == GOOD_CODE
+    assert dut.esme.install_code_bytes == bytes.fromhex(GOOD_CODE)[:16]
+    assert GOOD_CODE not in repr(dut)  # kept out of logs and reports
+    assert dut.esme.filter_bits == {0x81C6: 12}
+    assert dut.supplier == dut.supplier_party == "90B3D51F30010000"
+
+
+def test_without_the_optional_fields_the_acb_stands_in_and_the_default_filter_bit_applies(tmp_path):
+    dut = load_rig(write(tmp_path, GOOD)).dut
+    assert dut.esme.install_code is None and dut.esme.install_code_bytes is None
+    assert dut.supplier is None and dut.supplier_party == dut.acb
+    assert dut.esme.filter_bits == {0x81C6: 0x01C6}
+
+
+@given(code=st.binary(min_size=16, max_size=16), flip=st.integers(0, 17 * 8 + 7))
+@settings(max_examples=40, deadline=None)
+def test_install_code_crc_catches_every_single_bit_error(code, flip):
+    from harness.rigfile import install_code_crc
+
+    good = code + install_code_crc(code)
+    bad = bytearray(good)
+    bad[flip // 8] ^= 1 << (flip % 8)
+    parse_rig(with_esme(f'install_code: "{good.hex()}"'), "bench.yaml", Path("/tmp"))
+    with pytest.raises(RigFileError, match=r"dut\.esme\.install_code: CRC [0-9A-F]{4} does not match the code"):
+        parse_rig(with_esme(f'install_code: "{bytes(bad).hex()}"'), "bench.yaml", Path("/tmp"))
+
+
+@pytest.mark.parametrize("value, problem", [
+    (f'"{GOOD_CODE[:32]}"', "expected 16 bytes and their 2-byte CRC (36 hex digits), got 32 hex digits"),
+    ('"not hex"', "expected the install code as hex digits"),
+    ("123456", "expected the install code as hex digits (quote it)"),
+])
+def test_a_malformed_install_code_is_named_at_its_line(tmp_path, value, problem):
+    text = with_esme(f"install_code: {value}")
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'install_code')}: dut.esme.install_code: {problem}" in msg
+
+
+@pytest.mark.parametrize("bits, problem", [
+    ("{8145: 3}", "expected an alert code as 4 quoted hex digits"),
+    ('{"81C6": 512}', "81C6: expected a bit number 0..511, got 512"),
+])
+def test_a_bad_alert_filter_bit_is_named(tmp_path, bits, problem):
+    msg = error_of(tmp_path, with_esme(f"alert_filter_bits: {bits}"))
+    assert "dut.esme.alert_filter_bits: " + problem in msg
+
+
+def test_bad_supplier_eui_is_named(tmp_path):
+    text = GOOD.replace("  acb: 90B3D51F30000002\n", "  acb: 90B3D51F30000002\n  supplier: 90B3D51F3001\n")
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'supplier')}: dut.supplier: expected an EUI-64 as 16 hex digits" in msg
+
+
+def test_tsat_table_is_relative_to_the_rig_file_and_loads(tmp_path):
+    from harness import tsat
+
+    (tmp_path / "tables").mkdir()
+    shipped = tsat.DEFAULT_TABLE.read_text().replace('schedule_11_version: "9.0"', 'schedule_11_version: "9.9"')
+    (tmp_path / "tables" / "lab.yaml").write_text(shipped)
+    rig = load_rig(write(tmp_path, GOOD + "tsat: {on_violation: fail, table: tables/lab.yaml}\n"))
+    assert rig.tsat.table == (tmp_path / "tables" / "lab.yaml").resolve()
+    assert "9.9" in rig.tsat.load_table().version
+    assert load_rig(write(tmp_path, GOOD)).tsat.load_table() is tsat.default_table()
+
+
+def test_a_missing_tsat_table_is_named_at_its_line(tmp_path):
+    text = GOOD + "tsat:\n  table: nowhere.yaml\n"
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'nowhere')}: tsat.table: no TSAT table file at " in msg
