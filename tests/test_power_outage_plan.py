@@ -15,7 +15,7 @@ from harness.limits import load_limits
 from harness.rig import default_rig_file, open_rig
 from harness.stats import TrialTiming, latency_table
 from harness.virtual.params import VirtualParams
-from harness.run_cli import plan_path, plugin_args
+from harness.run_cli import plan_path
 from testplans.outage import PRA_CODES, observe_outage
 
 pytest_plugins = ["pytester"]
@@ -116,7 +116,7 @@ DEFECTS = [
 
 
 def run_plan(pytester, rig: Path, scenario: str, out: Path):
-    return pytester.runpytest_inprocess(str(plan_path("power-outage")), *plugin_args(), "--rig", str(rig),
+    return pytester.runpytest_inprocess(str(plan_path("power-outage")), "--rig", str(rig),
                                         "--out", str(out), "-k", scenario, "-p", "no:cacheprovider",
                                         "--limit-set", "sec-h3.14g", "--limit-set", "dno-ena-2019")
 
