@@ -111,7 +111,7 @@ def insane_fields(row: dict, eui: str, read_at: datetime, evidence: str) -> list
     return [f"{b} ({evidence})" for b in bad]
 
 
-def test_sr8_9_remove_then_restore_the_esme(ccs, rig, itch, clock, esme_install_code):
+def test_sr8_9_remove_then_restore_the_esme(ccs, rig, itch, clock, esme_install_code, measure):
     esme = rig.rig.dut.esme.eui
     rows, _ = active(ccs)
     if esme not in rows:  # start from a commissioned ESME
@@ -123,9 +123,13 @@ def test_sr8_9_remove_then_restore_the_esme(ccs, rig, itch, clock, esme_install_
 
     removed = change(ccs, itch, lambda: ccs.remove_device(esme))
     rows, read = active(ccs)
+    measure.check("ccs06_drops_removed_esme", esme not in rows, evidence=frame_ids(removed, read),
+                  rule="SR8.9: CCS06 no longer lists a device CCS02 removed")
     assert esme not in rows, f"CCS06 still shows {esme} after {removed.evidence} ({read.evidence})"
     keys, historic, ex = backups(ccs)
     assert esme not in keys, f"device log backup still has {esme} ({ex.evidence})"
+    measure.check("historic_log_keeps_removed_esme", (esme, key) in historic, evidence=frame_ids(ex),
+                  rule="CRP535: CCS07 lists a removed device in the historic log with its hashed TC link key")
     assert (esme, key) in historic, (f"historic device log lacks {esme} with its hashed key {key}; "
                                      f"it has {historic} ({ex.evidence})")
 
@@ -133,9 +137,14 @@ def test_sr8_9_remove_then_restore_the_esme(ccs, rig, itch, clock, esme_install_
     row = wait_joined(ccs, clock, esme)
     assert row is not None, f"the re-added ESME {esme} did not join within {JOIN_TIMEOUT_S} s"
     _, read = active(ccs)
+    measure.check("ccs06_entry_fields_sane", not insane_fields(row, esme, clock.wall(), read.evidence),
+                  evidence=frame_ids(read), rule="SR8.9: the CCS06 entry's 14 fields in range")
     assert not insane_fields(row, esme, clock.wall(), read.evidence), insane_fields(row, esme, clock.wall(),
                                                                                     read.evidence)
     keys, historic, ex = backups(ccs)
+    measure.check("restored_esme_keeps_its_key", keys.get(esme) == key and esme not in dict(historic),
+                  evidence=frame_ids(ex),
+                  rule="CRP535: a re-added device is restored with its old key and leaves the historic log")
     assert keys.get(esme) == key, (f"restored ESME has hashed key {keys.get(esme)}, not its old {key} "
                                    f"({ex.evidence})")
     assert esme not in dict(historic), f"restored ESME still in the historic log ({ex.evidence})"
@@ -148,7 +157,7 @@ def churn_euis(rig, n: int, block: int = 0) -> list[str]:
     return [f"{base | 0xF000 | block << 8 | i:016X}" for i in range(n)]
 
 
-def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock):
+def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock, measure):
     euis = churn_euis(rig, HISTORIC_MAX + 2)
     for eui in euis:
         change(ccs, itch, lambda: ccs.add_device(eui, bytes(16), 128, JOIN_TIMEOUT_S))
@@ -158,6 +167,10 @@ def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock):
         change(ccs, itch, lambda: ccs.remove_device(eui))
     _, historic, ex = backups(ccs)
     kept = [e for e, _ in historic]
+    measure.check("historic_log_keeps_newest_15",
+                  len(kept) <= HISTORIC_MAX and kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], value=len(kept),
+                  unit="entries", evidence=frame_ids(ex),
+                  rule=f"CRP535: at most {HISTORIC_MAX} historic entries, the oldest overwritten")
     assert len(kept) <= HISTORIC_MAX, f"historic log holds {len(kept)} entries, over {HISTORIC_MAX} ({ex.evidence})"
     assert kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], (
         f"historic log should end with the newest {HISTORIC_MAX} removed devices {euis[-HISTORIC_MAX:]}, "
