@@ -82,7 +82,7 @@ def parse_scpi_error(reply: object) -> tuple[int, str]:
 def parse_register(reply: object) -> int:
     """A status or error register value (non-negative integer)."""
     text = clean(reply).lstrip("+")
-    if not text.isdigit() or len(text) > 6:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise ReplyError(f"expected a register value, got {excerpt(reply)}")
     return int(text)
 
