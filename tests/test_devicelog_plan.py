@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 
 from harness import commands
 from harness.commands import CCS06, HarnessConfigError, sender_for
@@ -25,19 +26,15 @@ EVIDENCE = re.compile(r"CCS0[1267] command journal #\d+, response journal #\d+")
 def rig_file(tmp: Path, esme_gbcs="3.2", ch_gbcs="3.2", defects: dict[str, bool] | None = None,
              install_code: bool = True) -> Path:
     """The virtual rig file with other GBCS versions, defect switches, or no ESME install code."""
-    text = default_rig_file().read_text()
-    text = text.replace('type: ESMETS, spec_version: "4.2", gbcs_version: "3.2"',
-                        f'type: ESMETS, spec_version: "4.2", gbcs_version: "{esme_gbcs}"')
-    text = text.replace('type: CHTS, spec_version: "1.3", gbcs_version: "3.2"',
-                        f'type: CHTS, spec_version: "1.3", gbcs_version: "{ch_gbcs}"')
+    data = yaml.safe_load(default_rig_file().read_text())
+    data["dut"]["esme"]["gbcs_version"] = esme_gbcs
+    data["dut"]["comms_hub"]["gbcs_version"] = ch_gbcs
     if not install_code:
-        text, n = re.subn(r',\s*install_code: "[0-9A-F]+"\}', "}", text)
-        assert n == 1
+        del data["dut"]["esme"]["install_code"]
     if defects:
-        assert text.rstrip().endswith("preset: central-south")
-        text = text.rstrip() + "\n  defects: {" + ", ".join(f"{k}: {str(v).lower()}" for k, v in defects.items()) + "}\n"
+        data["virtual"]["defects"] = dict(defects)
     path = tmp / "rig.yaml"
-    path.write_text(text)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 

@@ -6,7 +6,6 @@ instrument."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
@@ -201,7 +200,7 @@ def test_rig_check_cli_bad_file_is_one_message(tmp_path, capsys):
     bad.write_text(VIRTUAL.read_text().replace("seed: 1", "seed: one"))
     assert main(["rig", "check", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"bad.yaml:{7}: seed: " in err and "Traceback" not in err
+    assert f"bad.yaml:{VIRTUAL.read_text().splitlines().index('seed: 1') + 1}: seed: " in err and "Traceback" not in err
 
 
 def test_default_rig_is_the_shipped_virtual_rig():
