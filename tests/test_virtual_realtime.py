@@ -23,7 +23,7 @@ DUT = load_rig(default_rig_file()).dut
 assert (DUT.esme.eui, DUT.comms_hub.eui, DUT.acb) == (ESME, CH, ACB)
 FAST = {"preset": "compliant",
         "esme": {"boot_s": 0.05, "han_latency_s": 0.01, "outage_threshold_s": 0.5},
-        "ch": {"poa_after_s": 0.5}}
+        "ch": {"poa_after_s": 0.5, "windows": {"poa": None, "pra": None}}}
 
 
 @pytest.fixture
