@@ -73,7 +73,7 @@ def test_sessions_without_rig_fixtures_open_nothing(pytester, tmp_path):
     before = datetime.now(timezone.utc).date().isoformat()
     result = run(pytester, f"--rig={rig}", f"--out={tmp_path / 'out'}")
     result.assert_outcomes(passed=1)
-    assert not (tmp_path / "out" / "journal.sqlite").exists() and not (pytester.path / "results").exists()
+    assert not (tmp_path / "out" / "journal.sqlite").exists() and not (pytester.path / "runs").exists()
     # the run is still recorded where --out says, with the DUT judged against the TSAT on the real date
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert doc["rig"]["name"] == "bench-p" and doc["instruments"] == [] and doc["tsat"]["devices"]
