@@ -46,7 +46,7 @@ def observe(request, powered, bus, clock, progress):
 
     def run(duration_s: float, index: int = 0) -> Observation:
         with progress.waiting(f"{scenario} #{index}: POA/PRA"):
-                return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
+            return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
                                   observe_s=observe_s, settle_s=SETTLE_S)
 
     return run
@@ -69,6 +69,7 @@ def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
                     missing="no PRA arrived")
     if obs.pra is None:
         return
+    judge_signature(measure, obs, ev_pra)
     code = obs.pra_code
     if outage >= OUTAGE_THRESHOLD_S + BOUNDARY_MARGIN_S:
         measure.check("pra_alert_code", code in RESTORED_LONG, value=code_text(code), evidence=ev_pra,
@@ -90,6 +91,19 @@ def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
         measure.check("poa_before_pra", not obs.pra_before_poa, evidence=obs.evidence, trial=obs.index,
                       outage_s=outage, rule="a POA arrives before its PRA (DCC study: PRAs sometimes "
                                             "overtake their POAs)")
+
+
+def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
+    """The PRA is a critical alert: it must carry the ESME's signature, and it must verify."""
+    checked = obs.pra.data.get("signature_valid") or []
+    if not checked:
+        measure.info("pra_signature", "not verified", note=obs.pra.data.get("signature") or
+                     "no signature checked: is the ESME's DS certificate in the rig's key store?",
+                     evidence=evidence, trial=obs.index)
+        return
+    measure.check("pra_signature", all(checked), value=str(checked), evidence=evidence, trial=obs.index,
+                  outage_s=obs.outage_s, rule="ECS80 is a critical alert, signed by the ESME: the signature "
+                                              "verifies against its DS certificate [GBCS]")
 
 
 def test_short_outage(observe, measure, rig):

@@ -22,12 +22,11 @@ pytest_plugins = ["pytester"]
 
 
 def make_rig(tmp: Path, virtual: str, seed: int = 1) -> Path:
-    """The embedded virtual rig with another ``virtual:`` section (and its keys under ``tmp``)."""
+    """The embedded virtual rig with another ``virtual:`` section."""
     text = default_rig_file().read_text()
     head = text[: text.index("\nvirtual:")].replace("seed: 1", f"seed: {seed}")
     path = tmp / "rig.yaml"
-    path.write_text(head.replace("sec-h3.14g-relaxed", "sec-relaxed")
-                    .replace("keystore: keys/", f"keystore: {tmp / 'keys'}/") + "\nvirtual:\n" + virtual)
+    path.write_text(head + "\nvirtual:\n" + virtual)
     return path
 
 
@@ -109,6 +108,8 @@ DEFECTS = [
     ("timestamp_error_s: 45", "long_outage", ["[long-outage] trial 0: pra_times_error_s = 45.000 s vs "
                                               "interruption and restoration times", "within 10 s",
                                               "FAIL evidence: journal #"]),
+    ("bad_signature: true", "short_outage", ["[short-outage] trial 0: pra_signature = [False] vs ECS80 is a "
+                                             "critical alert", "FAIL evidence: journal #"]),
     ("pra_before_poa: true", "ordering", ["[ordering] trial 0: poa_before_pra", "FAIL evidence: journal #"]),
     ("drop_ratio: 1.0", "flapping_supply", ["[flapping-supply] trial 0: pra_latency_s = none s",
                                             "FAIL (no PRA for this interruption)"]),

@@ -162,6 +162,8 @@ class VirtualEsme:
                           recipient=self.params.alert_recipient.upper(), message_code=ECS80,
                           content=content)
         builder.sign_message(message, self.keys)
+        if self.defects.bad_signature:
+            message.signature = bytes([message.signature[0] ^ 0x01]) + message.signature[1:]
         self.send(HanFrame(builder.authenticate(message, self.keys), "alert", ECS80, code))
 
     def send(self, frame: HanFrame) -> None:

@@ -169,6 +169,8 @@ class Defects(_Strict):
     pra_delay_s: float = Field(0.0, ge=0, description="the restoration alert goes out this much later")
     wrong_pra_code: bool = Field(False, description="the ESME raises 8F35 where 8F36 is due")
     timestamp_error_s: float = Field(0.0, description="added to both date-times inside the alert")
+    bad_signature: bool = Field(False, description="the ESME's restoration alert carries a signature "
+                                                   "that does not verify")
     pra_before_poa: bool = Field(False, description="the CH holds the POA back until after the PRA")
     drop_ratio: float = Field(0.0, ge=0, le=1, description="probability each link frame is lost")
     historic_log_not_kept: bool = Field(False, description="the CH drops removed devices instead of "
