@@ -26,24 +26,23 @@ sys.path.insert(0, str(ROOT))
 
 from harness.journal import Journal  # noqa: E402
 from harness.rig import default_rig_file, open_rig  # noqa: E402
-from harness.run_cli import plan_path, plugin_args  # noqa: E402
+from harness.run_cli import plan_path  # noqa: E402
 from testplans.outage import observe_outage  # noqa: E402
 
 
 def rig_file(tmp: Path, virtual: str) -> Path:
-    """The embedded virtual rig with its test keys in ``tmp`` and the given ``virtual:`` section."""
+    """The embedded virtual rig with the given ``virtual:`` section."""
     text = default_rig_file().read_text()
     head = text[: text.index("\nvirtual:")]
     path = tmp / "rig.yaml"
-    path.write_text(head.replace("sec-h3.14g-relaxed", "sec-relaxed")
-                    .replace("keystore: keys/", f"keystore: {tmp / 'keys'}/") + "\nvirtual:\n" + virtual)
+    path.write_text(head + "\nvirtual:\n" + virtual)
     return path
 
 
 def plan_wall_time(trials: int, tmp: Path) -> None:
     rig = rig_file(tmp, "  preset: central-south\n")
     out = tmp / "plan"
-    cmd = [sys.executable, "-m", "pytest", str(plan_path("power-outage")), *plugin_args(), "--rig", str(rig),
+    cmd = [sys.executable, "-m", "pytest", str(plan_path("power-outage")), "--rig", str(rig),
            "--out", str(out), "--trials", str(trials), "-q", "-p", "no:cacheprovider"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
