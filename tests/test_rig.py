@@ -61,14 +61,17 @@ def bench(tmp_path):
     scheduler.close()
 
 
-def outage_run(out: Path, seconds: float = 200) -> list[tuple]:
+def outage_run(out: Path, seconds: float = 200) -> tuple[list[tuple], list[tuple]]:
+    """The events and the journal (every frame's instants and raw bytes) of one outage."""
     with open_rig(VIRTUAL, out) as rig:
         rig.clock.sleep(600)  # let the virtual Comms Hub come up
         with rig.mains.outage(seconds=seconds):
             pass
         rig.clock.sleep(900)
-        return [(e.kind, e.t_ns, e.source, json.dumps(e.data, sort_keys=True, default=str))
-                for e in rig.bus.events()]
+        events = [(e.kind, e.t_ns, e.source, json.dumps(e.data, sort_keys=True, default=str))
+                  for e in rig.bus.events()]
+        journal = [(f.direction, f.t_ns, f.wall_ns, f.source, f.kind, f.raw) for f in rig.journal.frames()]
+        return events, journal
 
 
 def test_virtual_rig_runs_an_outage_in_virtual_time_and_ground_truth_agrees(tmp_path):
@@ -88,7 +91,9 @@ def test_virtual_rig_runs_an_outage_in_virtual_time_and_ground_truth_agrees(tmp_
 
 
 def test_same_rig_file_and_seed_give_identical_runs(tmp_path):
-    assert outage_run(tmp_path / "a") == outage_run(tmp_path / "b")
+    events, journal = outage_run(tmp_path / "a")
+    assert len(journal) >= 2  # the POA line and the signed 8F36, byte for byte below
+    assert (events, journal) == outage_run(tmp_path / "b")
 
 
 def test_closing_the_session_restores_mains(tmp_path):
