@@ -18,3 +18,18 @@ def rtds() -> Path:
         pytest.skip(f"RTDS 4.5.0 vectors not found at {RTDS} (they ship with the DCC's "
                     "shared test data, not with hubrig); codec tests on self-built messages still run")
     return RTDS
+
+
+@pytest.fixture
+def served_supply():
+    """A virtual Keysight AC6800 served on a loopback TCP socket in real time, reached by the real
+    driver stack (pyvisa-py) as ``server.resource``; yields ``(supply, server)``."""
+    from harness.clock import RealTimeScheduler
+    from harness.virtual.supply import VirtualSupply, serve_tcp
+
+    scheduler = RealTimeScheduler()
+    supply = VirtualSupply(scheduler, dialect="keysight-ac6800")
+    server = serve_tcp(supply)
+    yield supply, server
+    server.close()
+    scheduler.close()

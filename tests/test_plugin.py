@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import RealTimeScheduler
-from harness.virtual.supply import VirtualSupply, serve_tcp
 
 pytest_plugins = ["pytester"]
 
@@ -40,16 +38,6 @@ dut:
   acb: 90B3D51F30000002
 state_dir: state/
 """
-
-
-@pytest.fixture
-def virtual_supply():
-    scheduler = RealTimeScheduler()
-    supply = VirtualSupply(scheduler, dialect="keysight-ac6800")
-    server = serve_tcp(supply)
-    yield supply, server
-    server.close()
-    scheduler.close()
 
 
 def bench_file(tmp_path: Path, resource: str = "TCPIP0::127.0.0.1::9::SOCKET", esme_gbcs: str = "3.2",
@@ -132,8 +120,8 @@ def test_gbcs_feature_skips_an_older_dut_with_the_tsat_reason(pytester, tmp_path
         result.stdout.fnmatch_lines(["*alert_0x81C6 needs GBCS >= 3.2 but dut.esme runs GBCS 2.0*"])
 
 
-def test_fixtures_share_one_rig_and_mains_comes_back_after_a_failing_test(pytester, tmp_path, virtual_supply):
-    supply, server = virtual_supply
+def test_fixtures_share_one_rig_and_mains_comes_back_after_a_failing_test(pytester, tmp_path, served_supply):
+    supply, server = served_supply
     rig = bench_file(tmp_path, resource=server.resource)
     pytester.makepyfile("""
         from harness.mains import MAINS

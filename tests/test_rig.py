@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.clock import NS_PER_S, RealClock, RealTimeScheduler, VirtualClock
+from harness.clock import NS_PER_S, RealClock, VirtualClock
 from harness.events import FRAME, NOTIFICATION, match
 from harness.mains import MAINS, MainsRecoveredWarning
 from harness.rig import default_rig_file, open_rig, probe_rig
-from harness.virtual.supply import VirtualSupply, serve_tcp
 
 ROOT = Path(__file__).resolve().parent.parent
 VIRTUAL = ROOT / "rigs" / "virtual.yaml"
@@ -44,11 +43,9 @@ state_dir: state/
 
 
 @pytest.fixture
-def bench(tmp_path):
+def bench(tmp_path, served_supply):
     """A real-kind rig file whose supply is a virtual one served over TCP (pyvisa-py reaches it)."""
-    scheduler = RealTimeScheduler()
-    supply = VirtualSupply(scheduler, dialect="keysight-ac6800")
-    server = serve_tcp(supply)
+    supply, server = served_supply
     (tmp_path / "keys").mkdir()
 
     def write(port: str = "loop://", resource: str = server.resource, limit_sets: str = "sec-h3.14h") -> Path:
@@ -56,9 +53,7 @@ def bench(tmp_path):
         path.write_text(BENCH.format(resource=resource, port=port, limit_sets=limit_sets))
         return path
 
-    yield write, supply
-    server.close()
-    scheduler.close()
+    return write, supply
 
 
 def outage_run(out: Path, seconds: float = 200) -> tuple[list[tuple], list[tuple]]:
