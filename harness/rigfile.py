@@ -70,6 +70,8 @@ class SafetyLimits(_Model):
 
     max_voltage: float = Field(gt=0, description="V")
     max_current: float = Field(gt=0, description="A")
+    min_frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources")
+    max_frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources")
 
 
 class SupplyConfig(_Model):
@@ -83,6 +85,11 @@ class SupplyConfig(_Model):
     current_limit: float = Field(gt=0, description="A")
     frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources only")
     verify: bool = True
+    verify_on_min_v: float | None = Field(default=None, ge=0, description="measured volts that confirm "
+                                          "mains on (default 90 % of the set-point)")
+    verify_off_max_v: float | None = Field(default=None, ge=0, description="measured volts that confirm "
+                                           "mains off (default 10 % of the set-point, at least 0.5 V)")
+    verify_timeout_s: float = Field(default=1.0, gt=0, description="how long the measurement may take to settle")
     timeout_s: float = Field(default=5.0, gt=0)
     visa_library: str = "@py"
 
