@@ -205,3 +205,27 @@ def test_rig_check_cli_bad_file_is_one_message(tmp_path, capsys):
 
 def test_default_rig_is_the_shipped_virtual_rig():
     assert default_rig_file() == VIRTUAL.resolve()
+
+
+def test_a_relay_bench_switches_mains_through_the_relay_and_restores_it(tmp_path, bench, monkeypatch):
+    """mains_switch: relay on a real-kind rig: cut and restore go through the HID relay board
+    (a fake pyusb backend), the supply is left alone, and closing the session leaves the relay closed."""
+    import drivers.relay
+    from tests.test_relay import Board, FakeBackend
+
+    board = Board(relays=2)
+    real_open = drivers.relay.open_relay
+    monkeypatch.setattr(drivers.relay, "open_relay",
+                        lambda cfg, clock, bus, backend=None: real_open(cfg, clock, bus, FakeBackend(board)))
+    write, supply = bench
+    path = write()
+    path.write_text(path.read_text().replace(
+        "  itch:", "  relay: {channel: 2, mains_on_when: closed}\n  mains_switch: relay\n  itch:"))
+    with open_rig(path, tmp_path / "run") as rig:
+        assert board.state == 0b10  # a run starts with mains on: relay 2 closed
+        with rig.mains.outage(seconds=0.05) as out:
+            assert board.state == 0  # the relay cut mains
+        assert not supply.changes  # the supply (powering something else) was never switched
+        assert board.state == 0b10 and out.restore_ns > out.cut_ns
+        rig.mains.cut()
+    assert board.state == 0b10  # closing the session restored mains
