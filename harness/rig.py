@@ -102,7 +102,7 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
 
     ``realtime`` applies to the virtual rig only (virtual devices behind a pty and a TCP socket).
     Mains-off markers live in ``state_dir``, else the rig file's ``state_dir``, else
-    :func:`default_state_dir` (the in-process virtual rig keeps none). Anything that fails while
+    :func:`default_state_dir` (the virtual rig keeps none). Anything that fails while
     opening closes what was opened before it.
     """
     path = Path(rigfile)
@@ -140,10 +140,8 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
         relay = _open_relay(rig, clock, bus)
         stack.callback(relay.close)
     switch = relay if rig.instruments.mains_switch == "relay" else supply
-    if rig.is_virtual and not realtime:
-        markers = None
-    else:
-        markers = state_dir or rig.state_dir or default_state_dir()
+    # A virtual supply lives and dies with this process, so a killed virtual run leaves nothing cut.
+    markers = None if rig.is_virtual else state_dir or rig.state_dir or default_state_dir()
     mains = Mains(switch, clock, bus, markers, rig.name)  # restores first if a killed run left it off
     stack.callback(mains.close)  # after the instruments, so it runs before they close
     if mains.recovered is None:

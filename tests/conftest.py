@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 RTDS = SHARED / "vectors" / "rtds-4.5.0"
+
+# The suite never touches the user's own mains-off markers or results database (child processes
+# started by tests inherit these too).
+_SANDBOX = Path(tempfile.mkdtemp(prefix="hubrig-tests-"))
+atexit.register(shutil.rmtree, _SANDBOX, ignore_errors=True)
+os.environ["HUBRIG_STATE_DIR"] = str(_SANDBOX / "state")
+os.environ["HUBRIG_RESULTS_DB"] = str(_SANDBOX / "results.sqlite")
 
 
 @pytest.fixture(scope="session")
