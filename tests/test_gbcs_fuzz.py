@@ -52,7 +52,8 @@ def built(keys) -> list[bytes]:
 
 
 def only_gbcs_errors(data: bytes, keys: KeyStore | None) -> None:
-    """Parse and fully decode; anything but a record or GbcsError fails the test."""
+    """Parse and fully decode; anything but a record or GbcsError fails the test, and so does a
+    GbcsError that only wraps a decoder bug (decode_record chains those)."""
     try:
         envelope.parse(data)
     except GbcsError as exc:
@@ -61,6 +62,7 @@ def only_gbcs_errors(data: bytes, keys: KeyStore | None) -> None:
         record = decode_record(data, keys, ACB)
     except GbcsError as exc:
         assert 0 <= exc.offset <= len(data)
+        assert exc.__cause__ is None, f"a content decoder bug passed off as bad bytes: {exc}"
         return
     json.dumps(record)  # what decode_record returns is JSON-ready
 

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from harness.gbcs import builder, envelope, security
 from harness.gbcs.content import builders as content
-from harness.gbcs import decode
 from harness.gbcs.decode import decode_record
 from harness.gbcs.errors import GbcsError
 from harness.gbcs.keystore import KeyStore, KeyStoreError
@@ -145,21 +144,22 @@ def test_encrypted_block_round_trip_and_tamper(keys):
     assert security.decrypt_block(msg, None, block) is None
 
 
-def test_decode_record_offers_the_content_layer_decryption(keys, monkeypatch):
-    header = envelope.Message(cra="response", originator_counter=78, originator=ESME, recipient=SUPPLIER,
-                              message_code=0x0027, content=b"")
-    block = security.encrypt_block(header, keys, b"\x02\x01\x06\x00\x00\x00\x2a")
-    data = builder.build_response(originator=ESME, recipient=SUPPLIER, counter=78, message_code=0x0027,
-                                  content=block, keys=keys)
-
-    def decode_content(message_code, cra, content, decrypt):
-        return {"kind": "test", "plain": decrypt(content)}
-
-    decode._content_layer()
-    monkeypatch.setitem(decode._content, "decode", decode_content)
-    monkeypatch.setitem(decode._content, "decrypt", True)
-    assert decode_record(data, keys)["body"]["plain"] == b"\x02\x01\x06\x00\x00\x00\x2a"
-    assert decode_record(data, None)["body"]["plain"] is None
+def test_decode_record_shows_encrypted_content_in_clear_only_with_the_keys(keys, tmp_path):
+    # An ECS68-like alert: protection parameters, then the protected block (0x31 || IC ||
+    # ciphertext || tag) encrypted for the recipient with the content-encryption KDF (flag 04).
+    header = envelope.Message(cra="alert", originator_counter=78, originator=ESME, recipient=SUPPLIER,
+                              message_code=0x0061, content=b"")
+    block = security.encrypt_block(header, keys, b"\x12\x00\x2a")  # long-unsigned 42
+    body = (bytes.fromhex("0F200000010002041280AA090C07DF0101FF000000008000FF" "0101" "0202" "1602" "0200")
+            + b"\x09" + bytes((len(block),)) + block)
+    data = builder.build_alert(originator=ESME, recipient=SUPPLIER, counter=78, message_code=0x0061,
+                               content=body, keys=keys)
+    protected = decode_record(data, keys)["body"]["body"][1]
+    assert protected["value"] == block.hex().upper()
+    assert protected["decrypted"] == {"type": "long-unsigned", "value": 42}
+    assert decode_record(data, None)["body"]["body"][1]["decrypted"] is None
+    strangers = KeyStore.generate(tmp_path, {ESME: "esme", SUPPLIER: "supplier"})
+    assert decode_record(data, strangers)["body"]["body"][1]["decrypted"] is None
 
 
 def test_kdf_is_one_sha256_round_over_counter_secret_and_other_info(keys):
