@@ -415,18 +415,30 @@ def _line_of(message: str) -> tuple[int, str]:
     return (int(m.group(1)) if m else 0, message)
 
 
-def _reject_duplicate_keys(node: yaml.Node, shown: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise RigFileError(f"{shown}:{key.start_mark.line + 1}: {key.value}: duplicate key")
-                seen.add(key.value)
-            _reject_duplicate_keys(value, shown)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _reject_duplicate_keys(item, shown)
+def _reject_duplicate_keys(root: yaml.Node, shown: str) -> None:
+    """Refuse duplicate keys, and aliases that make the document contain itself. Each node is
+    visited once: an alias is the very node it names, so nested aliases cost nothing extra."""
+    visited: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[int, ...]]] = [(root, ())]
+    while stack:
+        node, ancestors = stack.pop()
+        if id(node) in ancestors:
+            raise RigFileError(f"{shown}:{node.start_mark.line + 1}: a YAML alias refers to a section "
+                               "that contains it (a rig file cannot contain itself)")
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        inside = ancestors + (id(node),)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise RigFileError(f"{shown}:{key.start_mark.line + 1}: {key.value}: duplicate key")
+                    seen.add(key.value)
+                stack.append((value, inside))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, inside) for item in node.value)
 
 
 def _describe(err: dict, root: yaml.Node, shown: str) -> str:

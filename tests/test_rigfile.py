@@ -169,6 +169,19 @@ def test_not_a_mapping_and_empty_and_missing_file(tmp_path):
         load_rig(tmp_path / "absent.yaml")
 
 
+@pytest.mark.parametrize("text", ["instruments: &i {itch: *i}\n", "limit_sets: &l [*l]\n"])
+def test_an_alias_that_contains_itself_is_a_located_message_not_a_recursion_error(tmp_path, text):
+    assert error_of(tmp_path, text).startswith("bench.yaml:1: a YAML alias refers to a section that contains it")
+
+
+def test_nested_aliases_are_checked_once_not_expanded(tmp_path):
+    """Nine aliases of nine aliases, nine deep, are 9**9 nodes if expanded: the loader must answer at once."""
+    lines = ["x0: &x0 [a, a, a, a, a, a, a, a, a]"]
+    lines += [f"x{i}: &x{i} [" + ", ".join([f"*x{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    text = GOOD + "\n".join(lines) + "\n"
+    assert f"bench.yaml:{line_of(text, 'x0:')}: x0: unknown field 'x0'" in error_of(tmp_path, text)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_either_loads_or_gives_a_located_message(text):
