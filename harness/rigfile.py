@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
@@ -19,9 +19,10 @@ from pydantic_core import PydanticCustomError
 
 from harness.virtual.params import VirtualParams
 
-DIALECTS = ("generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800", "aimtti-pl")
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
                   "aimtti-pl"]
+DIALECTS = get_args(Dialect)
+"""The supply dialects a rig file may name (the driver's registry, ``drivers.psu.dialects.MODULES``)."""
 DeviceType = Literal["ESMETS", "GSMETS", "CHTS", "IHDTS", "PPMIDTS", "HCALCSTS", "CADTS"]
 VIRTUAL = "virtual"
 _EUI = re.compile(r"^[0-9A-F]{16}$")

@@ -99,6 +99,12 @@ def test_unknown_dialect_lists_the_known_ones(tmp_path):
     assert all(d in msg for d in DIALECTS)
 
 
+def test_the_schema_names_exactly_the_dialects_the_driver_has():
+    from drivers.psu.dialects import MODULES
+
+    assert sorted(DIALECTS) == sorted(MODULES)
+
+
 def test_bad_eui_is_named(tmp_path):
     text = GOOD.replace("eui: 00DB1234567890A3", "eui: 00DB12345678ZZ")
     msg = error_of(tmp_path, text)
