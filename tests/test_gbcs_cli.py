@@ -75,6 +75,13 @@ def test_bad_key_store_or_acb_is_a_user_error_not_a_traceback(capsys, monkeypatc
     assert code == 2 and "--acb" in err
 
 
+def test_unreadable_certificate_is_a_user_error_naming_the_file(capsys, monkeypatch, tmp_path, alert):
+    (tmp_path / f"{ESME.lower()}-ds.pem").write_text("not a certificate\n")
+    code, records, err = run(capsys, monkeypatch, ["gbcs", "decode", "--keys", str(tmp_path), alert.hex()])
+    assert code == 2 and records == [] and "Traceback" not in err
+    assert f"--keys: {tmp_path}/{ESME.lower()}-ds.pem: not a readable PEM certificate" in err
+
+
 def test_encode_then_decode_round_trips_a_maced_command(capsys, monkeypatch, keys):
     spec = {"cra": "command", "originator": SUPPLIER, "recipient": ESME, "originator_counter": 1000,
             "message_code": "0062", "general_ciphering": True, "sign": True,

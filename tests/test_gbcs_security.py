@@ -238,6 +238,19 @@ def test_unreadable_private_key_error_names_the_file_not_its_content(tmp_path):
     assert leaked[:20] not in str(info.value) and info.value.__cause__ is None
 
 
+def test_a_key_on_another_curve_is_refused_naming_the_file(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (tmp_path / f"{ESME.lower()}-ds.key").write_bytes(pem)
+    store = KeyStore(tmp_path)
+    for lookup in (store.ds_private, store.ds_public):  # the public key falls back to the private one
+        with pytest.raises(KeyStoreError, match=f"{ESME.lower()}-ds.key: not a P-256 key"):
+            lookup(ESME)
+
+
 def test_generate_keeps_existing_keys_and_writes_private_keys_0600(tmp_path):
     first = KeyStore.generate(tmp_path, [ESME])
     before = first.ds_public(ESME).public_numbers()

@@ -108,18 +108,8 @@ def message_bytes(text: str) -> bytes:
         raise GbcsError(f"not hex: {why}", bad // 2) from None
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex().upper()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
-
-
 def _print(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
+    sys.stdout.write(json.dumps(obj) + "\n")
 
 
 def run_decode(args: argparse.Namespace) -> int:
@@ -131,6 +121,8 @@ def run_decode(args: argparse.Namespace) -> int:
         except GbcsError as exc:
             failed = True
             _print(exc.to_json())
+        except KeyStoreError as exc:  # a broken key-store file: the user fixes the store, not the input
+            raise UserError(f"--keys: {exc}") from None
     return 1 if failed else 0
 
 

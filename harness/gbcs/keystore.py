@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -78,7 +79,7 @@ class KeyStore:
             return None
         try:
             return x509.load_pem_x509_certificate(path.read_bytes())
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, UnsupportedAlgorithm) as exc:
             raise KeyStoreError(f"{path}: not a readable PEM certificate ({type(exc).__name__})") from None
 
     def public_key(self, eui: str, usage: str, prepayment: bool = False) -> ec.EllipticCurvePublicKey | None:
@@ -87,7 +88,11 @@ class KeyStore:
         if key not in self._public:
             cert = self.certificate(key[0], key[2], prepayment)
             if cert is not None:
-                public = cert.public_key()
+                try:
+                    public = cert.public_key()
+                except (ValueError, UnsupportedAlgorithm) as exc:
+                    raise KeyStoreError(f"{self._describe(key)}.pem: unsupported public key "
+                                        f"({type(exc).__name__})") from None
             else:
                 private = self.private_key(key[0], key[2], prepayment)
                 public = private.public_key() if private is not None else None
@@ -105,7 +110,7 @@ class KeyStore:
             if path is not None:
                 try:
                     private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-                except (ValueError, TypeError, OSError) as exc:
+                except (ValueError, TypeError, OSError, UnsupportedAlgorithm) as exc:
                     # Never echo the file's content: only its name and the kind of failure.
                     raise KeyStoreError(f"{path}: not a readable unencrypted PEM private key "
                                         f"({type(exc).__name__})") from None
