@@ -110,6 +110,20 @@ class SupplyConfig(_Model):
             raise PydanticCustomError("rig_safety", f"{v:g} A is above safety.max_current {safety.max_current:g} A")
         return v
 
+    @field_validator("frequency")
+    @classmethod
+    def _frequency_within_safety(cls, v: float | None, info: ValidationInfo) -> float | None:
+        safety = info.data.get("safety")
+        if v is None or safety is None:
+            return v
+        if safety.max_frequency is not None and v > safety.max_frequency:
+            raise PydanticCustomError("rig_safety",
+                                      f"{v:g} Hz is above safety.max_frequency {safety.max_frequency:g} Hz")
+        if safety.min_frequency is not None and v < safety.min_frequency:
+            raise PydanticCustomError("rig_safety",
+                                      f"{v:g} Hz is below safety.min_frequency {safety.min_frequency:g} Hz")
+        return v
+
 
 class RelayConfig(_Model):
     """A HID USB relay board (16c0:05df) switching the ESME's mains."""

@@ -131,6 +131,14 @@ def test_safety_limit_below_set_point_points_at_the_set_point(tmp_path):
             "230 V is above safety.max_voltage 120 V") in msg
 
 
+@pytest.mark.parametrize("limits, problem", [("max_frequency: 45.0", "50 Hz is above safety.max_frequency 45 Hz"),
+                                             ("min_frequency: 55.0", "50 Hz is below safety.min_frequency 55 Hz")])
+def test_a_frequency_outside_the_safety_limits_points_at_the_frequency(tmp_path, limits, problem):
+    text = GOOD.replace("max_current: 5.0}", f"max_current: 5.0, {limits}}}")
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'frequency: 50')}: instruments.supply.frequency: {problem}" in msg
+
+
 def test_real_rig_needs_a_keystore(tmp_path):
     text = GOOD.replace("  keystore: keys/\n", "")
     msg = error_of(tmp_path, text)
