@@ -4,6 +4,7 @@ report for the run) and ``hubrig results list|show`` (runs kept in the results s
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,8 +79,28 @@ def _run(args: argparse.Namespace) -> int:
     cmd = pytest_command(args, run_id, out)
     print(f"hubrig: run {run_id}: plans {', '.join(selected_plans(args.plan))} on {rig_path}, "
           f"{args.trials} trial(s), output {out}", flush=True)
-    status = subprocess.call(cmd)
+    status = run_plans(cmd)
     return _finish(out, status)
+
+
+def run_plans(cmd: list[str]) -> int:
+    """Run the pytest child to its end and return its exit status.
+
+    Ctrl-C reaches the child from the terminal, and SIGTERM sent to ``hubrig run`` is passed on
+    to it: either way the child restores mains and writes what it captured, and this waits for
+    it (``subprocess.call`` would kill it 0.25 s after a Ctrl-C, mid-restore).
+    """
+    child = subprocess.Popen(cmd)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                print("hubrig: interrupted; waiting for the plans to restore mains and save their results",
+                      file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(out: Path, status: int) -> int:

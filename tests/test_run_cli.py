@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 
 import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
 from fixtures.recording import plan_name
@@ -136,8 +142,42 @@ def test_run_takes_every_standard_plan_unless_told_which(tmp_path):
 
 
 def test_run_rejects_an_unknown_plan(capsys):
-    import pytest
-
     with pytest.raises(SystemExit):
         main(["run", "--plan", "power-outages"])
     assert "invalid choice: 'power-outages'" in capsys.readouterr().err
+
+
+CHILD = """
+import pathlib, signal, sys, time
+out = pathlib.Path(sys.argv[1])
+def stop(signum, frame):
+    time.sleep(1.0)  # restoring mains on a real bench takes a moment
+    (out / "restored").write_text(signal.Signals(signum).name)
+    sys.exit(3)
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
+(out / "ready").write_text("")
+time.sleep(60)
+"""
+
+PARENT = """
+import sys
+from harness.run_cli import run_plans
+sys.exit(run_plans([sys.executable, "-c", sys.argv[1], sys.argv[2]]))
+"""
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupted_run_waits_for_the_plans_to_restore_mains(tmp_path, how):
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(tmp_path)], start_new_session=True,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "ready").exists():
+        assert time.monotonic() < deadline and parent.poll() is None, parent.stderr.read()
+        time.sleep(0.02)
+    if how == "ctrl-c":  # the terminal signals the whole foreground process group
+        os.killpg(parent.pid, signal.SIGINT)
+    else:  # a CI runner or a service manager stops hubrig alone
+        os.kill(parent.pid, signal.SIGTERM)
+    assert parent.wait(timeout=20) == 3
+    assert (tmp_path / "restored").read_text() == ("SIGINT" if how == "ctrl-c" else "SIGTERM")
