@@ -109,9 +109,12 @@ def test_encode_gfi_output_and_field_errors(capsys, monkeypatch, keys):
                        "message_code": 0x67, "content": "0F", "sign": True})
     bad_field = json.dumps({"cra": "alert", "originator": ESME, "recipient": SUPPLIER,
                             "originator_counter": "one", "message_code": "0067"})
+    negative = json.dumps({"cra": "alert", "originator": ESME, "recipient": SUPPLIER, "originator_counter": 1,
+                           "message_code": "0067", "supplementary_remote_party_id": SUPPLIER,
+                           "supplementary_remote_party_counter": -1})
     unsigned_key = json.dumps({"cra": "alert", "originator": SUPPLIER[:-1] + "9", "recipient": ESME,
                                "originator_counter": 1, "message_code": "0067", "sign": True})
-    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{good}\n{bad_field}\n{{oops\n{unsigned_key}\n[1]\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{good}\n{bad_field}\n{{oops\n{unsigned_key}\n[1]\n{negative}\n"))
     code = main(["gbcs", "encode", "--gfi", "--keys", str(keys.path), "-"])
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
@@ -121,6 +124,7 @@ def test_encode_gfi_output_and_field_errors(capsys, monkeypatch, keys):
     assert errors[1]["error"].startswith("not JSON") and errors[1]["input"] == 3
     assert "no DS private key for originator 90B3D51F30010009" in errors[2]["error"]
     assert errors[3] == {"error": "expected a JSON object", "input": 5}
+    assert errors[4] == {"error": "supplementary_remote_party_counter -1 does not fit 8 bytes", "input": 6}
 
 
 def test_console_command_runs_as_a_process(alert):

@@ -35,8 +35,11 @@ def build_message(*, cra: str, originator: str, recipient: str, counter: int, me
     """
     if cra not in envelope.CRA_CODES:
         raise ValueError(f"cra {cra!r} is not one of {sorted(envelope.CRA_CODES)}")
-    if not 0 <= counter < 1 << 64:
-        raise ValueError(f"counter {counter} does not fit 8 bytes")
+    for name, value in (("counter", counter),
+                        ("supplementary_remote_party_counter", supplementary_remote_party_counter),
+                        ("supplementary_originator_counter", supplementary_originator_counter)):
+        if value is not None and not 0 <= value < 1 << 64:
+            raise ValueError(f"{name} {value} does not fit 8 bytes")
     if not 0 <= message_code <= 0xFFFF:
         raise ValueError(f"message code {message_code} does not fit 2 bytes")
     raw_date_time = None
