@@ -198,3 +198,26 @@ def test_a_rig_that_cannot_open_fails_each_test_with_one_message(pytester, tmp_p
     result.assert_outcomes(errors=2)
     assert result.stdout.str().count("cannot open rig") >= 2
     assert "Connection refused" in result.stdout.str() and "Traceback" not in result.stdout.str()
+
+
+def test_virtual_time_and_realtime_sessions_share_one_run_folder(pytester):
+    """Without --out the run folder is named once per session, even when the real-time rig opens
+    in a later second than the virtual-time one."""
+    pytester.makepyfile("""
+        import time
+        import pytest
+
+        opened = []
+
+        def test_virtual_time(rig):
+            opened.append(rig.out_dir)
+            time.sleep(1.05 - time.time() % 1)  # the next test opens its rig in another second
+
+        @pytest.mark.realtime
+        def test_real_time(rig):
+            assert rig.realtime and rig.out_dir == opened[0] / "realtime"
+    """)
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    (folder,) = (pytester.path / "runs").iterdir()
+    assert (folder / "journal.sqlite").exists() and (folder / "realtime" / "journal.sqlite").exists()
