@@ -161,6 +161,19 @@ def test_ccs08_firmware_transfer_alert():
         "entity_id": ESME, "firmware_version": "0123ABCD", "response_code": "image-discarded"}
 
 
+def test_ccs08_time_stamps_keep_four_year_digits():
+    content = builders.ccs08_alert(alert_code=0x8F8A, timestamp=datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+                                   entity_id=ESME, firmware_version="01")
+    assert b"09990102030405Z" in content
+    assert decode_content(0x0128, "alert", content)["timestamp"] == "0999-01-02T03:04:05+00:00"
+
+
+def test_a_time_that_cannot_be_written_in_utc_is_a_gbcs_error():
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))  # 0000-12-31 in UTC
+    with pytest.raises(GbcsError, match="cannot build ECS80"):
+        builders.ecs80_alert(timestamp=T0, interruption=early, restoration=T0, invoke_id=1)
+
+
 def test_use_case_that_does_not_match_its_layout_keeps_the_generic_decoding():
     # a CCS06 command that GETs attribute 3 instead of active_devices (attribute 4)
     content = bytes.fromhex("D920000001000101006800001E0300FF030100")

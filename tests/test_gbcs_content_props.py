@@ -95,7 +95,9 @@ USE_CASES = [
     (0x0128, "alert", st.fixed_dictionaries({
         "kind": st.just("asn1"), "decoded_as": st.just("CCS08"),
         "alert_code": st.sampled_from(["8F89", "8F8A"]),
-        "timestamp": times.map(lambda t: t[:19] + "+00:00"), "entity_id": eui,
+        "timestamp": st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                                  timezones=st.just(UTC)).map(lambda t: t.replace(microsecond=0).isoformat()),
+        "entity_id": eui,
         "firmware_version": hexes,
         "response_code": st.sampled_from(["success", "image-discarded",
                                           "hardware-version-mismatch", "file-transfer-failure"])})),

@@ -105,7 +105,8 @@ def encode_generalized_time(value: str | datetime) -> str:
             return value
     if value.tzinfo is None:
         raise GbcsError(f"GeneralizedTime needs an aware datetime, got {value!r}")
-    return value.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}{utc:%m%d%H%M%S}Z"  # strftime's %Y does not pad years below 1000
 
 
 def alert_header(node: dict) -> tuple[str, str] | None:

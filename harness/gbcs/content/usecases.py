@@ -515,9 +515,9 @@ def build(cra: str, fields: dict) -> bytes:
         raise GbcsError(f"no {cra} builder for {fields.get('decoded_as')!r}")
     try:
         return encode(fields)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, GbcsError):
-            raise
+    except GbcsError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise GbcsError(f"cannot build {fields.get('decoded_as')} {cra}: {exc!r}") from exc
 
 
