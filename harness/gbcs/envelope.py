@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from harness.gbcs.content import axdr
 from harness.gbcs.errors import GbcsError
 
 GENERAL_SIGNING = 0xDF
@@ -111,12 +112,7 @@ def decode_cosem_datetime(raw: bytes) -> datetime | None:
 
 def encode_cosem_datetime(when: datetime) -> bytes:
     """An aware (or UTC-naive) datetime as GBCS writes it: UTC, day-of-week and deviation unspecified."""
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
-    return (when.year.to_bytes(2, "big")
-            + bytes([when.month, when.day, 0xFF, when.hour, when.minute, when.second,
-                     when.microsecond // 10_000])
-            + _COSEM_UNSPECIFIED_DEVIATION.to_bytes(2, "big") + b"\xff")
+    return axdr.encode_datetime(when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc))
 
 
 # ---------------------------------------------------------------- lengths
@@ -275,7 +271,7 @@ def _parse_other_information(msg: Message, other: bytes, offset: int) -> None:
 
 def _check_der_sequence(der: bytes, offset: int) -> None:
     """The remote party KA certificate must be exactly one DER SEQUENCE."""
-    if der[0] != 0x30 or len(der) < 2:
+    if der[0] != 0x30:  # other-information longer than 26 bytes: the certificate has 9 or more
         raise GbcsError("supplementary remote party KA certificate is not a DER SEQUENCE", offset)
     first = der[1]
     if first < 0x80:
