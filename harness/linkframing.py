@@ -104,7 +104,7 @@ class GfiFraming:
                 break
             line = bytes(self._buffer)
             self._buffer.clear()
-            self._line(line, b"\n", out)
+            self._line(line, out)
             start = nl + 1
         return out
 
@@ -126,11 +126,11 @@ class GfiFraming:
         self._buffer.clear()
         return FramingError(f"line longer than {self.max_line} bytes", raw)
 
-    def _line(self, line: bytes, newline: bytes, out: list[Item]) -> None:
-        """Frame one line; the item that ends it keeps the exact terminator in ``raw`` so the
-        journal holds what was on the wire."""
+    def _line(self, line: bytes, out: list[Item]) -> None:
+        """Frame one line (its LF already removed); the item that ends it keeps the exact
+        terminator in ``raw`` so the journal holds what was on the wire."""
         body = line[:-1] if line.endswith(b"\r") else line
-        end = line[len(body):] + newline
+        end = line[len(body):] + b"\n"
         if len(body) > self.max_line:
             self._buffer += body
             out.append(self._overlong())
