@@ -47,13 +47,6 @@ def clock_alert(*, alert_code: int, timestamp: When, invoke_id: int,
     return _alert("generic-alert", alert_code, CLOCK_ALERTS, timestamp, invoke_id, invoke_flags)
 
 
-def generic_alert(*, alert_code: int, timestamp: When, invoke_id: int,
-                  invoke_flags: int = FLAGS) -> bytes:
-    """Any alert with no body (Generic Critical / Non Critical Alert, DLMS)."""
-    return _alert("generic-alert", alert_code, frozenset((alert_code,)), timestamp, invoke_id,
-                  invoke_flags)
-
-
 def _backup(date_time: When, extended_pan_id: str,
             devices: Iterable[Mapping[str, str]]) -> dict:
     return {"date_time": date_time, "extended_pan_id": extended_pan_id,
