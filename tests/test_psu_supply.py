@@ -92,18 +92,19 @@ def test_switching_on_applies_the_rig_set_points_first_and_returns_the_confirmed
     assert "keysight-ac6800" in event.data["instrument"]
 
 
-class StuckOff:
-    """An endpoint whose output never goes live (a blown fuse, a tripped breaker)."""
+class StuckAt:
+    """An endpoint whose output voltage reads ``volts`` whatever it is told (0: a blown fuse, a
+    tripped breaker; more: an output that does not switch off)."""
 
-    def __init__(self, inner):
-        self.inner = inner
+    def __init__(self, inner, volts=0.0):
+        self.inner, self.volts = inner, volts
 
     def write(self, m):
         return self.inner.write(m)
 
     def query(self, m):
         reply = self.inner.query(m)
-        return "+0.00000E+00" if m.startswith("MEAS:VOLT") else reply
+        return f"{self.volts:+.5E}" if m.startswith("MEAS:VOLT") else reply
 
     def read(self):
         return self.inner.read()
@@ -115,11 +116,21 @@ class StuckOff:
 def test_verification_by_measurement_fails_clearly_when_the_output_stays_dead():
     clock, bus, virtual, _ = rig()
     cfg = SupplyCfg(dialect="keysight-ac6800", voltage=230.0, frequency=50.0, verify=True)
-    supply = open_supply(cfg, clock, bus, endpoint=StuckOff(virtual))
+    supply = open_supply(cfg, clock, bus, endpoint=StuckAt(virtual))
     with pytest.raises(InstrumentError, match=r"output on not confirmed by measurement: 0 V after 1 s, expected >= 207 V"):
         supply.set_output(True)
     assert clock.now() >= 1.0
     assert bus.events(lambda e: e.kind == SUPPLY) == []
+
+
+def test_a_zero_off_threshold_is_honoured_not_replaced_by_the_default():
+    """verify_off_max_v: 0 means 0 V, not 'unset' (the default would accept 23 V)."""
+    clock, bus, virtual, _ = rig()
+    cfg = SupplyCfg(dialect="keysight-ac6800", voltage=230.0, frequency=50.0, verify=True, verify_off_max_v=0.0)
+    supply = open_supply(cfg, clock, bus, endpoint=StuckAt(virtual, 5.0))
+    with pytest.raises(InstrumentError,
+                       match=r"output off not confirmed by measurement: 5 V after 1 s, expected <= 0 V"):
+        supply.set_output(False)
 
 
 def test_verification_passes_for_off_and_on():

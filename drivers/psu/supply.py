@@ -81,7 +81,7 @@ class Supply:
             self._ask(d.opc_query, parse_opc)
             confirmed_ns = self.clock.now_ns()
             self.check_errors(after=[command])
-            if getattr(self.cfg, "verify", False):
+            if self.cfg.verify:
                 self._verify(on)
         if self.bus is not None:
             self.bus.publish(SUPPLY, self.name, {"output": bool(on), "instrument": self.description},
@@ -114,7 +114,7 @@ class Supply:
         values = {
             "voltage": cfg.voltage if voltage is None else voltage,
             "current_limit": cfg.current_limit if current_limit is None else current_limit,
-            "frequency": getattr(cfg, "frequency", None) if frequency is None else frequency,
+            "frequency": cfg.frequency if frequency is None else frequency,
         }
         check_safety(values, cfg.safety, overridden={k for k, v in
                      (("voltage", voltage), ("current_limit", current_limit), ("frequency", frequency))
@@ -177,14 +177,14 @@ class Supply:
         cfg = self.cfg
         nominal = self._set_voltage if self._set_voltage is not None else cfg.voltage
         if on:
-            limit = getattr(cfg, "verify_on_min_v", None) or 0.9 * nominal
+            limit = 0.9 * nominal if cfg.verify_on_min_v is None else cfg.verify_on_min_v
             ok: Callable[[float], bool] = lambda v: v >= limit
             want = f">= {limit:g} V"
         else:
-            limit = getattr(cfg, "verify_off_max_v", None) or max(0.1 * nominal, 0.5)
+            limit = max(0.1 * nominal, 0.5) if cfg.verify_off_max_v is None else cfg.verify_off_max_v
             ok = lambda v: v <= limit
             want = f"<= {limit:g} V"
-        timeout_s = getattr(cfg, "verify_timeout_s", None) or 1.0
+        timeout_s = cfg.verify_timeout_s
         start = self.clock.now()
         while True:
             measured = self.measure_voltage()
@@ -283,17 +283,17 @@ def open_supply(cfg: Any, clock: Clock, bus: EventBus | None, *, endpoint: Endpo
                                 "use the virtual rig, or a VISA resource string on a real bench")
     import pyvisa  # only a real bench needs it
 
-    library = getattr(cfg, "visa_library", "@py")
-    where = "pyvisa-py" if library in (None, "@py") else (library or "the system VISA")
+    library = cfg.visa_library
+    where = "pyvisa-py" if library == "@py" else (library or "the system VISA")
     try:
-        manager = pyvisa.ResourceManager("@py" if library is None else library)
+        manager = pyvisa.ResourceManager(library)
     except (OSError, ValueError, pyvisa.errors.Error) as exc:
         raise SupplyConfigError(f"{FIELD}.visa_library: cannot load {where}: {exc}") from exc
     try:
         resource = manager.open_resource(cfg.resource)
         resource.read_termination = "\n"
         resource.write_termination = "\n"
-        resource.timeout = round(float(getattr(cfg, "timeout_s", 5.0) or 5.0) * 1000)
+        resource.timeout = round(cfg.timeout_s * 1000)
         _no_nagle(resource)
     except Exception as exc:
         manager.close()
@@ -335,8 +335,8 @@ def _dialect_of(cfg: Any) -> Dialect:
 
 
 def _channel_of(cfg: Any, dialect: Dialect) -> int:
-    channel = getattr(cfg, "channel", 1) or 1
-    if isinstance(channel, bool) or not isinstance(channel, int) or not 1 <= channel <= dialect.channels:
+    channel = cfg.channel
+    if not 1 <= channel <= dialect.channels:
         raise SupplyConfigError(f"{FIELD}.channel = {channel!r}: the {dialect.title} has channels "
                                 f"1..{dialect.channels}")
     return channel
