@@ -87,7 +87,7 @@ class HidRelay:
 
     def set_output(self, on: bool) -> int:
         """Switch mains on/off; return the rig-clock instant (ns) the board confirmed the relay state."""
-        closed = bool(on) == (getattr(self.cfg, "mains_on_when", "closed") == "closed")
+        closed = bool(on) == (self.cfg.mains_on_when == "closed")
         with self._lock:
             self._control(HID_SET, SET_REPORT, bytes([CLOSE_RELAY if closed else OPEN_RELAY, self.channel])
                           + bytes(REPORT_LENGTH - 2))
@@ -110,7 +110,7 @@ class HidRelay:
 
     def output_state(self) -> bool:
         """Whether mains is on (the relay state read through ``mains_on_when``)."""
-        return self.relay_closed() == (getattr(self.cfg, "mains_on_when", "closed") == "closed")
+        return self.relay_closed() == (self.cfg.mains_on_when == "closed")
 
     def close(self) -> None:
         """Release the board (the relay keeps its state) and hand it back to the kernel's HID driver."""
@@ -162,6 +162,10 @@ def _claim(device: Any) -> tuple[bool, str]:
             detached = True
     except NotImplementedError:
         pass  # backends without kernel drivers (Windows, test fakes)
+    except usb.core.USBError as exc:
+        usb.util.dispose_resources(device)
+        raise RelayError(f"relay board {device.idVendor:04x}:{device.idProduct:04x}: cannot take it from the "
+                         f"kernel's HID driver: {exc}{_usb_hint(exc)}") from exc
     try:
         product = usb.util.get_string(device, device.iProduct) or "USBRelay?"
     except (usb.core.USBError, ValueError, UnicodeDecodeError):
@@ -177,7 +181,7 @@ def open_relay(cfg: Any, clock: Clock, bus: EventBus | None, backend: Any = None
     ``cfg.serial`` picks one of several boards by the name in its feature report; ``backend`` is a
     pyusb backend (default: libusb found by pyusb; tests pass a fake).
     """
-    vid, pid = getattr(cfg, "vendor_id", 0x16C0), getattr(cfg, "product_id", 0x05DF)
+    vid, pid = cfg.vendor_id, cfg.product_id
     try:
         devices = list(usb.core.find(find_all=True, idVendor=vid, idProduct=pid, backend=backend))
     except usb.core.NoBackendError as exc:
@@ -187,11 +191,15 @@ def open_relay(cfg: Any, clock: Clock, bus: EventBus | None, backend: Any = None
     if not devices:
         raise RelayError(f"no HID relay board {vid:04x}:{pid:04x} found: is it plugged in "
                          f"({FIELD}.vendor_id/product_id)?")
-    wanted = getattr(cfg, "serial", None)
+    wanted = cfg.serial
     found = []  # (device, detached, product, board name)
-    for device in devices:
-        detached, product = _claim(device)
-        found.append((device, detached, product, _board_name(device)))
+    try:
+        for device in devices:
+            detached, product = _claim(device)
+            found.append((device, detached, product, _board_name(device)))
+    except RelayError:
+        _release(found)
+        raise
     chosen = [f for f in found if wanted is None or f[3] == wanted]
     if len(chosen) != 1:
         _release(found)

@@ -34,10 +34,11 @@ class Board:
     """One emulated board: a name, relays, and how it misbehaves."""
 
     def __init__(self, name=b"QAAMZ", relays=2, *, kernel_bound=True, stuck=False, short_report=False,
-                 deny=False, product=None):
+                 deny=False, deny_detach=False, product=None):
         self.name, self.relays, self.state = name, relays, 0
         self.product = product if product is not None else f"USBRelay{relays}"
         self.kernel_bound, self.stuck, self.short_report, self.deny = kernel_bound, stuck, short_report, deny
+        self.deny_detach = deny_detach
         self.transfers: list[tuple[int, int, int, int, bytes]] = []
         self.opened = False
 
@@ -76,6 +77,8 @@ class FakeBackend(usb.backend.IBackend):
         return board.kernel_bound
 
     def detach_kernel_driver(self, board, intf):
+        if board.deny_detach:
+            raise usb.core.USBError("Access denied (insufficient permissions)", None, errno.EACCES)
         board.kernel_bound = False
 
     def attach_kernel_driver(self, board, intf):
@@ -183,6 +186,14 @@ def test_a_board_that_does_not_switch_is_reported_not_trusted():
 def test_permission_denied_explains_the_udev_rule():
     with pytest.raises(RelayError, match="permission denied: add a udev rule"):
         open_with(Board(deny=True))
+
+
+def test_a_board_the_kernel_will_not_hand_over_is_a_relay_error_and_the_others_go_back():
+    first, denied = Board(name=b"AAAAA"), Board(name=b"BBBBB", deny_detach=True)
+    with pytest.raises(RelayError, match=r"cannot take it from the kernel's HID driver: .*permission denied: add a udev"):
+        open_with(first, denied, serial="AAAAA")
+    assert first.kernel_bound and not first.opened  # handed back to the kernel, released
+    assert denied.kernel_bound
 
 
 def test_short_feature_reports_are_errors_not_crashes():
