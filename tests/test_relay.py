@@ -190,7 +190,8 @@ def test_permission_denied_explains_the_udev_rule():
 
 def test_a_board_the_kernel_will_not_hand_over_is_a_relay_error_and_the_others_go_back():
     first, denied = Board(name=b"AAAAA"), Board(name=b"BBBBB", deny_detach=True)
-    with pytest.raises(RelayError, match=r"cannot take it from the kernel's HID driver: .*permission denied: add a udev"):
+    with pytest.raises(RelayError, match=r"cannot take it from the kernel's HID driver: .*permission denied: "
+                                         r"add a udev"):
         open_with(first, denied, serial="AAAAA")
     assert first.kernel_bound and not first.opened  # handed back to the kernel, released
     assert denied.kernel_bound
