@@ -28,14 +28,6 @@ def delivered_by(latencies: list[float | None], percent: float) -> float | None:
     return arrived[need - 1] if need <= len(arrived) else None
 
 
-def delivery_ratio(latencies: list[float | None], max_s: float | None = None) -> float | None:
-    """Share of expected alerts that arrived (within ``max_s`` when given); None if none expected."""
-    if not latencies:
-        return None
-    ok = sum(1 for v in latencies if v is not None and (max_s is None or v <= max_s))
-    return ok / len(latencies)
-
-
 @dataclass(frozen=True)
 class Column:
     """One alert kind (POA or PRA) under one limit set."""

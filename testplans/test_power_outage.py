@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.clock import seconds
-from harness.stats import delivery_ratio
+from harness.stats import TrialTiming, latency_table
 from testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
                               alert_time, code_text, is_poa, is_pra, observe_outage)
 
@@ -183,20 +183,17 @@ def test_repeated_trials(request, observe, measure, rig):
     tolerance = clock_tolerance(rig)
     for obs in observations:
         judge_outage(measure, obs, tolerance)
+    timings = [TrialTiming(o.outage_s, o.poa_s, o.pra_s) for o in observations]
     for ls in measure.limit_sets:
-        for alert, quantity in (("poa", "poa_latency_s"), ("pra", "pra_latency_s")):
-            judged = [(o, ls.latency_limit(quantity, o.outage_s)) for o in observations]
-            values = [o.poa_s if alert == "poa" else o.pra_s for o, lim in judged if lim is not None]
-            limit = next((lim for _, lim in judged if lim is not None), None)
-            if limit is None:
+        table = latency_table(ls, timings)  # the report's table: the same populations and ratios
+        for alert, column in (("poa", table.poa), ("pra", table.pra)):
+            if not column.expected:
                 continue
-            ratio = delivery_ratio(values, limit.max)
-            ratio_limits = ls.for_quantity(f"{alert}_delivery_ratio")
-            if ratio_limits:
-                measure.latency(f"{alert}_delivery_ratio", ratio, outage_s=None)
+            ratio = column.ratio_within_limit
+            measure.latency(f"{alert}_delivery_ratio", ratio, outage_s=None, limit_sets=[ls])
+            within = "its limit" if column.limit_s is None else f"{column.limit_s:g} s"
             measure.info(f"{alert}_delivery_ratio[{ls.name}]", ratio, "ratio",
-                         note=f"{sum(v is not None for v in values)} of {len(values)} arrived; within "
-                              f"{limit.max:g} s: {ratio:.3f}")
+                         note=f"{column.arrived} of {column.expected} arrived; within {within}: {ratio:.3f}")
 
 
 def _attribute(pras, cuts_wall) -> list:

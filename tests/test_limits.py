@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from harness.limits import DEFAULT_LIMITS_FILE, LimitError, load_limits
 from harness.measurements import Verdict, check, judge_quantity
-from harness.stats import delivered_by, delivery_ratio, fmt_duration
+from harness.stats import TrialTiming, delivered_by, fmt_duration, latency_table
 
 CATALOG = load_limits()
 
@@ -114,7 +114,9 @@ def test_delivered_by_is_the_time_by_which_that_share_had_arrived(values, percen
 
 
 def test_delivery_ratio_counts_missing_and_late_alerts():
-    assert delivery_ratio([10.0, None, 70.0, 20.0], max_s=60) == 0.5
-    assert delivery_ratio([10.0, None, 70.0, 20.0]) == 0.75
-    assert delivery_ratio([]) is None
+    trials = [TrialTiming(60.0, None, pra) for pra in (10.0, None, 70.0, 20.0)]
+    sec, relaxed = (latency_table(CATALOG.get(name), trials).pra for name in ("sec-h3.14g", "sec-relaxed"))
+    assert (sec.expected, sec.arrived, sec.ratio_within_limit) == (4, 3, 0.5)  # 70 s is over 60 s
+    assert relaxed.ratio_within_limit == 0.75  # within 120 s
+    assert latency_table(CATALOG.get("sec-h3.14g"), trials).poa.ratio_within_limit is None  # none expected
     assert fmt_duration(227) == "3m47s" and fmt_duration(12.25) == "12.2s" and fmt_duration(None) == "not reached"

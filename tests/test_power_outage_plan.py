@@ -11,7 +11,7 @@ import pytest
 
 import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
 from harness.clock import seconds
-from harness.limits import load_limits
+from harness.limits import DEFAULT_LIMITS_FILE, load_limits
 from harness.rig import default_rig_file, open_rig
 from harness.stats import TrialTiming, latency_table
 from harness.virtual.params import VirtualParams
@@ -139,3 +139,22 @@ def test_each_defect_fails_the_plan_naming_scenario_limit_and_evidence(pytester,
     assert any(all(p in line for p in parts) for line in failing), "\n".join(failing)
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert any(m["verdict"] == "fail" for m in doc["measurements"])
+
+
+def test_each_set_judges_its_own_delivery_ratio(pytester, tmp_path):
+    """Two sets with a POA delivery-ratio limit: each judges the ratio within its own latency limit, once."""
+    limits = tmp_path / "limits.yaml"
+    limits.write_text(DEFAULT_LIMITS_FILE.read_text().replace(
+        "        cite: \"H3.14(g): restoration Alert within 60 s\"\n",
+        "        cite: \"H3.14(g): restoration Alert within 60 s\"\n"
+        "      - {quantity: poa_delivery_ratio, min: 0.5, unit: ratio, cite: lab}\n", 1))
+    rig = make_rig(tmp_path, "  preset: compliant\n  defects: {poa_delay_s: 90}\n")  # POAs at 270..272 s
+    result = pytester.runpytest_inprocess(str(plan_path("power-outage")), "--rig", str(rig), "--out",
+                                          str(tmp_path / "out"), "-k", "repeated_trials", "--trials", "2",
+                                          "--limits", str(limits), "--limit-set", "sec-h3.14g",
+                                          "--limit-set", "dno-ena-2019", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)  # every POA misses the SEC's 240 s
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    judged = [(m["limit_set"], m["value"], m["verdict"]) for m in doc["measurements"]
+              if m["name"] == "poa_delivery_ratio"]
+    assert judged == [("sec-h3.14g", 0.0, "fail"), ("dno-ena-2019", 1.0, "pass")]  # within 240 s; within 300 s
