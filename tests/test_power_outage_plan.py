@@ -158,3 +158,11 @@ def test_each_set_judges_its_own_delivery_ratio(pytester, tmp_path):
     judged = [(m["limit_set"], m["value"], m["verdict"]) for m in doc["measurements"]
               if m["name"] == "poa_delivery_ratio"]
     assert judged == [("sec-h3.14g", 0.0, "fail"), ("dno-ena-2019", 1.0, "pass")]  # within 240 s; within 300 s
+
+
+def test_frames_lost_earlier_in_the_session_are_not_counted_as_raised_by_the_flapping_storm(pytester, tmp_path):
+    rig = make_rig(tmp_path, COMPLIANT + "  defects: {drop_ratio: 0.5}\n")
+    run_plan(pytester, rig, "long_outage or flapping_supply", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    [suppressed] = [m["value"] for m in doc["measurements"] if m["name"] == "pra_suppressed"]
+    assert suppressed == 0  # the devices raised a PRA for every interruption; the link lost some
