@@ -6,7 +6,9 @@ Data flows one way through :meth:`Itch.ingest`::
 
 The arrival instant is the one the transport stamped when the chunk that completed a frame was
 read, before any decoding. Nothing a device sends can make the capture loop raise: garbage
-and undecodable frames are journalled with their error and published as ``FRAME_ERROR``.
+and undecodable frames are journalled with their error and published as ``FRAME_ERROR``. A line
+left incomplete when the link is lost or the driver closes is journalled the same way (as of its
+last chunk), so it is neither lost nor glued to the first line after a reconnection.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from drivers.transport import SerialTransport, Transport
+from drivers.transport import LOST, SerialTransport, Transport
 from harness.clock import Clock
 from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, WaitTimeout, match
 from harness.gbcs.errors import GbcsError
@@ -54,6 +56,7 @@ class Itch:
         self.decoder = decoder
         self.name = name
         self._ingest_lock = threading.Lock()
+        self._last_chunk_ns = clock.now_ns()
         transport.start(self.ingest, self._on_link)
 
     # capture -----------------------------------------------------------------------------------
@@ -61,18 +64,27 @@ class Itch:
     def ingest(self, chunk: bytes, t_ns: int) -> None:
         """Feed one chunk that arrived at ``t_ns``; journal, decode and publish what it completes."""
         with self._ingest_lock:
+            self._last_chunk_ns = t_ns
             try:
                 items = self.framing.feed(chunk)
             except Exception as exc:  # the framing should report garbage, not raise: keep capturing
                 self._garbage(f"framing failed: {type(exc).__name__}: {exc}", chunk, t_ns)
                 return
-            for item in items:
-                if isinstance(item, Frame):
-                    self._frame(item.payload, item.raw, t_ns)
-                elif isinstance(item, Notification):
-                    self._notification(item.name, dict(item.fields), item.raw, t_ns)
-                else:
-                    self._garbage(item.error, item.raw, t_ns)
+            self._handle(items, t_ns)
+
+    def _flush(self) -> None:
+        """Journal and report a line the stream ended in the middle of (link lost, driver closed)."""
+        with self._ingest_lock:
+            self._handle(self.framing.flush(), self._last_chunk_ns)
+
+    def _handle(self, items: list, t_ns: int) -> None:
+        for item in items:
+            if isinstance(item, Frame):
+                self._frame(item.payload, item.raw, t_ns)
+            elif isinstance(item, Notification):
+                self._notification(item.name, dict(item.fields), item.raw, t_ns)
+            else:
+                self._garbage(item.error, item.raw, t_ns)
 
     def _journal(self, direction: str, raw: bytes, t_ns: int, kind: str) -> tuple[int | None, str | None]:
         try:
@@ -130,6 +142,8 @@ class Itch:
         self.bus.publish(FRAME_ERROR, self.name, data, t_ns=t_ns, journal_id=frame_id)
 
     def _on_link(self, state: str, detail: str) -> None:
+        if state == LOST:
+            self._flush()
         self.bus.publish(LINK, self.name, {"state": state, "detail": detail})
 
     # commands ----------------------------------------------------------------------------------
@@ -185,19 +199,21 @@ class Itch:
             raise WaitTimeout(text) from None
 
     def close(self) -> None:
-        """Stop capturing (the journal stays open: it belongs to the run)."""
+        """Stop capturing, journalling any incomplete last line (the journal stays open: it
+        belongs to the run)."""
         self.transport.close()
+        self._flush()
 
 
 def make_link_framing(cfg: Any) -> LinkFraming:
     """The link framing named in the ITCH config, with the POA notification pattern registered."""
-    notifications = {POA_NOTIFICATION: cfg.poa_notification} if getattr(cfg, "poa_notification", None) else {}
+    notifications = {POA_NOTIFICATION: cfg.poa_notification} if cfg.poa_notification else {}
     return make_framing(cfg.framing, notifications=notifications)
 
 
 def open_itch(cfg: Any, clock: Clock, bus: EventBus, journal: Journal, *, decoder: Decoder,
               transport: Transport | None = None) -> Itch:
-    """An :class:`Itch` from the rig file's ``instruments.itch`` (an ItchConfig or look-alike).
+    """An :class:`Itch` from the rig file's ``instruments.itch`` (an ``ItchConfig``).
 
     Without ``transport``, opens ``cfg.port`` with pyserial (device path, ``socket://``,
     ``loop://`` or a pty path); the virtual rig passes its in-process transport instead.
@@ -205,6 +221,5 @@ def open_itch(cfg: Any, clock: Clock, bus: EventBus, journal: Journal, *, decode
     if transport is None:
         if cfg.port == "virtual":
             raise ValueError('ITCH port "virtual" needs the virtual bench\'s in-process transport')
-        transport = SerialTransport(cfg.port, cfg.baudrate, clock, reconnect_s=getattr(cfg, "reconnect_s", 2.0))
-    return Itch(transport, make_link_framing(cfg), journal, bus, clock, decoder,
-                name=getattr(cfg, "name", None) or "itch")
+        transport = SerialTransport(cfg.port, cfg.baudrate, clock, reconnect_s=cfg.reconnect_s)
+    return Itch(transport, make_link_framing(cfg), journal, bus, clock, decoder)

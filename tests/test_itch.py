@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -15,6 +13,7 @@ from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, EventBus, Wai
 from harness.gbcs.errors import GbcsError
 from harness.journal import JOURNAL_FILENAME, Journal
 from harness.linkframing import GfiFraming
+from harness.rigfile import ItchConfig
 
 POA = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
 ALERT_8F36 = bytes.fromhex("DF0903000000000007D3")
@@ -194,6 +193,30 @@ def test_wait_for_filters_by_fields_and_source_and_times_out_saying_what_arrived
     assert bench.itch.wait_for(cra="response", message_code=0x010F, since=mark, timeout=60).t_ns == 200 * NS_PER_S
 
 
+def test_a_line_cut_by_a_link_loss_is_kept_and_the_first_frame_after_reconnection_is_not_lost(bench):
+    cut_short = gfi(ALERT_8F35)[:20]
+    bench.at(1, cut_short)
+    bench.clock.call_at(2 * NS_PER_S, lambda: bench.link.set_link(False, "USB gone"))
+    bench.clock.call_at(3 * NS_PER_S, lambda: bench.link.set_link(True, "USB back"))
+    bench.at(4, gfi(ALERT_8F36))
+    bench.clock.sleep(5)
+    (error,) = bench.events(FRAME_ERROR)
+    assert error.t_ns == NS_PER_S and "truncated" in error.data["error"]
+    assert bytes.fromhex(error.data["raw_hex"]) == cut_short
+    assert [(e.kind, e.t_ns) for e in bench.events() if e.kind != FRAME_ERROR] == [
+        (LINK, 2 * NS_PER_S), (LINK, 3 * NS_PER_S), (FRAME, 4 * NS_PER_S)]
+    assert bench.events(FRAME)[0].data["alert_code"] == "8F36"
+    assert [(f.kind, f.raw) for f in bench.journal.frames()] == [("garbage", cut_short), ("frame", gfi(ALERT_8F36))]
+
+
+def test_closing_keeps_an_incomplete_last_line(bench):
+    bench.at(1, b"GBCS:DATA#0:10:DF09")
+    bench.clock.sleep(2)
+    bench.itch.close()
+    (frame,) = bench.journal.frames()
+    assert frame.raw == b"GBCS:DATA#0:10:DF09" and frame.t_ns == NS_PER_S and "truncated" in frame.error
+
+
 def test_link_changes_are_published(bench):
     bench.clock.call_later(5, lambda: bench.link.set_link(False, "USB gone"))
     bench.clock.call_later(9, lambda: bench.link.set_link(True, "USB back"))
@@ -205,7 +228,7 @@ def test_link_changes_are_published(bench):
 def test_open_itch_needs_the_virtual_benchs_transport_for_a_virtual_port(tmp_path):
     clock = VirtualClock()
     with Journal(tmp_path / JOURNAL_FILENAME) as journal:
-        cfg = SimpleNamespace(port="virtual", baudrate=115200, framing="gfi", poa_notification=POA, reconnect_s=2)
+        cfg = ItchConfig(port="virtual")
         with pytest.raises(ValueError, match="in-process transport"):
             open_itch(cfg, clock, EventBus(clock), journal, decoder=TableDecoder())
         link = InProcessTransport(clock)
@@ -216,8 +239,6 @@ def test_open_itch_needs_the_virtual_benchs_transport_for_a_virtual_port(tmp_pat
 
 @pytest.mark.realtime
 def test_real_driver_stack_over_a_pty_stamps_before_decoding_and_survives_reconnection(tmp_path):
-    from harness.rigfile import ItchConfig
-
     clock = RealClock()
     pair = PtyPair()
     journal = Journal(tmp_path / JOURNAL_FILENAME)
