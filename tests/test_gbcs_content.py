@@ -13,6 +13,7 @@ from harness.gbcs.content import (
     message_code_for_alert,
 )
 from harness.gbcs.content.axdr import (
+    NULL,
     decode_data_exact,
     decode_datetime,
     encode_datetime,
@@ -255,6 +256,12 @@ def test_generic_dlms_data_types():
     value = decode_data_exact(data)
     assert [item["value"] for item in value["value"]] == [
         False, True, "1", -2, "HI", "é", -100, 0, 1.0, "07DF0101FF", None]
+
+
+def test_decoded_values_are_independent_of_each_other_and_of_the_encoders_null():
+    value = decode_data_exact(bytes.fromhex("02020000"))
+    value["value"][0]["value"] = "annotated"
+    assert value["value"][1] == {"type": "null-data", "value": None} == NULL
 
 
 def test_unknown_kind_and_cra_are_refused():

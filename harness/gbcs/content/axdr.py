@@ -39,6 +39,7 @@ _FLOAT_TAGS = {name: (tag, fmt, size) for tag, (name, fmt, size) in _FLOATS.item
 _STRINGS = {9: "octet-string", 10: "visible-string", 12: "utf8-string"}
 
 NULL = {"type": "null-data", "value": None}
+"""A null-data value for the encoders (read-only: decoding returns a new dict each time)."""
 
 
 # -- lengths ---------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
             items.append(item)
         return {"type": "array" if tag == 1 else "structure", "value": items}, pos
     if tag == 0:
-        return NULL, pos
+        return {"type": "null-data", "value": None}, pos  # a fresh dict: callers may annotate nodes
     if tag == 3:
         stop = take(buf, pos, end, 1, "boolean")
         raw = buf[pos]
