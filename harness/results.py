@@ -5,8 +5,7 @@
 trust what it loads). It records the rig, the identity of every device under test and of every
 instrument, the DUT's TSAT verdict as of the run date (and the table it was judged against), the
 plans run, every test's outcome, the limit sets with their citations, every measurement with its
-verdict and journal evidence, and the ``trials`` list (one outage each). Version 1 documents
-(one ``plan``, no TSAT record) are read by upgrading them.
+verdict and journal evidence, and the ``trials`` list (one outage each).
 
 Stores: :func:`open_store` takes a plain path or an SQLAlchemy-style URL
 (``sqlite:///relative``, ``sqlite:////absolute``); SQLite is the default: one file, no set-up.
@@ -29,7 +28,6 @@ from harness.limits import LimitSet
 from harness.measurements import Measurement, Verdict
 
 SCHEMA_VERSION = "hubrig-results/2"
-_V1 = "hubrig-results/1"
 
 
 class _Strict(BaseModel):
@@ -166,17 +164,9 @@ class RunResults(_Strict):
                 "skipped": sum(t.outcome == "skipped" for t in tests)}
 
 
-def _upgrade(doc: dict) -> dict:
-    """A version 1 document (one ``plan``) as version 2; anything else unchanged."""
-    if isinstance(doc, dict) and doc.get("schema_version") == _V1:
-        doc = dict(doc, schema_version=SCHEMA_VERSION)
-        doc["plans"] = [doc.pop("plan", "power-outage")]
-    return doc
-
-
 def parse_results(text: str | bytes) -> RunResults:
-    """A results document (version 2, or version 1 upgraded) from its JSON text."""
-    return RunResults.model_validate(_upgrade(json.loads(text)))
+    """A results document from its JSON text."""
+    return RunResults.model_validate(json.loads(text))
 
 
 class ResultsError(ValueError):

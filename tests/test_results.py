@@ -135,21 +135,11 @@ def test_default_store_location_follows_the_environment(tmp_path: Path, monkeypa
     assert default_store_location() == str(tmp_path / "hubrig" / "results.sqlite")
 
 
-def test_a_version_1_document_is_read_as_version_2(tmp_path: Path):
-    doc = json.loads(make_run("old", [Trial(scenario="s", outage_seconds=60, poa_seconds=None,
-                                            pra_seconds=30.0)]).model_dump_json())
-    del doc["plans"], doc["tsat"]
-    doc.update(schema_version="hubrig-results/1", plan="power-outage")
-    for t in doc["tests"]:
-        del t["plan"], t["scenario"]
-    old = tmp_path / "results.json"
-    old.write_text(json.dumps(doc))
-    run = load_results(old)
-    assert run.schema_version == "hubrig-results/2" and run.plans == ["power-outage"] and run.tsat is None
-    assert run.trials[0].pra_seconds == 30.0
-    old.write_text("{not json")
-    with pytest.raises(ResultsError, match=r"results.json:1: not JSON"):
-        load_results(old)
+def test_a_file_that_is_not_json_names_its_line(tmp_path: Path):
+    bad = tmp_path / "results.json"
+    bad.write_text('{"run_id": "r",\n not json')
+    with pytest.raises(ResultsError, match=r"results.json:2: not JSON"):
+        load_results(bad)
 
 
 def test_a_tsat_violation_fails_the_run_only_when_the_rig_file_says_fail():
