@@ -283,8 +283,8 @@ class SqliteResultsStore:
 
     def get(self, run_id: str) -> RunResults:
         """A run by id, or by a unique id prefix."""
-        rows = self._db.execute("SELECT run_id, document FROM runs WHERE run_id = ? OR run_id LIKE ? "
-                                "ORDER BY run_id", (run_id, run_id.replace("%", "") + "%")).fetchall()
+        rows = self._db.execute("SELECT run_id, document FROM runs WHERE substr(run_id, 1, ?) = ? "
+                                "ORDER BY run_id", (len(run_id), run_id)).fetchall()
         exact = [r for r in rows if r[0] == run_id]
         if exact:
             rows = exact

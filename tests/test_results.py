@@ -104,6 +104,9 @@ def test_store_lists_newest_first_and_finds_runs_by_prefix(tmp_path: Path):
         store.get("2026030")
     with pytest.raises(ResultsError, match="no run 'nope'"):
         store.get("nope")
+    for wildcard in ("2026030_", "%"):  # a prefix is text, never an SQL pattern
+        with pytest.raises(ResultsError, match="no run"):
+            store.get(wildcard)
     store.close()
 
 
