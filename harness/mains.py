@@ -34,8 +34,14 @@ from harness.clock import NS_PER_S, Clock, Progress, seconds, to_ns
 from harness.events import EventBus
 
 MAINS = "mains"
-"""Event kind published on every confirmed cut/restore; data: state ("off"/"on"), rig, and
-``recovered`` (the marker's contents) when a start restored mains left off by a killed run."""
+"""Event kind published on every confirmed cut/restore (source: the rig name, at the confirmed
+instant); data: state ("off"/"on"), and ``recovered`` (the marker's contents) when a start
+restored mains left off by a killed run."""
+
+
+def marker_path(state_dir: Path, rig_name: str) -> Path:
+    """The file that says rig ``rig_name``'s mains is cut (written before a cut, removed after a restore)."""
+    return Path(state_dir) / f"{rig_name}.mains-off"
 
 
 class MainsSwitch(Protocol):
@@ -74,7 +80,7 @@ class Mains:
         self.clock = clock
         self.bus = bus
         self.rig_name = rig_name
-        self.marker = None if state_dir is None else Path(state_dir) / f"{rig_name}.mains-off"
+        self.marker = None if state_dir is None else marker_path(state_dir, rig_name)
         self.is_off = False
         self.current: Outage | None = None
         """The outage in progress (inside :meth:`outage`), for progress displays."""
@@ -103,11 +109,14 @@ class Mains:
 
     def restore(self) -> int:
         """Restore mains (always sent, even if it looks on); returns the confirmed instant."""
+        return self._switch_on({})
+
+    def _switch_on(self, data: dict) -> int:
         with self._lock:
             t_ns = self.switch.set_output(True)
             self.is_off = False
             self._remove_marker()
-            self.bus.publish(MAINS, self.rig_name, {"state": "on"}, t_ns=t_ns)
+            self.bus.publish(MAINS, self.rig_name, {"state": "on", **data}, t_ns=t_ns)
             return t_ns
 
     @contextmanager
@@ -176,9 +185,8 @@ class Mains:
                 raise ValueError
         except (OSError, ValueError):
             note = {"rig": self.rig_name, "cut_at": "an unknown time (unreadable marker)"}
-        self.restore()
+        self._switch_on({"recovered": note})
         self.recovered = note
-        self.bus.publish(MAINS, self.rig_name, {"state": "on", "recovered": note})
         who = f" by pid {note['pid']} on {note.get('host', '?')}" if "pid" in note else ""
         warnings.warn(MainsRecoveredWarning(
             f"rig {self.rig_name!r}: mains was left cut since {note.get('cut_at')}{who} "

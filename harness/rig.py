@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from harness.clock import Clock, RealClock, RealTimeScheduler, VirtualClock
 from harness.events import EventBus
-from harness.mains import Mains
+from harness.mains import Mains, marker_path
 from harness.rigfile import RigFile, load_rig
 
 JOURNAL_NAME = "journal.sqlite"
@@ -354,7 +354,7 @@ def _probe_supply(supply: Any, resource: str) -> Probe:
 
 
 def _probe_marker(rig: RigFile) -> Probe:
-    marker = (rig.state_dir or default_state_dir()) / f"{rig.name}.mains-off"
+    marker = marker_path(rig.state_dir or default_state_dir(), rig.name)
     if marker.exists():
         return Probe("mains", str(marker), False,
                      f"left cut by a killed run ({marker.read_text(errors='replace')[:200]}); "

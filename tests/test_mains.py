@@ -121,6 +121,8 @@ def test_start_after_a_killed_run_restores_first_and_says_so(tmp_path):
     assert switch.commands == [True]
     assert mains.recovered["pid"] == 4242
     assert not (tmp_path / "bench-9.mains-off").exists()
+    (event,) = mains.bus.events(match(MAINS))  # one restore, one event, at the confirmed instant
+    assert event.data == {"state": "on", "recovered": mains.recovered} and event.t_ns == int(0.05 * NS_PER_S)
 
 
 def test_unreadable_marker_still_restores(tmp_path):
