@@ -262,6 +262,20 @@ def test_generate_keeps_existing_keys_and_writes_private_keys_0600(tmp_path):
     assert KeyStore.generate(tmp_path, [ESME], overwrite=True).ds_public(ESME).public_numbers() != before
 
 
+def test_key_caches_hold_only_parties_the_store_knows_whatever_euis_a_device_sends(keys):
+    store = KeyStore(keys.path)
+    alert = envelope.parse(ecs80_alert(keys))
+    for n in range(300):
+        alert.originator = f"{n:016X}"  # as if a device sent 300 different originators
+        assert security.verify_signature(alert, store) is None
+        assert store.shared_secret(alert.originator, SUPPLIER) is None
+        assert security.decrypt_block(alert, store, bytes(40)) is None
+    assert store.shared_secret(ESME, SUPPLIER) is not None
+    cached = ({k[0] for k in store._public} | {k[0] for k in store._private}
+              | {eui for pair in store._secrets for eui in pair[:2]})
+    assert cached == {ESME, SUPPLIER}
+
+
 def test_key_store_lookups_are_case_insensitive_and_absent_keys_are_none(keys):
     assert keys.ds_public(ESME.lower()) is not None
     assert keys.ka_public("FFFFFFFFFFFFFFFF") is None and keys.ka_private("FFFFFFFFFFFFFFFF") is None

@@ -54,9 +54,9 @@ class KeyStore:
             if m and entry.is_file():
                 eui, pp, usage, kind = m.groups()
                 self._files[(eui.upper(), bool(pp), usage, kind)] = entry
-        self._public: dict[tuple[str, bool, str], ec.EllipticCurvePublicKey | None] = {}
-        self._private: dict[tuple[str, bool, str], ec.EllipticCurvePrivateKey | None] = {}
-        self._secrets: dict[tuple[str, str, bool], bytes | None] = {}
+        self._public: dict[tuple[str, bool, str], ec.EllipticCurvePublicKey] = {}
+        self._private: dict[tuple[str, bool, str], ec.EllipticCurvePrivateKey] = {}
+        self._secrets: dict[tuple[str, str, bool], bytes] = {}
 
     def __repr__(self) -> str:
         certs = sum(1 for k in self._files if k[3] == "pem")
@@ -86,6 +86,8 @@ class KeyStore:
         """The P-256 public key from the certificate (or from the private key), or ``None``."""
         key = (normalise_eui(eui), prepayment, _usage(usage))
         if key not in self._public:
+            if key + ("pem",) not in self._files and key + ("key",) not in self._files:
+                return None  # not cached: device-supplied EUIs must not grow the caches
             cert = self.certificate(key[0], key[2], prepayment)
             if cert is not None:
                 try:
@@ -106,16 +108,16 @@ class KeyStore:
         key = (normalise_eui(eui), prepayment, _usage(usage))
         if key not in self._private:
             path = self._files.get(key + ("key",))
-            private = None
-            if path is not None:
-                try:
-                    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-                except (ValueError, TypeError, OSError, UnsupportedAlgorithm) as exc:
-                    # Never echo the file's content: only its name and the kind of failure.
-                    raise KeyStoreError(f"{path}: not a readable unencrypted PEM private key "
-                                        f"({type(exc).__name__})") from None
-                if not _is_p256(private):
-                    raise KeyStoreError(f"{path}: not a P-256 key")
+            if path is None:
+                return None
+            try:
+                private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (ValueError, TypeError, OSError, UnsupportedAlgorithm) as exc:
+                # Never echo the file's content: only its name and the kind of failure.
+                raise KeyStoreError(f"{path}: not a readable unencrypted PEM private key "
+                                    f"({type(exc).__name__})") from None
+            if not _is_p256(private):
+                raise KeyStoreError(f"{path}: not a P-256 key")
             self._private[key] = private
         return self._private[key]
 
@@ -136,18 +138,20 @@ class KeyStore:
 
         Needs one side's private key and the other's public key; ``None`` when neither pairing
         is available. Cached per pair, so repeated messages between two parties cost one ECDH.
+        Only keys and secrets the store holds are cached, so the caches stay bounded by its files
+        whatever EUIs a device sends.
         """
         a, b = normalise_eui(a), normalise_eui(b)
         pair = (min(a, b), max(a, b), prepayment)
         if pair not in self._secrets:
-            secret = None
             for mine, theirs in ((a, b), (b, a)):
                 private = self.ka_private(mine, prepayment)
                 public = self.ka_public(theirs, prepayment) if private is not None else None
                 if public is not None:
-                    secret = private.exchange(ec.ECDH(), public)
+                    self._secrets[pair] = private.exchange(ec.ECDH(), public)
                     break
-            self._secrets[pair] = secret
+            else:
+                return None
         return self._secrets[pair]
 
     def _describe(self, key: tuple[str, bool, str]) -> str:
