@@ -61,6 +61,7 @@ class LogChange:
         before, first = read_log(esme, around)
         self.exchange = action()
         after, last = read_log(esme, around)
+        self.reads = (first, last)
         kept = Counter(before)
         self.added: list[int] = []
         for entry in after:
@@ -102,7 +103,7 @@ def test_within_tolerance_the_clock_is_adjusted_and_0x8145_logged(esme, rig, clo
     change.forbid(NOT_ADJUSTED_TOLERANCE, "an adjustment within tolerance")
 
 
-def outside(esme: CommandSender, rig, clock) -> tuple[LogChange, int]:
+def outside(esme: CommandSender, rig, clock, measure) -> tuple[LogChange, int]:
     """ECS70 far outside tolerance: the clock must not move, and 0x81C6 (and, over 10 s, 0x8F0C)
     must be logged. Returns the log change and the bus mark taken before the command."""
     tolerance = rig.rig.dut.clock_tolerance_s
@@ -115,6 +116,9 @@ def outside(esme: CommandSender, rig, clock) -> tuple[LogChange, int]:
     got = read_back(ex)
     assert abs((got - truth).total_seconds()) <= READBACK_SLACK_S + tolerance, (
         f"clock moved to {got.isoformat()} although the adjustment was outside tolerance ({ex.evidence})")
+    measure.check("0x81C6_logged", NOT_ADJUSTED_TOLERANCE in change.added, value=change.shown(),
+                  evidence=frame_ids(ex, *change.reads),
+                  rule="IRP511 / GBCS v3.2: a refused adjustment outside tolerance logs 0x81C6")
     change.require(NOT_ADJUSTED_TOLERANCE, "a refused adjustment")
     change.require(NOT_ADJUSTED_OVER_10S, "a refused adjustment of over 10 s")
     change.forbid(CLOCK_ADJUSTED, "a refused adjustment")
@@ -123,20 +127,22 @@ def outside(esme: CommandSender, rig, clock) -> tuple[LogChange, int]:
 
 def test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it(esme, rig, clock, measure):
     enable(esme, True)
-    change, mark = outside(esme, rig, clock)
+    change, mark = outside(esme, rig, clock, measure)
+    rule = "IRP511 / GBCS v3.2: a refused adjustment outside tolerance raises 0x81C6 when ECS25a3 enables it"
     try:
         alert = esme.wait_alert(NOT_ADJUSTED_TOLERANCE, mark)
-        measure.check("0x81C6_alerted_when_enabled", True, evidence=frame_ids(change.exchange, alert),
-                      rule="IRP511 / GBCS v3.2: a refused adjustment outside tolerance raises 0x81C6")
     except DeviceFailure as exc:
+        measure.check("0x81C6_alerted_when_enabled", False, evidence=frame_ids(change.exchange), rule=rule,
+                      note="no 0x81C6 alert arrived")
         raise DeviceFailure(f"refused adjustment ({change.exchange.evidence}) raised no 0x81C6 although "
                             f"ECS25a3 enabled it: {exc}") from None
+    measure.check("0x81C6_alerted_when_enabled", True, evidence=frame_ids(change.exchange, alert), rule=rule)
     esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)  # the adjustment was over 10 s: critical alert
 
 
 def test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none(esme, rig, clock, measure):
     enable(esme, False)
-    change, mark = outside(esme, rig, clock)
+    change, mark = outside(esme, rig, clock, measure)
     esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)
     clock.sleep(QUIET_WAIT_S)
     sent = esme.alerts_since(NOT_ADJUSTED_TOLERANCE, mark)

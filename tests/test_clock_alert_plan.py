@@ -4,6 +4,7 @@ with frame evidence (the ECS70 exchange and the ECS35a event-log reads) on each 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +45,9 @@ def test_0x81C6_not_raised_fails_both_refusals_naming_the_event_log_reads(pytest
     for name, text in failed.items():
         assert re.search(rf"0x81C6 is not in the event log after a refused adjustment \({EXCHANGE}\); "
                          rf"entries added: \[0x8F0C\] \({LOG_READS}", text), name
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    logged = [m for m in doc["measurements"] if m["name"] == "0x81C6_logged"]
+    assert [(m["verdict"], m["value"], len(m["evidence"])) for m in logged] == [("fail", "[0x8F0C]", 6)] * 2
 
 
 def test_an_esme_that_sends_0x81C6_while_disabled_fails_naming_the_alert_frame(pytester, tmp_path):
