@@ -20,10 +20,9 @@ from typing import Any, Callable
 
 from harness.clock import Clock, RealClock, RealTimeScheduler, VirtualClock
 from harness.events import EventBus
+from harness.journal import JOURNAL_FILENAME, Journal
 from harness.mains import Mains, marker_path
 from harness.rigfile import RigFile, load_rig
-
-JOURNAL_NAME = "journal.sqlite"
 
 
 def default_rig_file() -> Path:
@@ -83,11 +82,14 @@ class RigSession:
 
     @property
     def journal_path(self) -> Path:
-        return self.out_dir / JOURNAL_NAME
+        return self.out_dir / JOURNAL_FILENAME
 
     def close(self) -> None:
         """Restore mains first, then close the ITCH, instruments, devices and journal."""
-        self._stack.close()
+        try:
+            self.mains.close()
+        finally:
+            self._stack.close()
 
     def __enter__(self) -> "RigSession":
         return self
@@ -121,14 +123,12 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
 
 def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Path | None,
               stack: ExitStack) -> RigSession:
-    from harness.journal import Journal
-
     clock: Clock = VirtualClock() if rig.is_virtual and not realtime else RealClock()
     if isinstance(clock, RealClock):
         stack.callback(clock.close)
-    journal = Journal(out / JOURNAL_NAME)
+    journal = Journal(out / JOURNAL_FILENAME)
     stack.callback(journal.close)
-    bus = EventBus(clock, journal_path=str(out / JOURNAL_NAME))
+    bus = EventBus(clock, journal_path=str(journal.path))
     keys = _keys(rig)
     devices = _VirtualDevices(rig, clock, keys, realtime, stack) if rig.is_virtual else None
 
@@ -143,7 +143,7 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     # A virtual supply lives and dies with this process, so a killed virtual run leaves nothing cut.
     markers = None if rig.is_virtual else state_dir or rig.state_dir or default_state_dir()
     mains = Mains(switch, clock, bus, markers, rig.name)  # restores first if a killed run left it off
-    stack.callback(mains.close)  # after the instruments, so it runs before they close
+    stack.callback(mains.close)  # if opening fails later; RigSession.close restores before anything closes
     if mains.recovered is None:
         mains.restore()  # every run starts with mains on (the bench's normal state)
 
@@ -215,8 +215,6 @@ class _VirtualDevices:
         self.scheduler = scheduler
         self.supply = VirtualSupply(scheduler, dialect=rig.instruments.supply.dialect)
         self.bench = VirtualBench(rig.virtual, rig.dut, scheduler, keys, self.link, self.supply, seed=rig.seed)
-        if hasattr(self.bench, "close"):
-            stack.callback(self.bench.close)
 
     def open_supply(self, bus: EventBus) -> Any:
         from drivers.psu import open_supply
@@ -301,8 +299,6 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
 
 
 def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
-    from harness.journal import Journal
-
     rows: list[Probe] = []
     clock = RealClock()
     bus = EventBus(clock)
@@ -332,7 +328,7 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
                     rows.append(Probe("relay", where, False, _failed(exc)))
                 finally:
                     relay.close()
-        with Journal(tmp / JOURNAL_NAME) as journal:
+        with Journal(tmp / JOURNAL_FILENAME) as journal:
             try:
                 itch = _open_itch(inst.itch, rig, clock, bus, journal, None, None)
             except Exception as exc:

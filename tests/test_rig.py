@@ -100,6 +100,16 @@ def test_closing_the_session_restores_mains(tmp_path):
     assert [e.data["state"] for e in rig.bus.events(match(MAINS))] == ["on", "off", "on"]
 
 
+def test_closing_restores_mains_before_the_itch_and_instruments_close(tmp_path):
+    rig = open_rig(VIRTUAL, tmp_path)
+    mains_at_itch_close = []
+    close_link = rig.itch.transport.close
+    rig.itch.transport.close = lambda: (mains_at_itch_close.append(rig.mains.is_off), close_link())
+    rig.mains.cut()
+    rig.close()
+    assert mains_at_itch_close == [False]
+
+
 def test_realtime_virtual_rig_uses_real_transports(tmp_path):
     with open_rig(VIRTUAL, tmp_path, realtime=True) as rig:
         assert isinstance(rig.clock, RealClock)
