@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -305,17 +305,11 @@ class _TableReader:
         for key in ("spec", "installation", "maintenance", "gbcs", "applicability", "cite"):
             if key not in raw:
                 raise self.fail(at, f"missing {key}")
-        try:
-            spec = parse_version(raw["spec"])
-        except TsatError as exc:
-            raise self.fail(at + ("spec",), str(exc)) from None
+        spec = self.version(raw["spec"], at + ("spec",))
         no_gbcs = raw["gbcs"] == NOT_APPLICABLE
         if no_gbcs != (raw["applicability"] == NOT_APPLICABLE):
             raise self.fail(at, "gbcs and applicability are 'not applicable' together or not at all")
-        try:
-            gbcs = None if no_gbcs else parse_version(raw["gbcs"])
-        except TsatError as exc:
-            raise self.fail(at + ("gbcs",), str(exc)) from None
+        gbcs = None if no_gbcs else self.version(raw["gbcs"], at + ("gbcs",))
         ppm_end = raw.get("ppm_installation_end")
         return TsatRow(
             dtype, spec, self.period(raw["installation"], at + ("installation",)),
@@ -323,6 +317,14 @@ class _TableReader:
             None if no_gbcs else self.period(raw["applicability"], at + ("applicability",)),
             str(raw["cite"]),
             None if ppm_end is None else self.day(ppm_end, at + ("ppm_installation_end",)))
+
+    def version(self, raw: Any, at: tuple) -> tuple[int, ...]:
+        if isinstance(raw, float):  # YAML reads 3.10 as 3.1: only a quoted version is what was typed
+            raise self.fail(at, f"quote the version (\"{raw}\"): unquoted, YAML reads it as a number")
+        try:
+            return parse_version(raw)
+        except TsatError as exc:
+            raise self.fail(at, str(exc)) from None
 
     def period(self, raw: Any, at: tuple) -> Period:
         if not isinstance(raw, list) or len(raw) != 2:
@@ -334,6 +336,8 @@ class _TableReader:
         return Period(start, end)
 
     def day(self, raw: Any, at: tuple) -> date:
+        if isinstance(raw, datetime):
+            raise self.fail(at, f"a date, not a date-time: {raw}")
         if isinstance(raw, date):
             return raw
         try:

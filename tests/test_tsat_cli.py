@@ -90,6 +90,9 @@ def test_a_newer_table_file_needs_no_code_change(capsys, tmp_path):
      "not a date or 'not determined': 'someday'"),
     (("schema: hubrig-tsat/1", "schema: other/2"), "expected schema: hubrig-tsat/1"),
     (('gbcs: "3.2"', 'gbcs: "three"'), "not a version number"),
+    (('gbcs: "3.2"', 'gbcs: 3.20'), 'quote the version ("3.2")'),
+    (("installation: [2019-11-29, not determined]", "installation: [2019-11-29 10:00:00, not determined]"),
+     "a date, not a date-time: 2019-11-29 10:00:00"),
 ])
 def test_bad_table_files_name_file_and_line(tmp_path, edit, message):
     text = tsat.DEFAULT_TABLE.read_text().replace(*edit, 1)
