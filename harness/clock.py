@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
 NS_PER_S = 1_000_000_000
+
+log = logging.getLogger(__name__)
 
 Predicate = Callable[[], bool]
 Progress = Callable[[float, float], None]
@@ -46,6 +49,10 @@ def seconds(ns: int) -> float:
 def to_ns(s: float) -> int:
     """Float seconds to integer nanoseconds (rounded)."""
     return round(s * NS_PER_S)
+
+
+def _wall(epoch_wall: datetime, epoch_ns: int, t_ns: int) -> datetime:
+    return epoch_wall + timedelta(microseconds=(t_ns - epoch_ns) // 1000)
 
 
 class Scheduler(Protocol):
@@ -90,8 +97,7 @@ class Clock:
 
     def wall(self, t_ns: int | None = None) -> datetime:
         """The aware UTC date-time of rig instant ``t_ns`` (default: now)."""
-        t = self.now_ns() if t_ns is None else t_ns
-        return self.epoch_wall + timedelta(microseconds=(t - self.epoch_ns) // 1000)
+        return _wall(self.epoch_wall, self.epoch_ns, self.now_ns() if t_ns is None else t_ns)
 
     reporter: Progress | None = None
     """Progress callback for waits that are given none (the pytest plugin's live display)."""
@@ -146,7 +152,6 @@ class VirtualClock(Clock):
         self.epoch_wall = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
         self._heap: list[Timer] = []
         self._seq = itertools.count()
-        self.events_run = 0
 
     def now_ns(self) -> int:
         return self._now
@@ -156,10 +161,6 @@ class VirtualClock(Clock):
         heapq.heappush(self._heap, timer)
         return timer
 
-    def pending(self) -> int:
-        """How many live callbacks are scheduled."""
-        return sum(1 for t in self._heap if not t.cancelled)
-
     def run_next(self, until_ns: int) -> bool:
         """Run the earliest callback due at or before ``until_ns``; False if there is none."""
         while self._heap and self._heap[0].cancelled:
@@ -168,7 +169,6 @@ class VirtualClock(Clock):
             return False
         timer = heapq.heappop(self._heap)
         self._now = timer.t_ns
-        self.events_run += 1
         timer.fn()
         return True
 
@@ -226,7 +226,9 @@ class RealTimeScheduler:
     """Runs device-model callbacks at real monotonic instants on one daemon thread.
 
     Used when the virtual devices sit behind real OS transports (a pty, a TCP socket) and must
-    keep real time. Callbacks run on the scheduler thread, one at a time, in time order.
+    keep real time. Callbacks run on the scheduler thread, one at a time, in time order; one that
+    raises is logged and the others still run. Given the rig's ``clock``, the devices' wall dates
+    are the harness's own, and the clock's waiters wake after every callback.
     """
 
     def __init__(self, clock: Clock | None = None):
@@ -236,15 +238,17 @@ class RealTimeScheduler:
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
-        self.epoch_ns = time.monotonic_ns()
-        self.epoch_wall = datetime.fromtimestamp(time.time_ns() / NS_PER_S, tz=timezone.utc)
+        if clock is not None:
+            self.epoch_ns, self.epoch_wall = clock.epoch_ns, clock.epoch_wall
+        else:
+            self.epoch_ns = time.monotonic_ns()
+            self.epoch_wall = datetime.fromtimestamp(time.time_ns() / NS_PER_S, tz=timezone.utc)
 
     def now_ns(self) -> int:
         return time.monotonic_ns()
 
     def wall(self, t_ns: int | None = None) -> datetime:
-        t = self.now_ns() if t_ns is None else t_ns
-        return self.epoch_wall + timedelta(microseconds=(t - self.epoch_ns) // 1000)
+        return _wall(self.epoch_wall, self.epoch_ns, self.now_ns() if t_ns is None else t_ns)
 
     def call_at(self, t_ns: int, fn: Callable[[], None]) -> Timer:
         with self._cond:
@@ -272,7 +276,10 @@ class RealTimeScheduler:
                 if self._closed:
                     return
                 timer = heapq.heappop(self._heap)
-            timer.fn()
+            try:
+                timer.fn()
+            except Exception:  # one device bug must not stop every later timer
+                log.exception("timer callback %r failed; the scheduler keeps running", timer.fn)
             if self._clock is not None:
                 self._clock.notify()
 

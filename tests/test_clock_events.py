@@ -7,7 +7,7 @@ import threading
 import pytest
 from hypothesis import given, strategies as st
 
-from harness.clock import NS_PER_S, RealClock, VirtualClock
+from harness.clock import NS_PER_S, RealClock, RealTimeScheduler, VirtualClock
 from harness.events import FRAME, LINK, EventBus, WaitTimeout, match
 
 
@@ -85,3 +85,27 @@ def test_virtual_wall_date_follows_virtual_time():
     start = clock.wall()
     clock.sleep(3600)
     assert (clock.wall() - start).total_seconds() == 3600
+
+
+def test_a_failing_real_time_callback_is_logged_and_later_timers_still_run(caplog):
+    clock = RealClock()
+    seen = []
+
+    def broken() -> None:
+        raise RuntimeError("device model bug")
+
+    clock.call_later(0.01, broken)
+    clock.call_later(0.02, lambda: seen.append("later"))
+    try:
+        assert clock.wait_until(lambda: seen == ["later"], 5)
+    finally:
+        clock.close()
+    assert "device model bug" in caplog.text
+
+
+def test_a_scheduler_serving_a_clock_shares_its_wall_dates():
+    clock = RealClock()
+    scheduler = RealTimeScheduler(clock)
+    t = clock.now_ns()
+    assert scheduler.wall(t) == clock.wall(t)
+    clock.close()
