@@ -100,15 +100,11 @@ def bare_reader_floor(frames: int, interval_ms: float, jitter_ms: float, seed: i
     arrivals: list[int] = []
 
     def read() -> None:
-        pending = 0
         while len(arrivals) < frames:
             if not select.select([fd], [], [], 5)[0]:
                 return
             data = os.read(fd, 1 << 16)
-            t_ns = time.monotonic_ns()
-            pending += data.count(b"\n")
-            arrivals.extend([t_ns] * pending)
-            pending = 0
+            arrivals.extend([time.monotonic_ns()] * data.count(b"\n"))  # a line arrives with its end
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()

@@ -116,7 +116,8 @@ class Journal:
 
     @classmethod
     def open_existing(cls, path: str | Path) -> "Journal":
-        """Open a journal that must already exist (never creates or converts a file)."""
+        """Open a journal that must already exist: never creates a file, and refuses any file
+        that is not a hubrig journal (a foreign SQLite database is left untouched)."""
         path = Path(path)
         if not path.is_file():
             raise JournalError(f"{path}: no such journal file")
