@@ -153,7 +153,9 @@ class SerialTransport:
         self._report(LOST, f"{self.url}: {exc}")
 
     def _reconnect(self) -> None:
-        self.clock.wait_until(lambda: self._closing, self.reconnect_s)
+        # A silent progress callback: the clock's own reporter (the plugin's live display) is for
+        # the plan's waits, not for this thread's pause between reopen attempts.
+        self.clock.wait_until(lambda: self._closing, self.reconnect_s, progress=_silent)
         if self._closing:
             return
         try:
@@ -196,6 +198,10 @@ class SerialTransport:
             if self._port is not None:
                 self._port.close()
                 self._port = None
+
+
+def _silent(waited_s: float, allowed_s: float) -> None:
+    """A progress callback that reports nothing."""
 
 
 class InProcessTransport:

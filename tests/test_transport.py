@@ -165,6 +165,27 @@ def test_port_vanishing_is_reported_and_reading_resumes_after_it_returns(pty_lin
 
 
 @pytest.mark.realtime
+def test_waiting_to_reconnect_does_not_report_on_the_plans_progress_display():
+    clock = RealClock()
+    clock.report_every_s = 0.02
+    reporters: list[str] = []
+    clock.reporter = lambda waited, allowed: reporters.append(threading.current_thread().name)
+    pair = PtyPair()
+    got = Received(clock)
+    link = SerialTransport(pair.port, 115200, clock, got.chunk, got.link, reconnect_s=0.3)
+    try:
+        pair.close_device()
+        got.wait_link("lost")
+        pair.reopen()
+        got.wait_link("restored")
+        assert not [name for name in reporters if name.startswith("hubrig-reader")]
+    finally:
+        link.close()
+        pair.close()
+        clock.close()
+
+
+@pytest.mark.realtime
 def test_concurrent_writers_never_interleave(pty_link):
     pair, link, _ = pty_link
     lines = {f"W{w}:{i:03d}:".encode() + bytes([65 + w]) * 40 + b"\r\n" for w in range(6) for i in range(40)}
