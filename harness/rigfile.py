@@ -357,6 +357,9 @@ class RigFile(_Model):
                                 "the harness signs and verifies with")
         if virtual and inst.mains_switch != "supply":
             raise field_problem(("instruments", "mains_switch"), "the virtual rig switches mains with its supply")
+        if virtual and inst.relay is not None:
+            raise field_problem(("instruments", "relay"), "the virtual rig has no relay board (its supply "
+                                "switches mains); remove this section")
         return self
 
     @property

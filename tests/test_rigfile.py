@@ -151,6 +151,14 @@ def test_mains_switch_needs_its_instrument(tmp_path):
     assert "instruments.mains_switch: mains_switch is 'relay' but instruments.relay is not configured" in msg
 
 
+def test_a_relay_on_the_virtual_rig_is_refused_at_its_line(tmp_path):
+    """The virtual rig emulates no relay board: opening it would go looking for real USB hardware."""
+    text = (ROOT / "rigs" / "virtual.yaml").read_text().replace("  mains_switch: supply\n",
+                                                                "  mains_switch: supply\n  relay: {channel: 1}\n")
+    msg = error_of(tmp_path, text)
+    assert f"bench.yaml:{line_of(text, 'relay:')}: instruments.relay: the virtual rig has no relay board" in msg
+
+
 def test_virtual_resource_on_a_real_rig_is_refused_at_its_line(tmp_path):
     text = GOOD.replace("port: /dev/ttyUSB0", "port: virtual")
     msg = error_of(tmp_path, text)
