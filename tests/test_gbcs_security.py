@@ -221,10 +221,21 @@ def test_flipping_any_byte_of_an_authenticated_message_is_detected(keys, data):
 
 def test_key_store_never_shows_private_material(keys, caplog):
     caplog.set_level(logging.DEBUG)
-    secret_pem = (keys.path / f"{ESME.lower()}-ds.key").read_text()
-    body = "".join(secret_pem.splitlines()[1:-1])
-    for text in (repr(keys), str(keys), repr(keys.ds_private(ESME)), caplog.text):
-        assert body[:40] not in text and "PRIVATE" not in text
+    pem_body = "".join((keys.path / f"{ESME.lower()}-ds.key").read_text().splitlines()[1:-1])
+    scalar = keys.ds_private(ESME).private_numbers().private_value
+    # the PEM's first ~48 characters are the same PKCS#8 header for every P-256 key: look at its end
+    secrets = (pem_body[-40:], f"{scalar:x}", f"{scalar:X}", str(scalar), f"{scalar:064x}"[:16])
+    with pytest.raises(KeyStoreError) as no_acb:
+        builder.build_message(cra="command", originator=ESME, recipient=SUPPLIER, counter=1,
+                              message_code=1, content=b"", keys=keys, general_ciphering=True, sign=True)
+    with pytest.raises(KeyStoreError) as no_key:
+        builder.build_alert(originator="FFFFFFFFFFFFFFFF", recipient=ESME, counter=1,
+                            message_code=0x0067, content=b"", keys=keys)
+    texts = (repr(keys), str(keys), repr(keys.ds_private(ESME)), str(no_acb.value), str(no_key.value),
+             caplog.text)
+    assert str(keys.path) in str(no_acb.value)  # errors name the store, and only that
+    for text in texts:
+        assert "PRIVATE" not in text and not any(secret in text for secret in secrets), text
 
 
 def test_unreadable_private_key_error_names_the_file_not_its_content(tmp_path):
