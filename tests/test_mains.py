@@ -144,13 +144,15 @@ def test_other_rigs_markers_are_left_alone(tmp_path):
     assert switch.commands == [] and (tmp_path / "other.mains-off").exists()
 
 
-def test_no_state_dir_keeps_no_marker(tmp_path):
+def test_no_state_dir_keeps_no_marker(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a marker with no folder would land here
     clock = VirtualClock()
-    mains = Mains(FakeSwitch(clock), clock, EventBus(clock), None, "virtual")
+    switch = FakeSwitch(clock)
+    mains = Mains(switch, clock, EventBus(clock), None, "virtual")
     mains.cut()
-    assert list(tmp_path.iterdir()) == []
+    assert mains.marker is None and mains.is_off and list(tmp_path.iterdir()) == []
     mains.close()
-    assert not mains.is_off
+    assert not mains.is_off and switch.commands == [False, True]
 
 
 OPS = st.lists(st.sampled_from(["cut", "restore", "outage", "outage_fail", "sleep"]), max_size=12)
