@@ -26,7 +26,6 @@ from harness.events import FRAME, Event, WaitTimeout
 from harness.gbcs import builder
 from harness.gbcs.content import builders
 from harness.gbcs.keystore import KeyStoreError
-from harness.virtual.meterclock import event_filter
 
 CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
 ECS70, ECS25A3, ECS35A = 0x0062, 0x00EC, 0x0048
@@ -34,6 +33,25 @@ DEVICE_LOG_CHANGED = 0x8F12
 AUTHENTICATION_FAILED = 0x8F53
 NAMES = {CCS01: "CCS01", CCS02: "CCS02", CCS06: "CCS06", CCS07: "CCS07", ECS70: "ECS70",
          ECS25A3: "ECS25a3", ECS35A: "ECS35a"}
+EVENT_FILTER_BITS = 512
+
+FilterBits = Mapping[int, int]
+"""Alert code -> its bit in the ECS25a3 event filter (the rig file's ``dut.esme.filter_bits``)."""
+
+
+def event_filter(enabled: Mapping[int, bool], bits: FilterBits) -> str:
+    """The ECS25a3 event filter ('0'/'1' string) with the given alerts on or off."""
+    out = ["0"] * EVENT_FILTER_BITS
+    for code, on in enabled.items():
+        if code not in bits:
+            raise KeyError(f"alert 0x{code:04X} has no event-filter bit (dut.esme.alert_filter_bits)")
+        out[bits[code]] = "1" if on else "0"
+    return "".join(out)
+
+
+def filter_settings(event_filter_bits: str, bits: FilterBits) -> dict[int, bool]:
+    """The alerts ``bits`` knows, on or off, in an event filter."""
+    return {code: len(event_filter_bits) > i and event_filter_bits[i] == "1" for code, i in bits.items()}
 
 
 class HarnessConfigError(Exception):

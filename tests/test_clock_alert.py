@@ -98,7 +98,7 @@ def test_outside_the_validity_window_is_not_adjusted():
 @given(enabled=st.dictionaries(st.sampled_from([0x81C6, 0x8F0C, 0x8145]), st.booleans()),
        bits=st.lists(st.integers(0, 511), min_size=3, max_size=3, unique=True))
 def test_event_filter_round_trip(enabled, bits):
-    from harness.virtual.meterclock import EVENT_FILTER_BITS, event_filter, filter_settings
+    from harness.commands import EVENT_FILTER_BITS, event_filter, filter_settings
     mapping = dict(zip([0x81C6, 0x8F0C, 0x8145], bits))
     text = event_filter(enabled, mapping)
     assert len(text) == EVENT_FILTER_BITS and text.count("1") == sum(enabled.values())
@@ -106,7 +106,7 @@ def test_event_filter_round_trip(enabled, bits):
 
 
 def test_an_alert_without_a_filter_bit_is_refused():
-    from harness.virtual.meterclock import event_filter
+    from harness.commands import event_filter
     with pytest.raises(KeyError, match="alert_filter_bits"):
         event_filter({0x8F0C: True}, BITS)
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import sender_for
+from harness.commands import event_filter, sender_for
 from harness.gbcs.content import builders
 from harness.gbcs.decode import decode_record
 from harness.rig import default_rig_file, open_rig
-from harness.virtual import meterclock
 from testplans import test_clock_alert as plan
 from tests.test_devicelog_plan import failures, rig_file, run
 
@@ -69,7 +68,7 @@ def test_clock_commands_decode_and_verify_with_the_test_keys(session):
     when = session.clock.wall().replace(microsecond=0)
     for code, content in [(0x0062, builders.ecs70_command(preset_time=when, validity_interval_start=when - timedelta(seconds=10),
                                                           validity_interval_end=when + timedelta(seconds=10), invoke_id=1)),
-                          (0x00EC, builders.ecs25a3_command(event_filter=meterclock.event_filter(
+                          (0x00EC, builders.ecs25a3_command(event_filter=event_filter(
                               {0x81C6: True}, esme.filter_bits), invoke_id=2)),
                           (0x0048, builders.ecs35a_command(start=when, end=when + timedelta(hours=1), invoke_id=3))]:
         record = decode_record(esme.build(code, esme.esme, esme.next_counter(), content), session.keys, esme.acb)

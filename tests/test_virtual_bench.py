@@ -12,6 +12,7 @@ from drivers.transport import InProcessTransport
 from harness.clock import NS_PER_S, VirtualClock, to_ns
 from harness.gbcs import security
 from harness.gbcs.builder import build_command
+from harness.gbcs.content import builders
 from harness.gbcs.envelope import decode_cosem_datetime, parse
 from harness.linkframing import Frame, GfiFraming, Notification
 from harness.rig import default_rig_file
@@ -333,6 +334,25 @@ def test_a_command_for_the_esme_is_forwarded_over_the_han_and_answered(keys):
     (t, item), = rig.received
     han = to_ns(2 * rig.bench.params.esme.han_latency_s)
     assert t >= sent + han and isinstance(item, Frame)
+
+
+@pytest.mark.parametrize("recipient, message_code", [(CH, 0x0001), (ESME, 0x0062)])  # CCS01, ECS70
+def test_a_command_whose_content_is_not_its_use_case_is_not_answered_and_the_devices_carry_on(
+        keys, recipient, message_code):
+    rig = Rig(keys, {"preset": "compliant"})
+    ccs06 = builders.ccs06_command(invoke_id=9)
+    wrong = build_command(originator=ACB, recipient=recipient, counter=9, message_code=message_code,
+                          content=ccs06, keys=keys, acb=ACB)
+    rig.transport.write(GfiFraming().encode(wrong))
+    rig.clock.advance(5)
+    assert rig.received == []
+    assert "content not understood" in rig.bench.ch.rejected[-1][1]
+    good = build_command(originator=ACB, recipient=CH, counter=10, message_code=READ_DEVICE_LOG, content=ccs06,
+                         keys=keys, acb=ACB)
+    rig.transport.write(GfiFraming().encode(good))  # the devices carry on: a real CCS06 is answered
+    rig.clock.advance(5)
+    [(_, frame)] = rig.received
+    assert parse(frame.payload).message_code == READ_DEVICE_LOG
 
 
 def test_a_ch_that_is_down_hears_no_command(keys):

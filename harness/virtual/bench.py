@@ -63,10 +63,8 @@ class VirtualBench:
                                   esme=self.esme, scheduler=scheduler, keys=keys,
                                   link=as_link(link, scheduler), ground_truth=self.ground_truth,
                                   rng=self.rng, acb=dut.acb)
-        self.device_log = devicelog.install(self, devicelog.defects_from(self.params.defects),
-                                            dut.esme.install_code_bytes)
+        self.device_log = devicelog.install(self, dut.esme.install_code_bytes)
         self.clock_rules = meterclock.install(self, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s,
-                                              meterclock.defects_from(self.params.defects),
                                               filter_bits=dut.esme.filter_bits)
         self._energised = supply is None or bool(supply.output)
         if supply is not None:

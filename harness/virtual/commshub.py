@@ -24,7 +24,9 @@ or over the HAN to the ESME's handlers when addressed to the ESME.
 Handler contract (``ch.handlers[message_code] = fn``): ``fn(message, raw) -> list[bytes]`` is
 called once per verified command with :class:`harness.gbcs.envelope.Message` and the bytes as
 received; it returns the GBCS messages (responses, and any alerts it raises) to send back, in
-order, which the CH frames and transmits as soon as it is connected. A handler runs on the
+order, which the CH frames and transmits as soon as it is connected. It reads the command with
+:func:`command_fields`; content that is not the use case its message code names raises
+:class:`GbcsError`, and the device answers nothing (recorded as a rejection). A handler runs on the
 scheduler's thread at the command's arrival instant; it may schedule later work on
 :attr:`VirtualCommsHub.scheduler` and transmit then with :meth:`VirtualCommsHub.transmit`.
 A code with no handler gets no response (recorded in the ground truth).
@@ -38,7 +40,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
 from harness.clock import Scheduler, Timer, to_ns
+from harness.commands import AUTHENTICATION_FAILED
 from harness.gbcs import security
+from harness.gbcs.content import decode_content
 from harness.gbcs.envelope import Message, parse
 from harness.gbcs.errors import GbcsError
 from harness.linkframing import Frame, GfiFraming
@@ -46,9 +50,16 @@ from harness.virtual.esme import RESTORATION_ALERTS, HanFrame, VirtualEsme
 from harness.virtual.groundtruth import Emission, GroundTruth, Kind
 from harness.virtual.params import CommsHubParams, Defects
 
-AUTHENTICATION_FAILED = 0x8F53
-
 Handler = Callable[[Message, bytes], "list[bytes]"]
+
+
+def command_fields(message: Message, use_case: str) -> dict:
+    """A handler's view of a verified command: its decoded content, which must be ``use_case``
+    (e.g. ``"CCS01"``); :class:`GbcsError` otherwise, and the device answers nothing."""
+    fields = decode_content(message.message_code, "command", message.content)
+    if fields.get("decoded_as") != use_case:
+        raise GbcsError(f"message code 0x{message.message_code:04X} carries no {use_case} request")
+    return fields
 
 
 class Link(Protocol):
@@ -346,8 +357,8 @@ class VirtualCommsHub:
         for item in self._rx.feed(data):
             if isinstance(item, Frame):
                 frames.append(item.payload)
-            else:
-                self._reject(f"unframed bytes on the wire: {getattr(item, 'error', 'not a GBCS frame')}")
+            else:  # no notification patterns here: anything else is a FramingError
+                self._reject(f"unframed bytes on the wire: {item.error}")
         return frames
 
     def _command(self, raw: bytes) -> None:
@@ -370,12 +381,20 @@ class VirtualCommsHub:
         if handler is None:
             self._event(f"no handler for message code 0x{message.message_code:04X}")
             return
-        for out in handler(message, raw):
+        for out in self._answers(lambda: handler(message, raw)):
             self.transmit(out)
 
     def _to_esme(self, message: Message, raw: bytes) -> None:
-        for out in self.esme.handle_command(message, raw):
+        for out in self._answers(lambda: self.esme.handle_command(message, raw)):
             self.esme.send(HanFrame(out, "response", message.message_code))
+
+    def _answers(self, handle: Callable[[], "list[bytes]"]) -> "list[bytes]":
+        """What a handler returns; a command whose content it cannot act on gets no answer."""
+        try:
+            return list(handle())
+        except GbcsError as exc:
+            self._reject(f"command content not understood: {exc}")
+            return []
 
     def _verify(self, message: Message) -> str:
         """Empty when the command's signature/MAC verify against the test keys, else why not.

@@ -29,14 +29,15 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.commands import CCS01, CCS02, CCS06, CCS07, DEVICE_LOG_CHANGED
 from harness.gbcs import builder
-from harness.gbcs.content import builders, decode_content
+from harness.gbcs.content import builders
+from harness.virtual.commshub import command_fields
 
 DEVICE_LOG_CAPACITY = 16
 HISTORIC_LOG_CAPACITY = 15
 DEVICE_LOG_OBIS = "0-0:30.3.0.255"
 HISTORIC_LOG_OBIS = "0-0:30.3.1.255"
-DEVICE_LOG_CHANGED = 0x8F12
 DEVICE_TYPES = {0: "ESME", 1: "GSME", 13: "HCALCS", 128: "IHD", 130: "CAD", 132: "PPMID"}
 STATUS_JOINED = 0x80
 """Status bit string, bit 0 (first, most significant): the device has joined with its TC link key."""
@@ -219,7 +220,6 @@ JOIN_DELAY_S = 5.0
 """How long after CCS01 a device on the virtual HAN joins (every registered EUI joins)."""
 COMMISSIONED_INSTALL_CODE = bytes(16)
 """The ESME's install code in the commissioned device log when the rig file gives none."""
-CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
 CS14 = 0x0018
 
 
@@ -235,7 +235,7 @@ class DeviceLogBehaviour:
     joined.
     """
 
-    def __init__(self, bench, defects: DeviceLogDefects, esme_install_code: bytes = COMMISSIONED_INSTALL_CODE):
+    def __init__(self, bench, defects: DeviceLogDefects, esme_install_code: bytes):
         self.ch = bench.ch
         self.scheduler = bench.scheduler
         self.log = ChfDeviceLog(lambda: self.scheduler.wall(), bytes.fromhex(self.ch.eui)[::-1], defects)
@@ -243,9 +243,6 @@ class DeviceLogBehaviour:
         self.log.join(bench.esme.eui, 0)
         self._counter = int(self.scheduler.wall().timestamp() * 1000)
         self.ch.handlers.update({CCS01: self.ccs01, CCS02: self.ccs02, CCS06: self.ccs06, CCS07: self.ccs07})
-
-    def _fields(self, message) -> dict:
-        return decode_content(message.message_code, "command", message.content)
 
     def _respond(self, message, content: bytes) -> list[bytes]:
         return [builder.build_response(originator=self.ch.eui, recipient=message.originator,
@@ -267,7 +264,7 @@ class DeviceLogBehaviour:
         self.scheduler.call_later(0.05, lambda: self.ch.transmit(raw, "alert", DEVICE_LOG_CHANGED))
 
     def ccs01(self, message, raw: bytes) -> list[bytes]:
-        f = self._fields(message)
+        f = command_fields(message, "CCS01")
         reg = f["register_device"]
         result = "success"
         try:
@@ -292,7 +289,7 @@ class DeviceLogBehaviour:
                 pass  # joining closed before the device got there: it stays unjoined
 
     def ccs02(self, message, raw: bytes) -> list[bytes]:
-        f = self._fields(message)
+        f = command_fields(message, "CCS02")
         result = "success"
         try:
             self.log.remove(f["unregister_device"])
@@ -306,12 +303,12 @@ class DeviceLogBehaviour:
         return self._respond(message, content)
 
     def ccs06(self, message, raw: bytes) -> list[bytes]:
-        f = self._fields(message)
+        f = command_fields(message, "CCS06")
         rows = [_active_row(d) for d in self.log.active]
         return self._respond(message, builders.ccs06_response(active_devices=rows, invoke_id=f["invoke_id"]))
 
     def ccs07(self, message, raw: bytes) -> list[bytes]:
-        f = self._fields(message)
+        f = command_fields(message, "CCS07")
         logs = {}
         for which, name in (("active", "device_log"), ("historic", "historic_device_log")):
             b = self.log.backup(which)
@@ -339,9 +336,9 @@ def _active_row(d: DeviceEntry) -> dict:
             "app_version": d.app_version, "stack_version": d.stack_version}
 
 
-def install(bench, defects: DeviceLogDefects | None = None,
-            esme_install_code: bytes | None = None) -> DeviceLogBehaviour:
-    """Give ``bench``'s virtual CH its device log (the bench does, once), commissioned with its
-    ESME (``esme_install_code``, default :data:`COMMISSIONED_INSTALL_CODE`)."""
-    return DeviceLogBehaviour(bench, defects or defects_from(bench.params.defects),
+def install(bench, esme_install_code: bytes | None = None) -> DeviceLogBehaviour:
+    """Give ``bench``'s virtual CH its device log, with the defect switches of its
+    ``params.defects`` (the bench does, once), commissioned with its ESME (``esme_install_code``,
+    default :data:`COMMISSIONED_INSTALL_CODE`)."""
+    return DeviceLogBehaviour(bench, defects_from(bench.params.defects),
                               esme_install_code or COMMISSIONED_INSTALL_CODE)

@@ -31,16 +31,17 @@ the requested range, oldest first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.commands import ECS25A3, ECS35A, ECS70, FilterBits, filter_settings
 from harness.gbcs import builder
-from harness.gbcs.content import builders, decode_content, message_code_for_alert
+from harness.gbcs.content import builders, message_code_for_alert
 from harness.gbcs.content.usecases import GENERIC_CRITICAL_ALERT
+from harness.virtual.commshub import command_fields
 from harness.virtual.esme import HanFrame, LogEntry
 
 CLOCK_ADJUSTED = 0x8145
@@ -48,25 +49,6 @@ CLOCK_NOT_ADJUSTED_TOLERANCE = 0x81C6
 CLOCK_NOT_ADJUSTED_OVER_10S = 0x8F0C
 CRITICAL_THRESHOLD_S = 10.0
 GBCS_WITH_0x81C6 = (3, 2)
-EVENT_FILTER_BITS = 512
-
-FilterBits = Mapping[int, int]
-"""Alert code -> its bit in the ECS25a3 event filter (the rig file's ``dut.esme.filter_bits``)."""
-
-
-def event_filter(enabled: Mapping[int, bool], bits: FilterBits) -> str:
-    """The ECS25a3 event filter ('0'/'1' string) with the given alerts on or off."""
-    out = ["0"] * EVENT_FILTER_BITS
-    for code, on in enabled.items():
-        if code not in bits:
-            raise KeyError(f"alert 0x{code:04X} has no event-filter bit (dut.esme.alert_filter_bits)")
-        out[bits[code]] = "1" if on else "0"
-    return "".join(out)
-
-
-def filter_settings(event_filter_bits: str, bits: FilterBits) -> dict[int, bool]:
-    """The alerts ``bits`` knows, on or off, in an event filter."""
-    return {code: len(event_filter_bits) > i and event_filter_bits[i] == "1" for code, i in bits.items()}
 
 
 class ClockDefects(BaseModel):
@@ -133,9 +115,6 @@ class MeterClock:
 
 # ---------------------------------------------------------------------- the virtual ESME behaviour
 
-ECS70, ECS25A3, ECS35A = 0x0062, 0x00EC, 0x0048
-
-
 def defects_from(source: object) -> ClockDefects:
     """This module's defect switches, read by name from the rig file's ``virtual.defects``."""
     return ClockDefects(**{k: bool(getattr(source, k, False)) for k in ClockDefects.model_fields})
@@ -159,7 +138,7 @@ class ClockBehaviour:
         self.esme.handlers.update({ECS70: self.ecs70, ECS25A3: self.ecs25a3, ECS35A: self.ecs35a})
 
     def ecs70(self, message, raw: bytes) -> list[bytes]:
-        f = decode_content(message.message_code, "command", message.content)
+        f = command_fields(message, "ECS70")
         preset = f["preset_adjusting_time"]
         start, end = _when(preset["validity_interval_start"]), _when(preset["validity_interval_end"])
         requested = _when(preset["preset_time"]) or (start + (end - start) / 2 if start and end else None)
@@ -196,7 +175,7 @@ class ClockBehaviour:
             self.scheduler.call_later(0.05, lambda f=frame: self.esme.send(f))
 
     def ecs25a3(self, message, raw: bytes) -> list[bytes]:
-        f = decode_content(message.message_code, "command", message.content)
+        f = command_fields(message, "ECS25a3")
         for code, on in filter_settings(f["event_filter"], self.filter_bits).items():
             self.clock.configure_alert(code, on)
         content = builders.ecs25a3_response(invoke_id=f["invoke_id"])
@@ -205,7 +184,7 @@ class ClockBehaviour:
                                        content=content, keys=self.esme.keys)]
 
     def ecs35a(self, message, raw: bytes) -> list[bytes]:
-        f = decode_content(message.message_code, "command", message.content)
+        f = command_fields(message, "ECS35a")
         wanted = f.get("event_log_range") or {}
         start, end = _when(wanted.get("from")), _when(wanted.get("to"))
         if start is None or end is None:
@@ -220,7 +199,7 @@ class ClockBehaviour:
                                        content=content, keys=self.esme.keys)]
 
 
-def install(bench, gbcs: tuple[int, ...], tolerance_s: float, defects: ClockDefects | None = None, *,
-            filter_bits: FilterBits) -> ClockBehaviour:
-    """Give ``bench``'s virtual ESME its clock rules and event-log read (the bench does, once)."""
-    return ClockBehaviour(bench, gbcs, tolerance_s, defects or defects_from(bench.params.defects), filter_bits)
+def install(bench, gbcs: tuple[int, ...], tolerance_s: float, *, filter_bits: FilterBits) -> ClockBehaviour:
+    """Give ``bench``'s virtual ESME its clock rules and event-log read, with the defect switches of
+    its ``params.defects`` (the bench does, once)."""
+    return ClockBehaviour(bench, gbcs, tolerance_s, defects_from(bench.params.defects), filter_bits)
