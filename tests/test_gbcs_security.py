@@ -246,7 +246,8 @@ def test_unreadable_private_key_error_names_the_file_not_its_content(tmp_path):
     with pytest.raises(KeyStoreError) as info:
         store.ds_private(ESME)
     assert f"{ESME.lower()}-ds.key" in str(info.value)
-    assert leaked[:20] not in str(info.value) and info.value.__cause__ is None
+    assert leaked[:20] not in str(info.value) and leaked[-20:] not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_a_key_on_another_curve_is_refused_naming_the_file(tmp_path):
