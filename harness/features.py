@@ -52,10 +52,13 @@ ALIASES = {"0x81C6": "alert_0x81C6", "81C6": "alert_0x81C6", "clock_alert_0x81C6
            "sr8.9_historic": "historic_device_log", "crp535": "historic_device_log"}
 
 
+_BY_NAME = {**{n.lower(): n for n in FEATURES}, **{a.lower(): n for a, n in ALIASES.items()}}
+
+
 def feature(name: str) -> Feature:
-    """The feature called ``name`` (or one of its aliases); :class:`FeatureError` if unknown."""
-    key = ALIASES.get(name, ALIASES.get(name.upper(), name))
-    if key not in FEATURES:
+    """The feature called ``name`` or one of its aliases, in any case; :class:`FeatureError` if unknown."""
+    key = _BY_NAME.get(name.strip().lower())
+    if key is None:
         raise FeatureError(f"unknown GBCS feature {name!r}; known: {', '.join(sorted(FEATURES))}")
     return FEATURES[key]
 

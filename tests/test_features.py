@@ -16,7 +16,7 @@ def dut(ch_gbcs="3.2", esme_gbcs="3.2", ch_spec="1.3", esme_spec="4.2"):
             "esme": {"type": "ESMETS", "spec_version": esme_spec, "gbcs_version": esme_gbcs}}
 
 
-@pytest.mark.parametrize("name", ["historic_device_log", "alert_0x81C6", "0x81C6", "81c6"])
+@pytest.mark.parametrize("name", ["historic_device_log", "alert_0x81C6", "0x81C6", "81c6", "0x81c6", "CRP535"])
 def test_gbcs_3_2_dut_has_the_feature(name):
     assert features.check(name, dut()) is None
 
