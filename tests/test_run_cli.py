@@ -60,6 +60,19 @@ def test_a_failed_measurement_fails_its_test_naming_scenario_limit_set_and_evide
     store.close()
 
 
+def test_a_results_database_that_cannot_be_opened_loses_nothing_and_says_why(pytester, tmp_path):
+    pytester.makepyfile(test_mini=MINI_PLAN)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database" * 100)
+    result = pytester.runpytest_inprocess("--out", str(tmp_path / "out"), "--results-db", str(junk),
+                                          "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([f"hubrig: run *: FAIL; results *; NOT stored in {junk}: *not a hubrig results "
+                                 "database*"])
+    assert "Traceback" not in result.stdout.str()
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["trials"][0]["pra_seconds"] == 75.5
+
+
 def test_an_unknown_limit_set_stops_the_session_with_its_name(pytester):
     pytester.makepyfile(test_mini=MINI_PLAN)
     result = pytester.runpytest_inprocess("--limit-set", "sec-h3", "-p", "no:cacheprovider")
