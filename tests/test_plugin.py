@@ -221,3 +221,24 @@ def test_virtual_time_and_realtime_sessions_share_one_run_folder(pytester):
     result.assert_outcomes(passed=2)
     (folder,) = (pytester.path / "runs").iterdir()
     assert (folder / "journal.sqlite").exists() and (folder / "realtime" / "journal.sqlite").exists()
+
+
+def test_closing_the_pool_closes_every_session_even_when_one_fails(pytestconfig):
+    from fixtures.plugin import RigPool
+
+    closed: list[str] = []
+
+    class Session:
+        def __init__(self, name: str, fails: bool):
+            self.name, self.fails = name, fails
+
+        def close(self) -> None:
+            closed.append(self.name)
+            if self.fails:
+                raise ConnectionError(f"{self.name}: instrument gone")
+
+    pool = RigPool(pytestconfig)
+    pool._sessions = {False: Session("virtual time", True), True: Session("real time", False)}
+    with pytest.raises(ConnectionError, match="virtual time: instrument gone"):
+        pool.close()
+    assert sorted(closed) == ["real time", "virtual time"]
