@@ -432,11 +432,12 @@ def _decode_ccs08(generic: dict) -> dict:
     der = generic["der"]
     items = der.get("children") or []
     tags = [item["tag"] for item in items]
-    if tags != ["02", "18", "04", "04", "02"] or len(items[2]["hex"]) != 16:
+    if tags != ["02", "18", "04", "04", "02"] or len(items[2]["hex"]) != 16 or "alert_code" not in generic:
         raise _Mismatch
     result = int(items[4]["hex"], 16) if items[4]["hex"] else -1
-    stamp = generic.get("timestamp", "")
-    if (items[0]["hex"] != _der_int(int(generic.get("alert_code", "-1"), 16) & 0xFFFF)
+    stamp = generic["timestamp"]
+    # only canonical DER integers and a parsed time stamp, so building gives the same bytes back
+    if (items[0]["hex"] != _der_int(int(generic["alert_code"], 16))
             or items[4]["hex"] != _der_int(result) or "T" not in stamp):
         raise _Mismatch
     return {"kind": "asn1", "decoded_as": "CCS08", "alert_code": generic["alert_code"],
