@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.gbcs.content.axdr import decode_data_exact
+from harness.gbcs.content.gbz import ENCRYPTED
 from harness.gbcs.errors import GbcsError
 
 Decrypt = Callable[[bytes], "bytes | None"]
@@ -49,7 +50,7 @@ def _reveal_dlms(items: list, decrypt: Decrypt) -> None:
 
 def _reveal_gbz(components: list, decrypt: Decrypt) -> None:
     for comp in components:
-        if not comp["control"] & 0x02:
+        if not comp["control"] & ENCRYPTED:
             continue
         payload = bytes.fromhex(comp["payload"])
         size = int.from_bytes(payload[:2], "big")
