@@ -6,6 +6,9 @@ supplier as supplementary remote party (as the RTDS vectors are); ECS70, ECS25a3
 the supplier (the rig file's ``dut.supplier``) to the ESME, MACed, ECS70 also signed (critical). Originator counters start from the rig
 clock's wall time in milliseconds, so they keep rising across runs as GBCS devices require.
 
+The message codes and the ECS25a3 event filter (:func:`event_filter`, :func:`filter_settings`) are
+defined here once; the virtual devices answer the same commands with them.
+
 Failures are of two kinds:
 
 * :class:`HarnessConfigError`: the harness could not build or authenticate the command (missing
