@@ -94,35 +94,24 @@ class SupplyConfig(_Model):
     timeout_s: float = Field(default=5.0, gt=0)
     visa_library: str = "@py"
 
-    @field_validator("voltage")
+    @field_validator("voltage", "current_limit", "frequency")
     @classmethod
-    def _voltage_within_safety(cls, v: float, info: ValidationInfo) -> float:
-        safety = info.data.get("safety")
-        if safety is not None and v > safety.max_voltage:
-            raise PydanticCustomError("rig_safety", f"{v:g} V is above safety.max_voltage {safety.max_voltage:g} V")
-        return v
-
-    @field_validator("current_limit")
-    @classmethod
-    def _current_within_safety(cls, v: float, info: ValidationInfo) -> float:
-        safety = info.data.get("safety")
-        if safety is not None and v > safety.max_current:
-            raise PydanticCustomError("rig_safety", f"{v:g} A is above safety.max_current {safety.max_current:g} A")
-        return v
-
-    @field_validator("frequency")
-    @classmethod
-    def _frequency_within_safety(cls, v: float | None, info: ValidationInfo) -> float | None:
+    def _within_safety(cls, v: float | None, info: ValidationInfo) -> float | None:
+        """A set-point outside ``safety`` is refused at its own line, before any instrument is touched."""
         safety = info.data.get("safety")
         if v is None or safety is None:
             return v
-        if safety.max_frequency is not None and v > safety.max_frequency:
-            raise PydanticCustomError("rig_safety",
-                                      f"{v:g} Hz is above safety.max_frequency {safety.max_frequency:g} Hz")
-        if safety.min_frequency is not None and v < safety.min_frequency:
-            raise PydanticCustomError("rig_safety",
-                                      f"{v:g} Hz is below safety.min_frequency {safety.min_frequency:g} Hz")
+        unit, quantity = _SAFETY_BOUNDS[info.field_name]
+        high, low = getattr(safety, f"max_{quantity}"), getattr(safety, f"min_{quantity}", None)
+        if high is not None and v > high:
+            raise PydanticCustomError("rig_safety", f"{v:g} {unit} is above safety.max_{quantity} {high:g} {unit}")
+        if low is not None and v < low:
+            raise PydanticCustomError("rig_safety", f"{v:g} {unit} is below safety.min_{quantity} {low:g} {unit}")
         return v
+
+
+_SAFETY_BOUNDS = {"voltage": ("V", "voltage"), "current_limit": ("A", "current"), "frequency": ("Hz", "frequency")}
+"""Set-point field -> (unit, the quantity its ``safety.max_*`` / ``safety.min_*`` limits bound)."""
 
 
 class RelayConfig(_Model):
