@@ -65,9 +65,4 @@ def build_content(message_code: int, cra: str, fields: dict) -> bytes:
     encode = _GENERIC_ENCODERS.get(fields.get("kind"))
     if encode is None:
         raise GbcsError(f"unknown content kind {fields.get('kind')!r}")
-    try:
-        return encode(fields)
-    except GbcsError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise GbcsError(f"cannot build {fields.get('kind')} content: {exc!r}") from exc
+    return usecases.run_encoder(encode, fields, f"{fields.get('kind')} content")

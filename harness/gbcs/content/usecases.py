@@ -514,12 +514,17 @@ def build(cra: str, fields: dict) -> bytes:
     encode = _ENCODERS.get(fields.get("decoded_as"), {}).get(cra)
     if encode is None:
         raise GbcsError(f"no {cra} builder for {fields.get('decoded_as')!r}")
+    return run_encoder(encode, fields, f"{fields.get('decoded_as')} {cra}")
+
+
+def run_encoder(encode, fields: dict, what: str) -> bytes:
+    """``encode(fields)``, with malformed fields (missing, mistyped, out of range) as a GbcsError."""
     try:
         return encode(fields)
     except GbcsError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise GbcsError(f"cannot build {fields.get('decoded_as')} {cra}: {exc!r}") from exc
+        raise GbcsError(f"cannot build {what}: {exc!r}") from exc
 
 
 def layout_name(message_code: int, cra: str) -> str | None:
