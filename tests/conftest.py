@@ -44,3 +44,38 @@ def served_supply():
     yield supply, server
     server.close()
     scheduler.close()
+
+
+BENCH_RIG = """\
+name: {name}
+kind: real
+limit_sets: [{limit_sets}]
+instruments:
+  supply:
+    resource: "{resource}"
+    dialect: keysight-ac6800
+    voltage: 230.0
+    current_limit: 2.0
+    frequency: 50.0
+    safety: {{max_voltage: 253.0, max_current: 5.0}}
+    verify: false
+  itch:
+    port: "{port}"
+dut:
+  esme: {{eui: 00DB1234567890A0, type: ESMETS, spec_version: "{esme_spec}", gbcs_version: "{esme_gbcs}", firmware: "1"}}
+  comms_hub: {{eui: 00DB1234567890A3, type: CHTS, spec_version: "1.3", gbcs_version: "3.2", firmware: "2", csp_region: north}}
+  keystore: keys/
+  acb: 90B3D51F30000002
+state_dir: state/
+"""
+
+
+def bench_rig_file(folder: Path, *, resource: str, name: str = "bench", port: str = "loop://",
+                   limit_sets: str = "sec-h3.14g", esme_spec: str = "4.2", esme_gbcs: str = "3.2") -> Path:
+    """A real-kind rig file (AC6800 supply at ``resource``, ITCH on ``port``) in ``folder``, with
+    its keys/ and state/ folders beside it."""
+    (folder / "keys").mkdir(exist_ok=True)
+    path = folder / "bench.yaml"
+    path.write_text(BENCH_RIG.format(name=name, resource=resource, port=port, limit_sets=limit_sets,
+                                     esme_spec=esme_spec, esme_gbcs=esme_gbcs))
+    return path

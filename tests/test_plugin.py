@@ -11,41 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import bench_rig_file
+
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BENCH = """\
-name: bench-p
-kind: real
-limit_sets: [sec-h3.14g]
-instruments:
-  supply:
-    resource: "{resource}"
-    dialect: keysight-ac6800
-    voltage: 230.0
-    current_limit: 2.0
-    frequency: 50.0
-    safety: {{max_voltage: 253.0, max_current: 5.0}}
-    verify: false
-  itch:
-    port: "loop://"
-dut:
-  esme: {{eui: 00DB1234567890A0, type: ESMETS, spec_version: "{esme_spec}", gbcs_version: "{esme_gbcs}", firmware: "1"}}
-  comms_hub: {{eui: 00DB1234567890A3, type: CHTS, spec_version: "1.3", gbcs_version: "3.2", firmware: "2", csp_region: north}}
-  keystore: keys/
-  acb: 90B3D51F30000002
-state_dir: state/
-"""
-
-
 def bench_file(tmp_path: Path, resource: str = "TCPIP0::127.0.0.1::9::SOCKET", esme_gbcs: str = "3.2",
                esme_spec: str = "4.2") -> Path:
-    (tmp_path / "keys").mkdir(exist_ok=True)
-    path = tmp_path / "bench.yaml"
-    path.write_text(BENCH.format(resource=resource, esme_gbcs=esme_gbcs, esme_spec=esme_spec))
-    return path
+    return bench_rig_file(tmp_path, name="bench-p", resource=resource, esme_gbcs=esme_gbcs, esme_spec=esme_spec)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

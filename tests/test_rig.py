@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import bench_rig_file
+
 from harness.cli import main
 from harness.clock import NS_PER_S, RealClock, VirtualClock
 from harness.events import FRAME, NOTIFICATION, match
@@ -19,39 +21,15 @@ from harness.rig import default_rig_file, open_rig, probe_rig
 ROOT = Path(__file__).resolve().parent.parent
 VIRTUAL = ROOT / "rigs" / "virtual.yaml"
 
-BENCH = """\
-name: bench-r
-kind: real
-limit_sets: [{limit_sets}]
-instruments:
-  supply:
-    resource: "{resource}"
-    dialect: keysight-ac6800
-    voltage: 230.0
-    current_limit: 2.0
-    safety: {{max_voltage: 253.0, max_current: 5.0}}
-    verify: false
-  itch:
-    port: "{port}"
-dut:
-  esme: {{eui: 00DB1234567890A0, type: ESMETS, spec_version: "4.2", gbcs_version: "3.2", firmware: "1"}}
-  comms_hub: {{eui: 00DB1234567890A3, type: CHTS, spec_version: "1.3", gbcs_version: "3.2", firmware: "2", csp_region: north}}
-  keystore: keys/
-  acb: 90B3D51F30000002
-state_dir: state/
-"""
 
 
 @pytest.fixture
 def bench(tmp_path, served_supply):
     """A real-kind rig file whose supply is a virtual one served over TCP (pyvisa-py reaches it)."""
     supply, server = served_supply
-    (tmp_path / "keys").mkdir()
 
     def write(port: str = "loop://", resource: str = server.resource, limit_sets: str = "sec-h3.14h") -> Path:
-        path = tmp_path / "bench.yaml"
-        path.write_text(BENCH.format(resource=resource, port=port, limit_sets=limit_sets))
-        return path
+        return bench_rig_file(tmp_path, name="bench-r", resource=resource, port=port, limit_sets=limit_sets)
 
     return write, supply
 
