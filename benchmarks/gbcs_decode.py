@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.gbcs.decode import decode_record
-from harness.gbcs.keystore import KeyStore
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.gbcs.keystore import KeyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VECTORS = ROOT.parent / "shared" / "vectors" / "rtds-4.5.0"

@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.journal import Journal  # noqa: E402
-from harness.rig import default_rig_file, open_rig  # noqa: E402
-from harness.run_cli import plan_path  # noqa: E402
-from testplans.outage import observe_outage  # noqa: E402
+from hubrig.harness.capture.journal import Journal  # noqa: E402
+from hubrig.harness.rig.session import default_rig_file, open_rig  # noqa: E402
+from hubrig.harness.cli.run import plan_path  # noqa: E402
+from hubrig.testplans.outage import observe_outage  # noqa: E402
 
 
 def rig_file(tmp: Path, virtual: str) -> Path:

@@ -25,17 +25,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from drivers.itch import open_itch
-from drivers.transport import PtyPair
-from harness.clock import NS_PER_S, RealClock, RealTimeScheduler
-from harness.events import FRAME, FRAME_ERROR, EventBus
-from harness.gbcs.builder import build_alert
-from harness.gbcs.content.builders import ecs80_alert
-from harness.gbcs.decode import decode_record
-from harness.journal import JOURNAL_FILENAME, Journal
-from harness.rigfile import ItchConfig
-from harness.stats import delivered_by
-from harness.virtual.testkeys import NETWORK_OPERATOR, ensure_test_keys
+from hubrig.drivers.itch import open_itch
+from hubrig.drivers.transport import PtyPair
+from hubrig.harness.clock import NS_PER_S, RealClock, RealTimeScheduler
+from hubrig.harness.capture.events import FRAME, FRAME_ERROR, EventBus
+from hubrig.harness.gbcs.builder import build_alert
+from hubrig.harness.gbcs.content.builders import ecs80_alert
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
+from hubrig.harness.rig.file import ItchConfig
+from hubrig.harness.results.stats import delivered_by
+from hubrig.harness.virtual.testkeys import NETWORK_OPERATOR, ensure_test_keys
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 SECTION = "## Timestamp fidelity"

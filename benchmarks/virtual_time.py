@@ -20,7 +20,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from harness.rig import open_rig
+from hubrig.harness.rig.session import open_rig
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTAGES = 10

@@ -19,12 +19,12 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from drivers.transport import LOST, SerialTransport, Transport
-from harness.clock import Clock
-from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, WaitTimeout, match
-from harness.gbcs.errors import GbcsError
-from harness.journal import Journal
-from harness.linkframing import Frame, LinkFraming, Notification, make_framing
+from hubrig.drivers.transport import LOST, SerialTransport, Transport
+from hubrig.harness.clock import Clock
+from hubrig.harness.capture.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, WaitTimeout, match
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.capture.journal import Journal
+from hubrig.harness.capture.framing import Frame, LinkFraming, Notification, make_framing
 
 log = logging.getLogger(__name__)
 

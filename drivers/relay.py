@@ -23,9 +23,9 @@ from typing import Any
 import usb.core
 import usb.util
 
-from harness.cli import UserError
-from harness.clock import Clock
-from harness.events import SUPPLY, EventBus
+from hubrig.harness.cli import UserError
+from hubrig.harness.clock import Clock
+from hubrig.harness.capture.events import SUPPLY, EventBus
 
 FIELD = "instruments.relay"
 HID_SET, HID_GET = 0x21, 0xA1

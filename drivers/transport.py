@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 import serial
 
-from harness.clock import Clock
+from hubrig.harness.clock import Clock
 
 OnChunk = Callable[[bytes, int], None]
 """Receives each chunk read and its arrival instant (rig-clock ns)."""

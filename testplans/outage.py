@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from harness.clock import Clock, seconds
-from harness.events import FRAME, NOTIFICATION, Event, EventBus
-from harness.results import Trial
+from hubrig.harness.clock import Clock, seconds
+from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
+from hubrig.harness.results.store import Trial
 
 POA_NOTIFICATION = "AD1"
 OUTAGE_THRESHOLD_S = 180.0

@@ -13,8 +13,8 @@ from typing import Callable
 
 import pytest
 
-from fixtures.recording import frame_ids
-from harness.commands import CommandSender, DeviceFailure, Exchange, sender_for
+from hubrig.fixtures.recording import frame_ids
+from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("alert_0x81C6")
 

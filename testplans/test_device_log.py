@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from fixtures.recording import frame_ids
-from harness.commands import DEVICE_LOG_CHANGED, CommandSender, DeviceFailure, Exchange, sender_for
+from hubrig.fixtures.recording import frame_ids
+from hubrig.harness.rig.commands import DEVICE_LOG_CHANGED, CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("historic_device_log")
 

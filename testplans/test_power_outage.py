@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.clock import seconds
-from harness.stats import TrialTiming, latency_table
-from testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
+from hubrig.harness.clock import seconds
+from hubrig.harness.results.stats import TrialTiming, latency_table
+from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
                               alert_time, code_text, is_poa, is_pra, observe_outage)
 
 SHORT_OUTAGE_S = 60.0

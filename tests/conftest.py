@@ -35,8 +35,8 @@ def rtds() -> Path:
 def served_supply():
     """A virtual Keysight AC6800 served on a loopback TCP socket in real time, reached by the real
     driver stack (pyvisa-py) as ``server.resource``; yields ``(supply, server)``."""
-    from harness.clock import RealTimeScheduler
-    from harness.virtual.supply import VirtualSupply, serve_tcp
+    from hubrig.harness.clock import RealTimeScheduler
+    from hubrig.harness.virtual.supply import VirtualSupply, serve_tcp
 
     scheduler = RealTimeScheduler()
     supply = VirtualSupply(scheduler, dialect="keysight-ac6800")

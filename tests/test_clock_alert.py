@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.virtual.meterclock import (CLOCK_ADJUSTED, CLOCK_NOT_ADJUSTED_OVER_10S,
+from hubrig.harness.virtual.meterclock import (CLOCK_ADJUSTED, CLOCK_NOT_ADJUSTED_OVER_10S,
                                         CLOCK_NOT_ADJUSTED_TOLERANCE, ClockDefects, MeterClock)
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
@@ -98,7 +98,7 @@ def test_outside_the_validity_window_is_not_adjusted():
 @given(enabled=st.dictionaries(st.sampled_from([0x81C6, 0x8F0C, 0x8145]), st.booleans()),
        bits=st.lists(st.integers(0, 511), min_size=3, max_size=3, unique=True))
 def test_event_filter_round_trip(enabled, bits):
-    from harness.commands import EVENT_FILTER_BITS, event_filter, filter_settings
+    from hubrig.harness.rig.commands import EVENT_FILTER_BITS, event_filter, filter_settings
     mapping = dict(zip([0x81C6, 0x8F0C, 0x8145], bits))
     text = event_filter(enabled, mapping)
     assert len(text) == EVENT_FILTER_BITS and text.count("1") == sum(enabled.values())
@@ -106,7 +106,7 @@ def test_event_filter_round_trip(enabled, bits):
 
 
 def test_an_alert_without_a_filter_bit_is_refused():
-    from harness.commands import event_filter
+    from hubrig.harness.rig.commands import event_filter
     with pytest.raises(KeyError, match="alert_filter_bits"):
         event_filter({0x8F0C: True}, BITS)
 
@@ -118,8 +118,8 @@ def test_defect_alert_81C6_always_sent_ignores_the_filter():
 
 
 def test_the_rig_files_defect_switches_reach_the_meter_clock():
-    from harness.virtual.meterclock import defects_from
-    from harness.virtual.params import Defects
+    from hubrig.harness.virtual.meterclock import defects_from
+    from hubrig.harness.virtual.params import Defects
 
     assert defects_from(Defects(no_81C6=True, no_8F12=True)) == ClockDefects(no_81C6=True)
     assert defects_from(Defects()) == ClockDefects()

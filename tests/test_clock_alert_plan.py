@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import event_filter, sender_for
-from harness.gbcs.content import builders
-from harness.gbcs.decode import decode_record
-from harness.rig import default_rig_file, open_rig
-from testplans import test_clock_alert as plan
+from hubrig.harness.rig.commands import event_filter, sender_for
+from hubrig.harness.gbcs.content import builders
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.rig.session import default_rig_file, open_rig
+from hubrig.testplans import test_clock_alert as plan
 from tests.test_devicelog_plan import failures, rig_file, run
 
 pytest_plugins = ["pytester"]

@@ -7,8 +7,8 @@ import threading
 import pytest
 from hypothesis import given, strategies as st
 
-from harness.clock import NS_PER_S, RealClock, RealTimeScheduler, VirtualClock
-from harness.events import FRAME, LINK, EventBus, WaitTimeout, match
+from hubrig.harness.clock import NS_PER_S, RealClock, RealTimeScheduler, VirtualClock
+from hubrig.harness.capture.events import FRAME, LINK, EventBus, WaitTimeout, match
 
 
 def test_virtual_clock_runs_callbacks_in_time_order_and_jumps():

@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from harness.virtual.devicelog import (DEVICE_LOG_CAPACITY, HISTORIC_LOG_CAPACITY, ChfDeviceLog,
+from hubrig.harness.virtual.devicelog import (DEVICE_LOG_CAPACITY, HISTORIC_LOG_CAPACITY, ChfDeviceLog,
                                        DeviceLogDefects, DeviceLogRefused, install_code_key)
 
 EPAN = bytes(range(8))
@@ -177,8 +177,8 @@ test_device_log_state_machine = DeviceLogMachine.TestCase
 
 
 def test_the_rig_files_defect_switches_reach_the_device_log():
-    from harness.virtual.devicelog import defects_from
-    from harness.virtual.params import Defects
+    from hubrig.harness.virtual.devicelog import defects_from
+    from hubrig.harness.virtual.params import Defects
 
     assert defects_from(Defects(historic_log_not_kept=True, no_81C6=True)) == DeviceLogDefects(historic_log_not_kept=True)
     assert defects_from(Defects(oldest_not_overwritten=True, no_8F12=True)) == DeviceLogDefects(

@@ -12,11 +12,11 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from harness import commands
-from harness.commands import CCS06, HarnessConfigError, sender_for
-from harness.gbcs.envelope import parse
-from harness.rig import default_rig_file, open_rig
-from testplans import test_device_log as plan
+from hubrig.harness.rig import commands
+from hubrig.harness.rig.commands import CCS06, HarnessConfigError, sender_for
+from hubrig.harness.gbcs.envelope import parse
+from hubrig.harness.rig.session import default_rig_file, open_rig
+from hubrig.testplans import test_device_log as plan
 
 pytest_plugins = ["pytester"]
 PLAN = Path(plan.__file__)
@@ -117,7 +117,7 @@ def test_a_bad_mac_is_a_harness_configuration_error(session):
 
 
 def test_commands_decode_and_verify_with_the_test_keys(session):
-    from harness.gbcs.decode import decode_record
+    from hubrig.harness.gbcs.decode import decode_record
 
     ccs = sender_for(session)
     assert (ccs.acb, ccs.supplier) == ("90B3D51F30000002", "90B3D51F30010000")

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import features, tsat
+from hubrig.harness.rules import features
+
+from hubrig.harness.rules import tsat
 
 
 def dut(ch_gbcs="3.2", esme_gbcs="3.2", ch_spec="1.3", esme_spec="4.2"):
@@ -46,7 +48,7 @@ def test_unknown_feature_and_missing_version_are_user_errors():
 
 
 def test_works_with_the_rig_file_model():
-    from harness.rigfile import CommsHubIdentity, DeviceIdentity
+    from hubrig.harness.rig.file import CommsHubIdentity, DeviceIdentity
     esme = DeviceIdentity(eui="00DB1234567890A0", type="ESMETS", spec_version="3.1",
                           gbcs_version="2.1", firmware="1")
     ch = CommsHubIdentity(eui="00DB1234567890A1", spec_version="1.3", gbcs_version="3.2",

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from harness.cli import main
-from harness.gbcs import builder
-from harness.gbcs.content import builders as content
-from harness.gbcs.keystore import KeyStore
+from hubrig.harness.cli import main
+from hubrig.harness.gbcs import builder
+from hubrig.harness.gbcs.content import builders as content
+from hubrig.harness.gbcs.keystore import KeyStore
 
 ACB = "90B3D51F30000002"
 SUPPLIER = "90B3D51F30010000"

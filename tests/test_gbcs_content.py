@@ -6,19 +6,19 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from harness.gbcs.content import (
+from hubrig.harness.gbcs.content import (
     build_content,
     builders,
     decode_content,
     message_code_for_alert,
 )
-from harness.gbcs.content.axdr import (
+from hubrig.harness.gbcs.content.axdr import (
     NULL,
     decode_data_exact,
     decode_datetime,
     encode_datetime,
 )
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.errors import GbcsError
 
 T0 = datetime(2014, 12, 31, 23, 50, tzinfo=UTC)
 ESME, GSME = "00DB1234567890A0", "00DB1234567890A1"

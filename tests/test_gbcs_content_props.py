@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.gbcs import envelope
-from harness.gbcs.content import build_content, decode_content
-from harness.gbcs.content.axdr import decode_data_exact, encode_data
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs import envelope
+from hubrig.harness.gbcs.content import build_content, decode_content
+from hubrig.harness.gbcs.content.axdr import decode_data_exact, encode_data
+from hubrig.harness.gbcs.errors import GbcsError
 
 SETTINGS = settings(max_examples=150, deadline=None)
 

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from harness.gbcs import envelope, security
-from harness.gbcs.content import build_content, decode_content
-from harness.gbcs.keystore import KeyStore
+from hubrig.harness.gbcs import envelope, security
+from hubrig.harness.gbcs.content import build_content, decode_content
+from hubrig.harness.gbcs.keystore import KeyStore
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_ecs35a_event_log_read(messages):
 
 
 def test_ecs35a_builders_reproduce_the_rtds_contents(messages):
-    from harness.gbcs.content import builders
+    from hubrig.harness.gbcs.content import builders
 
     command = _one(messages, "ECS35a_6.13_SUCCESS_COMMAND_GBCS.HEX")
     assert builders.ecs35a_command(start="2014-12-31T00:00:00+00:00", end="2015-01-01T00:00:00+00:00",

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.gbcs import envelope
-from harness.gbcs.envelope import Message
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs import envelope
+from hubrig.harness.gbcs.envelope import Message
+from hubrig.harness.gbcs.errors import GbcsError
 
 ESME = "00DB1234567890A0"
 SUPPLIER = "90B3D51F30010000"

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.gbcs import builder, envelope
-from harness.gbcs.content import builders as content
-from harness.gbcs.decode import decode_record
-from harness.gbcs.errors import GbcsError
-from harness.gbcs.keystore import KeyStore
-from harness.linkframing import GfiFraming
+from hubrig.harness.gbcs import builder, envelope
+from hubrig.harness.gbcs.content import builders as content
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.keystore import KeyStore
+from hubrig.harness.capture.framing import GfiFraming
 
 ACB = "90B3D51F30000002"
 SUPPLIER = "90B3D51F30010000"

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.gbcs import builder, envelope, security
-from harness.gbcs.decode import decode_record
-from harness.gbcs.errors import GbcsError
-from harness.gbcs.keystore import KeyStore
+from hubrig.harness.gbcs import builder, envelope, security
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.keystore import KeyStore
 
 ACB = "90B3D51F30000002"
 HEADER_FACTS = ("cra", "general_ciphering", "originator_counter", "originator", "recipient", "message_code")

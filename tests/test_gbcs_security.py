@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.gbcs import builder, envelope, security
-from harness.gbcs.content import builders as content
-from harness.gbcs.decode import decode_record
-from harness.gbcs.errors import GbcsError
-from harness.gbcs.keystore import KeyStore, KeyStoreError
+from hubrig.harness.gbcs import builder, envelope, security
+from hubrig.harness.gbcs.content import builders as content
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.keystore import KeyStore, KeyStoreError
 
 ACB = "90B3D51F30000002"
 SUPPLIER = "90B3D51F30010000"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harness.gbcs import tables
-from harness.gbcs.tables import AlertInfo, alert_info, use_case_name
+from hubrig.harness.gbcs import tables
+from hubrig.harness.gbcs.tables import AlertInfo, alert_info, use_case_name
 
 
 def test_use_case_names_for_the_codes_the_harness_sends_and_receives():

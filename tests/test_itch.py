@@ -6,14 +6,14 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from drivers.itch import POA_NOTIFICATION, Itch, open_itch, wall_ns
-from drivers.transport import InProcessTransport, PtyPair
-from harness.clock import NS_PER_S, RealClock, VirtualClock
-from harness.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, EventBus, WaitTimeout
-from harness.gbcs.errors import GbcsError
-from harness.journal import JOURNAL_FILENAME, Journal
-from harness.linkframing import GfiFraming
-from harness.rigfile import ItchConfig
+from hubrig.drivers.itch import POA_NOTIFICATION, Itch, open_itch, wall_ns
+from hubrig.drivers.transport import InProcessTransport, PtyPair
+from hubrig.harness.clock import NS_PER_S, RealClock, VirtualClock
+from hubrig.harness.capture.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, EventBus, WaitTimeout
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
+from hubrig.harness.capture.framing import GfiFraming
+from hubrig.harness.rig.file import ItchConfig
 
 POA = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
 ALERT_8F36 = bytes.fromhex("DF0903000000000007D3")
@@ -268,8 +268,8 @@ def test_real_driver_stack_over_a_pty_stamps_before_decoding_and_survives_reconn
 
 @pytest.mark.shared_vectors
 def test_the_rtds_8f36_alert_decodes_and_verifies_through_the_capture_path(tmp_path, rtds):
-    from harness.gbcs.decode import decode_record
-    from harness.gbcs.keystore import KeyStore
+    from hubrig.harness.gbcs.decode import decode_record
+    from hubrig.harness.gbcs.keystore import KeyStore
 
     keys = KeyStore(rtds / "keystore")
     payload = bytes.fromhex((rtds / "messages" / "NA_ECS80" / "ECS80_NA_8F36_ALERT_GBCS.HEX").read_text().strip())

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.cli import main as hubrig
-from harness.journal import JOURNAL_FILENAME, Journal, JournalError
+from hubrig.harness.cli import main as hubrig
+from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal, JournalError
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_any_bytes_round_trip_in_order(tmp_path_factory, rows):
 
 WRITER = textwrap.dedent("""
     import sys
-    from harness.journal import Journal
+    from hubrig.harness.capture.journal import Journal
     j = Journal(sys.argv[1])
     i = 0
     while True:
@@ -148,7 +148,7 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_frame(tmp_path):
 
 
 def _alert_record(code: str, name: str, counter: int, signature_valid: list[bool]) -> dict:
-    """A record shaped as harness.gbcs.decode.decode_record returns one."""
+    """A record shaped as hubrig.harness.gbcs.decode.decode_record returns one."""
     return {"cra": "alert", "message_code": "0067", "use_case": "ECS80", "originator": "00DB1234567890A0",
             "recipient": "90B3D51F30020000", "originator_counter": counter, "general_ciphering": False,
             "date_time": None, "signature_valid": signature_valid, "alert_code": code, "alert_name": name,

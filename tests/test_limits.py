@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.limits import DEFAULT_LIMITS_FILE, LimitError, load_limits
-from harness.measurements import Verdict, check, judge_quantity
-from harness.stats import TrialTiming, delivered_by, fmt_duration, latency_table
+from hubrig.harness.rules.limits import DEFAULT_LIMITS_FILE, LimitError, load_limits
+from hubrig.harness.results.measurements import Verdict, check, judge_quantity
+from hubrig.harness.results.stats import TrialTiming, delivered_by, fmt_duration, latency_table
 
 CATALOG = load_limits()
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.linkframing import FRAMINGS, Frame, FramingError, GfiFraming, Notification, make_framing
+from hubrig.harness.capture.framing import FRAMINGS, Frame, FramingError, GfiFraming, Notification, make_framing
 
 AD1 = {"AD1": r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"}
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.clock import NS_PER_S, VirtualClock
-from harness.events import EventBus, match
-from harness.mains import MAINS, Mains, MainsRecoveredWarning
+from hubrig.harness.clock import NS_PER_S, VirtualClock
+from hubrig.harness.capture.events import EventBus, match
+from hubrig.harness.rig.mains import MAINS, Mains, MainsRecoveredWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,9 +192,9 @@ def test_marker_tracks_the_switch_and_close_always_leaves_mains_on(tmp_path_fact
 CHILD = """
 import os, sys
 from pathlib import Path
-from harness.clock import RealClock
-from harness.events import EventBus
-from harness.mains import Mains
+from hubrig.harness.clock import RealClock
+from hubrig.harness.capture.events import EventBus
+from hubrig.harness.rig.mains import Mains
 
 record, state, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 clock = RealClock()

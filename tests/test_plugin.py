@@ -99,8 +99,8 @@ def test_fixtures_share_one_rig_and_mains_comes_back_after_a_failing_test(pytest
     supply, server = served_supply
     rig = bench_file(tmp_path, resource=server.resource)
     pytester.makepyfile("""
-        from harness.mains import MAINS
-        from harness.events import match
+        from hubrig.harness.rig.mains import MAINS
+        from hubrig.harness.capture.events import match
 
         def test_fails_during_outage(mains, rig):
             mains.cut()
@@ -125,7 +125,7 @@ def test_fixtures_share_one_rig_and_mains_comes_back_after_a_failing_test(pytest
 def test_progress_prints_lines_in_rig_time_when_not_a_terminal(pytester, tmp_path):
     pytester.makepyfile("""
         import pytest
-        from harness.events import WaitTimeout, match
+        from hubrig.harness.capture.events import WaitTimeout, match
 
         def test_outage_with_a_labelled_wait(mains, bus, progress):
             with mains.outage(seconds=180):
@@ -199,7 +199,7 @@ def test_virtual_time_and_realtime_sessions_share_one_run_folder(pytester):
 
 
 def test_closing_the_pool_closes_every_session_even_when_one_fails(pytestconfig):
-    from fixtures.plugin import RigPool
+    from hubrig.fixtures.plugin import RigPool
 
     closed: list[str] = []
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
-from harness.clock import seconds
-from harness.limits import DEFAULT_LIMITS_FILE, load_limits
-from harness.rig import default_rig_file, open_rig
-from harness.stats import TrialTiming, latency_table
-from harness.virtual.params import VirtualParams
-from harness.run_cli import plan_path
-from testplans.outage import PRA_CODES, observe_outage
+import hubrig.harness.report.render  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
+from hubrig.harness.clock import seconds
+from hubrig.harness.rules.limits import DEFAULT_LIMITS_FILE, load_limits
+from hubrig.harness.rig.session import default_rig_file, open_rig
+from hubrig.harness.results.stats import TrialTiming, latency_table
+from hubrig.harness.virtual.params import VirtualParams
+from hubrig.harness.cli.run import plan_path
+from hubrig.testplans.outage import PRA_CODES, observe_outage
 
 pytest_plugins = ["pytester"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers.psu import InstrumentError, SafetyLimitError, Supply, SupplyConfigError
-from drivers.psu.dialects import MODULES, all_dialects, format_number
-from drivers.psu.transcript import TranscriptEndpoint, TranscriptMismatch, load_transcript
-from harness.clock import VirtualClock
-from harness.events import SUPPLY, EventBus
+from hubrig.drivers.psu import InstrumentError, SafetyLimitError, Supply, SupplyConfigError
+from hubrig.drivers.psu.dialects import MODULES, all_dialects, format_number
+from hubrig.drivers.psu.transcript import TranscriptEndpoint, TranscriptMismatch, load_transcript
+from hubrig.harness.clock import VirtualClock
+from hubrig.harness.capture.events import SUPPLY, EventBus
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 ERRORS = {"InstrumentError": InstrumentError, "SafetyLimitError": SafetyLimitError,
@@ -20,7 +20,7 @@ ERRORS = {"InstrumentError": InstrumentError, "SafetyLimitError": SafetyLimitErr
 
 @dataclass
 class Safety:
-    """Stand-in for harness.rigfile.SafetyLimits that may also lack a limit (the driver refuses)."""
+    """Stand-in for hubrig.harness.rig.file.SafetyLimits that may also lack a limit (the driver refuses)."""
 
     max_voltage: float | None = None
     max_current: float | None = None
@@ -30,7 +30,7 @@ class Safety:
 
 @dataclass
 class SupplyCfg:
-    """Stand-in for harness.rigfile.SupplyConfig (same fields; mutable, and unchecked so the
+    """Stand-in for hubrig.harness.rig.file.SupplyConfig (same fields; mutable, and unchecked so the
     driver's own checks are reached)."""
 
     resource: str = "virtual"
@@ -51,7 +51,7 @@ class SupplyCfg:
 def test_the_stand_ins_have_the_rig_file_schemas_fields():
     from dataclasses import fields
 
-    from harness.rigfile import SafetyLimits, SupplyConfig
+    from hubrig.harness.rig.file import SafetyLimits, SupplyConfig
 
     assert [f.name for f in fields(SupplyCfg)] == list(SupplyConfig.model_fields)
     assert [f.name for f in fields(Safety)] == list(SafetyLimits.model_fields)

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drivers.psu import InstrumentError, SafetyLimitError, SupplyConfigError, open_supply
-from drivers.psu.dialects import MODULES, all_dialects
-from drivers.psu.replies import MAX_REPLY, ReplyError, parse_number, parse_scpi_error, parse_state
-from harness.cli import UserError
-from harness.clock import VirtualClock, to_ns
-from harness.events import SUPPLY, EventBus
-from harness.virtual.supply import VirtualSupply
+from hubrig.drivers.psu import InstrumentError, SafetyLimitError, SupplyConfigError, open_supply
+from hubrig.drivers.psu.dialects import MODULES, all_dialects
+from hubrig.drivers.psu.replies import MAX_REPLY, ReplyError, parse_number, parse_scpi_error, parse_state
+from hubrig.harness.cli import UserError
+from hubrig.harness.clock import VirtualClock, to_ns
+from hubrig.harness.capture.events import SUPPLY, EventBus
+from hubrig.harness.virtual.supply import VirtualSupply
 from tests.test_psu_dialects import Safety, SupplyCfg
 
 
@@ -257,7 +257,7 @@ def test_close_closes_the_connection():
 
 def test_the_rig_files_verification_threshold_reaches_the_driver():
     """A rig file asking for 240 V to confirm 'on' fails a 230 V output, naming what it measured."""
-    from harness.rigfile import SupplyConfig
+    from hubrig.harness.rig.file import SupplyConfig
 
     clock = VirtualClock()
     virtual = VirtualSupply(clock, dialect="keysight-ac6800")

@@ -12,16 +12,16 @@ import usb.core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.relay import (CLOSE_RELAY, FEATURE_REPORT, GET_REPORT, HID_GET, HID_SET, OPEN_RELAY,
+from hubrig.drivers.relay import (CLOSE_RELAY, FEATURE_REPORT, GET_REPORT, HID_GET, HID_SET, OPEN_RELAY,
                            SET_REPORT, RelayConfigError, RelayError, open_relay)
-from harness.cli import UserError
-from harness.clock import VirtualClock, to_ns
-from harness.events import SUPPLY, EventBus
+from hubrig.harness.cli import UserError
+from hubrig.harness.clock import VirtualClock, to_ns
+from hubrig.harness.capture.events import SUPPLY, EventBus
 
 
 @dataclass
 class RelayCfg:
-    """Stand-in for harness.rigfile.RelayConfig (same field names)."""
+    """Stand-in for hubrig.harness.rig.file.RelayConfig (same field names)."""
 
     vendor_id: int = 0x16C0
     product_id: int = 0x05DF

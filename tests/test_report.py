@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.limits import load_limits
-from harness.measurements import check, info, judge_quantity
-from harness.report import tables, write_report
-from harness.results import DeviceIdentity, DeviceTsat, RigInfo, RunResults, TestOutcome, Trial, TsatRecord
+from hubrig.harness.rules.limits import load_limits
+from hubrig.harness.results.measurements import check, info, judge_quantity
+from hubrig.harness.report.render import tables, write_report
+from hubrig.harness.results.store import DeviceIdentity, DeviceTsat, RigInfo, RunResults, TestOutcome, Trial, TsatRecord
 
 SETS = load_limits().select(["sec-h3.14g", "sec-relaxed", "dno-ena-2019"])
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.limits import load_limits
-from harness.measurements import judge_quantity
-from harness.results import (DeviceTsat, ResultsError, RigInfo, RunResults, SqliteResultsStore, TestOutcome,
+from hubrig.harness.rules.limits import load_limits
+from hubrig.harness.results.measurements import judge_quantity
+from hubrig.harness.results.store import (DeviceTsat, ResultsError, RigInfo, RunResults, SqliteResultsStore, TestOutcome,
                              Trial, TsatRecord, load_results, open_store, save_results)
 
 SETS = load_limits().select(["sec-h3.14g", "dno-ena-2019"])
@@ -129,7 +129,7 @@ def test_store_urls_name_unsupported_backends_and_bad_files(tmp_path: Path):
 
 
 def test_default_store_location_follows_the_environment(tmp_path: Path, monkeypatch):
-    from harness.results import default_store_location
+    from hubrig.harness.results.store import default_store_location
 
     monkeypatch.setenv("HUBRIG_RESULTS_DB", str(tmp_path / "x.sqlite"))
     assert default_store_location() == str(tmp_path / "x.sqlite")

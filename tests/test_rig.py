@@ -12,11 +12,11 @@ import pytest
 
 from tests.conftest import bench_rig_file
 
-from harness.cli import main
-from harness.clock import NS_PER_S, RealClock, VirtualClock
-from harness.events import FRAME, NOTIFICATION, match
-from harness.mains import MAINS, MainsRecoveredWarning
-from harness.rig import default_rig_file, open_rig, probe_rig
+from hubrig.harness.cli import main
+from hubrig.harness.clock import NS_PER_S, RealClock, VirtualClock
+from hubrig.harness.capture.events import FRAME, NOTIFICATION, match
+from hubrig.harness.rig.mains import MAINS, MainsRecoveredWarning
+from hubrig.harness.rig.session import default_rig_file, open_rig, probe_rig
 
 ROOT = Path(__file__).resolve().parent.parent
 VIRTUAL = ROOT / "rigs" / "virtual.yaml"
@@ -198,12 +198,12 @@ def test_default_rig_is_the_shipped_virtual_rig():
 def test_a_relay_bench_switches_mains_through_the_relay_and_restores_it(tmp_path, bench, monkeypatch):
     """mains_switch: relay on a real-kind rig: cut and restore go through the HID relay board
     (a fake pyusb backend), the supply is left alone, and closing the session leaves the relay closed."""
-    import drivers.relay
+    from hubrig.drivers import relay as relay_driver
     from tests.test_relay import Board, FakeBackend
 
     board = Board(relays=2)
-    real_open = drivers.relay.open_relay
-    monkeypatch.setattr(drivers.relay, "open_relay",
+    real_open = relay_driver.open_relay
+    monkeypatch.setattr(relay_driver, "open_relay",
                         lambda cfg, clock, bus, backend=None: real_open(cfg, clock, bus, FakeBackend(board)))
     write, supply = bench
     path = write()

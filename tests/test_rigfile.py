@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.rigfile import DIALECTS, RigFileError, load_rig, parse_rig
+from hubrig.harness.rig.file import DIALECTS, RigFileError, load_rig, parse_rig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +100,7 @@ def test_unknown_dialect_lists_the_known_ones(tmp_path):
 
 
 def test_the_schema_names_exactly_the_dialects_the_driver_has():
-    from drivers.psu.dialects import MODULES
+    from hubrig.drivers.psu.dialects import MODULES
 
     assert sorted(DIALECTS) == sorted(MODULES)
 
@@ -252,7 +252,7 @@ def test_without_the_optional_fields_the_acb_stands_in_and_the_default_filter_bi
 @given(code=st.binary(min_size=16, max_size=16), flip=st.integers(0, 17 * 8 + 7))
 @settings(max_examples=40, deadline=None)
 def test_install_code_crc_catches_every_single_bit_error(code, flip):
-    from harness.rigfile import install_code_crc
+    from hubrig.harness.rig.file import install_code_crc
 
     good = code + install_code_crc(code)
     bad = bytearray(good)
@@ -289,7 +289,7 @@ def test_bad_supplier_eui_is_named(tmp_path):
 
 
 def test_tsat_table_is_relative_to_the_rig_file_and_loads(tmp_path):
-    from harness import tsat
+    from hubrig.harness.rules import tsat
 
     (tmp_path / "tables").mkdir()
     shipped = tsat.DEFAULT_TABLE.read_text().replace('schedule_11_version: "9.0"', 'schedule_11_version: "9.9"')

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-import harness.report  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
-from fixtures.recording import plan_name
-from harness.cli import main
-from harness.limits import load_limits
-from harness.measurements import judge_quantity
-from harness.results import RigInfo, RunResults, Trial, open_store
-from harness.run_cli import PLANS, plan_path, pytest_command, selected_plans
+import hubrig.harness.report.render  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
+from hubrig.fixtures.recording import plan_name
+from hubrig.harness.cli import main
+from hubrig.harness.rules.limits import load_limits
+from hubrig.harness.results.measurements import judge_quantity
+from hubrig.harness.results.store import RigInfo, RunResults, Trial, open_store
+from hubrig.harness.cli.run import PLANS, plan_path, pytest_command, selected_plans
 
 pytest_plugins = ["pytester"]
 
 MINI_PLAN = """
 def test_pra_late(measure):
-    measure.trial(__import__("harness.results").results.Trial(
+    measure.trial(__import__("hubrig.harness.results.store", fromlist=["Trial"]).Trial(
         scenario="pra-late", outage_seconds=60.0, poa_seconds=None, pra_seconds=75.5, evidence=[42]))
     measure.latency("pra_latency_s", 75.5, outage_s=60.0, evidence=[42], trial=0)
     measure.info("note", 1.5, "s")
@@ -117,7 +117,7 @@ def test_run_rejects_a_bad_rig_file_with_its_line(tmp_path, capsys):
 
 
 def test_run_on_the_virtual_rig_writes_every_artefact_and_stores_the_run(tmp_path, capsys):
-    from harness.rig import default_rig_file
+    from hubrig.harness.rig.session import default_rig_file
 
     out, db = tmp_path / "run", tmp_path / "db.sqlite"
     status = main(["run", "--rig", str(default_rig_file()), "--out", str(out), "--db", str(db),
@@ -137,14 +137,14 @@ def test_run_on_the_virtual_rig_writes_every_artefact_and_stores_the_run(tmp_pat
 
 
 def test_run_takes_every_standard_plan_unless_told_which(tmp_path):
-    from harness.cli import build_parser
+    from hubrig.harness.cli import build_parser
 
     args = build_parser().parse_args(["run"])
     assert args.rig is None and args.plan is None
     args.rig, args.db = "rig.yaml", str(tmp_path / "db.sqlite")
     cmd = pytest_command(args, "r-1", tmp_path)
     assert [c for c in cmd if c.endswith(".py")] == [str(plan_path(p)) for p in PLANS]
-    assert "fixtures.recording" not in cmd  # the results plugin comes from its pytest11 entry point
+    assert "hubrig.fixtures.recording" not in cmd  # the results plugin comes from its pytest11 entry point
     args = build_parser().parse_args(["run", "--plan", "clock-alert", "--plan", "power-outage", "--plan",
                                       "clock-alert"])
     assert selected_plans(args.plan) == ["power-outage", "clock-alert"]
@@ -175,7 +175,7 @@ time.sleep(60)
 
 PARENT = """
 import sys
-from harness.run_cli import run_plans
+from hubrig.harness.cli.run import run_plans
 sys.exit(run_plans([sys.executable, "-c", sys.argv[1], sys.argv[2]]))
 """
 

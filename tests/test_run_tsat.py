@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.recording import judge_tsat
-from harness import tsat
-from harness.cli import main
-from harness.rig import default_rig_file
-from harness.rigfile import load_rig
+from hubrig.fixtures.recording import judge_tsat
+from hubrig.harness.rules import tsat
+from hubrig.harness.cli import main
+from hubrig.harness.rig.session import default_rig_file
+from hubrig.harness.rig.file import load_rig
 
 pytest_plugins = ["pytester"]
 

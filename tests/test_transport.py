@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from drivers.transport import InProcessTransport, PtyPair, SerialTransport, TransportError
-from harness.clock import NS_PER_S, RealClock, VirtualClock
+from hubrig.drivers.transport import InProcessTransport, PtyPair, SerialTransport, TransportError
+from hubrig.harness.clock import NS_PER_S, RealClock, VirtualClock
 
 
 class Received:

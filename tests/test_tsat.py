@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from harness import tsat
+from hubrig.harness.rules import tsat
 
 ND = "Not determined"
 

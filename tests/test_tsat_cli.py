@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, tsat, tsat_cli
-from harness.clock import VirtualClock
+from hubrig.harness import cli
+
+from hubrig.harness.rules import tsat
+
+from hubrig.harness.cli import tsat as tsat_cli
+from hubrig.harness.clock import VirtualClock
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

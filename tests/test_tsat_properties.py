@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import tsat
+from hubrig.harness.rules import tsat
 
 SHIPPED = tsat.load()
 DAYS = st.dates(min_value=date(2010, 1, 1), max_value=date(2040, 12, 31))

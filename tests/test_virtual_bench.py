@@ -8,20 +8,20 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from drivers.transport import InProcessTransport
-from harness.clock import NS_PER_S, VirtualClock, to_ns
-from harness.gbcs import security
-from harness.gbcs.builder import build_command
-from harness.gbcs.content import builders
-from harness.gbcs.envelope import decode_cosem_datetime, parse
-from harness.linkframing import Frame, GfiFraming, Notification
-from harness.rig import default_rig_file
-from harness.rigfile import load_rig
-from harness.virtual.bench import VirtualBench
-from harness.virtual.esme import OUTAGE_RESTORED, OUTAGE_RESTORED_3_MIN, SUPPLY_INTERRUPTED
-from harness.virtual.params import VirtualParams
-from harness.virtual.supply import VirtualSupply
-from harness.virtual.testkeys import ensure_test_keys, rig_parties
+from hubrig.drivers.transport import InProcessTransport
+from hubrig.harness.clock import NS_PER_S, VirtualClock, to_ns
+from hubrig.harness.gbcs import security
+from hubrig.harness.gbcs.builder import build_command
+from hubrig.harness.gbcs.content import builders
+from hubrig.harness.gbcs.envelope import decode_cosem_datetime, parse
+from hubrig.harness.capture.framing import Frame, GfiFraming, Notification
+from hubrig.harness.rig.session import default_rig_file
+from hubrig.harness.rig.file import load_rig
+from hubrig.harness.virtual.bench import VirtualBench
+from hubrig.harness.virtual.esme import OUTAGE_RESTORED, OUTAGE_RESTORED_3_MIN, SUPPLY_INTERRUPTED
+from hubrig.harness.virtual.params import VirtualParams
+from hubrig.harness.virtual.supply import VirtualSupply
+from hubrig.harness.virtual.testkeys import ensure_test_keys, rig_parties
 
 ESME, CH, ACB = "00DB1234567890A0", "00DB1234567890A3", "90B3D51F30000002"
 DUT = load_rig(default_rig_file()).dut
@@ -313,7 +313,7 @@ def test_a_command_with_a_bad_signature_or_mac_is_rejected_silently_and_recorded
 
 
 def test_an_unauthenticated_command_is_rejected(keys):
-    from harness.gbcs.builder import build_message
+    from hubrig.harness.gbcs.builder import build_message
 
     rig, seen = Rig(keys, {"preset": "compliant"}), []
     rig.bench.ch.handlers[READ_DEVICE_LOG] = responder(seen)

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from harness.virtual.params import Delay, VirtualParams
-from harness.virtual.presets import PRESETS
+from hubrig.harness.virtual.params import Delay, VirtualParams
+from hubrig.harness.virtual.presets import PRESETS
 
 delays = st.one_of(
     st.builds(lambda lo, span: Delay(distribution="uniform", min_s=lo, max_s=lo + span),

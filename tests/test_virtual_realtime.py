@@ -8,15 +8,15 @@ from types import SimpleNamespace
 import pytest
 import serial
 
-from drivers.transport import PtyPair
-from harness.clock import RealTimeScheduler
-from harness.gbcs.builder import build_command
-from harness.linkframing import Frame, GfiFraming, Notification
-from harness.rig import default_rig_file
-from harness.rigfile import load_rig
-from harness.virtual.bench import VirtualBench
-from harness.virtual.params import VirtualParams
-from harness.virtual.testkeys import ensure_test_keys, rig_parties
+from hubrig.drivers.transport import PtyPair
+from hubrig.harness.clock import RealTimeScheduler
+from hubrig.harness.gbcs.builder import build_command
+from hubrig.harness.capture.framing import Frame, GfiFraming, Notification
+from hubrig.harness.rig.session import default_rig_file
+from hubrig.harness.rig.file import load_rig
+from hubrig.harness.virtual.bench import VirtualBench
+from hubrig.harness.virtual.params import VirtualParams
+from hubrig.harness.virtual.testkeys import ensure_test_keys, rig_parties
 
 ESME, CH, ACB = "00DB1234567890A0", "00DB1234567890A3", "90B3D51F30000002"
 DUT = load_rig(default_rig_file()).dut

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyvisa.errors import VisaIOError
 
-from drivers.psu import InstrumentError, open_supply
-from drivers.psu.dialects import MODULES, get_dialect
-from harness.clock import RealTimeScheduler, VirtualClock, to_ns
-from harness.events import SUPPLY, EventBus
-from harness.virtual.supply import VirtualSupply, normalise, serve_tcp
+from hubrig.drivers.psu import InstrumentError, open_supply
+from hubrig.drivers.psu.dialects import MODULES, get_dialect
+from hubrig.harness.clock import RealTimeScheduler, VirtualClock, to_ns
+from hubrig.harness.capture.events import SUPPLY, EventBus
+from hubrig.harness.virtual.supply import VirtualSupply, normalise, serve_tcp
 from tests.test_psu_dialects import Safety, SupplyCfg
 
 
@@ -165,7 +165,7 @@ def test_real_driver_stack_reaches_the_virtual_supply_over_loopback_tcp_via_pyvi
     seen = []
     supply.on_output(lambda on, t: seen.append(on))
     server = serve_tcp(supply)
-    from harness.clock import RealClock
+    from hubrig.harness.clock import RealClock
 
     clock = RealClock()
     driver = None

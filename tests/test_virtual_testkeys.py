@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.virtual.groundtruth import Emission, GroundTruth, Outage
-from harness.virtual.testkeys import NETWORK_OPERATOR, default_key_dir, ensure_test_keys, rig_parties
+from hubrig.harness.virtual.groundtruth import Emission, GroundTruth, Outage
+from hubrig.harness.virtual.testkeys import NETWORK_OPERATOR, default_key_dir, ensure_test_keys, rig_parties
 
 DUT = SimpleNamespace(esme=SimpleNamespace(eui="00DB1234567890A0"),
                       comms_hub=SimpleNamespace(eui="00DB1234567890A3"), acb="90B3D51F30000002")
@@ -23,8 +23,8 @@ def test_keys_are_made_once_for_every_party_and_kept(tmp_path):
 
 
 def test_the_supplier_named_by_the_rig_file_gets_keys_too(tmp_path):
-    from harness.rig import default_rig_file
-    from harness.rigfile import load_rig
+    from hubrig.harness.rig.session import default_rig_file
+    from hubrig.harness.rig.file import load_rig
 
     dut = load_rig(default_rig_file()).dut
     store = ensure_test_keys(tmp_path / "k", rig_parties(dut))

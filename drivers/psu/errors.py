@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.cli import UserError
+from hubrig.harness.cli import UserError
 
 
 class SupplyError(Exception):

@@ -13,12 +13,12 @@ import math
 import threading
 from typing import Any, Callable, Protocol, TypeVar
 
-from drivers.psu.dialects import ERROR_REGISTER, Dialect, UnknownDialectError, get_dialect
-from drivers.psu.errors import InstrumentError, SafetyLimitError, SupplyConfigError
-from drivers.psu.replies import (ReplyError, parse_identity, parse_number, parse_opc,
+from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, UnknownDialectError, get_dialect
+from hubrig.drivers.psu.errors import InstrumentError, SafetyLimitError, SupplyConfigError
+from hubrig.drivers.psu.replies import (ReplyError, parse_identity, parse_number, parse_opc,
                                  parse_register, parse_scpi_error, parse_state)
-from harness.clock import Clock
-from harness.events import SUPPLY, EventBus
+from hubrig.harness.clock import Clock
+from hubrig.harness.capture.events import SUPPLY, EventBus
 
 FIELD = "instruments.supply"
 MAX_ERROR_READS = 20

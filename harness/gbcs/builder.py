@@ -1,8 +1,8 @@
 """Build authenticated GBCS messages: sign with the originator's DS key, MAC with KA keys.
 
 Virtual devices (ESME alerts, Comms Hub responses) and the command sender call
-:func:`build_message` with content bytes from :mod:`harness.gbcs.content`. The result parses
-back (:func:`harness.gbcs.envelope.parse`) to the same fields and verifies with the same keys.
+:func:`build_message` with content bytes from :mod:`hubrig.harness.gbcs.content`. The result parses
+back (:func:`hubrig.harness.gbcs.envelope.parse`) to the same fields and verifies with the same keys.
 
 A message that is neither signed nor General-Ciphered is built as a *pre-command* (no signature
 field), as the RTDS ``PRECOMMAND`` vectors are; a General-Ciphered message always carries the
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from harness.gbcs import envelope, security
-from harness.gbcs.envelope import Message
-from harness.gbcs.keystore import KeyStore, KeyStoreError, normalise_eui
+from hubrig.harness.gbcs import envelope, security
+from hubrig.harness.gbcs.envelope import Message
+from hubrig.harness.gbcs.keystore import KeyStore, KeyStoreError, normalise_eui
 
 
 def build_message(*, cra: str, originator: str, recipient: str, counter: int, message_code: int,

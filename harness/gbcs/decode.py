@@ -2,18 +2,18 @@
 
 This is what the ITCH driver calls on every captured frame and what ``hubrig gbcs decode``
 prints. Malformed bytes raise only :class:`GbcsError` (offsets are into the whole message); an
-unreadable key-store file raises :class:`~harness.gbcs.keystore.KeyStoreError` naming the file.
+unreadable key-store file raises :class:`~hubrig.harness.gbcs.keystore.KeyStoreError` naming the file.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.gbcs import envelope, security
-from harness.gbcs.content import decode_content
-from harness.gbcs.errors import GbcsError
-from harness.gbcs.keystore import KeyStore, normalise_eui
-from harness.gbcs.tables import alert_info, use_case_name
+from hubrig.harness.gbcs import envelope, security
+from hubrig.harness.gbcs.content import decode_content
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.keystore import KeyStore, normalise_eui
+from hubrig.harness.gbcs.tables import alert_info, use_case_name
 
 _SUPPLEMENTARY = ("supplementary_remote_party_id", "supplementary_remote_party_counter",
                   "supplementary_originator_counter")

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from harness.gbcs.content import axdr
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.content import axdr
+from hubrig.harness.gbcs.errors import GbcsError
 
 GENERAL_SIGNING = 0xDF
 GENERAL_CIPHERING = 0xDD
@@ -45,7 +45,7 @@ class Message:
     ``date_time_raw`` keeps the 12 received COSEM bytes (unspecified fields included);
     ``length_forms`` records any non-minimal length encodings so :func:`encode` reproduces them.
     The ``*_span`` fields are the exact bytes the signature and MAC cover, as received
-    (``None`` for a message built in memory: :mod:`harness.gbcs.security` then encodes them).
+    (``None`` for a message built in memory: :mod:`hubrig.harness.gbcs.security` then encodes them).
     """
 
     cra: str
@@ -370,5 +370,5 @@ def encode(msg: Message) -> bytes:
     if not msg.general_ciphering:
         return body
     if msg.mac is None or len(msg.mac) != MAC_LENGTH:
-        raise ValueError("a General-Ciphering message needs a 12-byte mac (use harness.gbcs.builder)")
+        raise ValueError("a General-Ciphering message needs a 12-byte mac (use hubrig.harness.gbcs.builder)")
     return general_ciphering_prefix(msg, len(body)) + body + msg.mac

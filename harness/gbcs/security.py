@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from harness.gbcs import envelope
-from harness.gbcs.envelope import MAC_LENGTH, Message
-from harness.gbcs.keystore import KeyStore, KeyStoreError
+from hubrig.harness.gbcs import envelope
+from hubrig.harness.gbcs.envelope import MAC_LENGTH, Message
+from hubrig.harness.gbcs.keystore import KeyStore, KeyStoreError
 
 KDF_ALGORITHM_ID = bytes.fromhex("60857406080300")
 ENCRYPTION_FLAG = 0x04

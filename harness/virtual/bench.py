@@ -8,8 +8,8 @@ rig file and seed give identical emissions at identical instants, and switching 
 shifts the draws another behaviour sees.
 
 The bench also gives its devices the command behaviours the plans drive: the CH its CHF device log
-(:mod:`harness.virtual.devicelog`: CCS01/02/06/07, CS14 0x8F12) and the ESME its clock rules and
-event-log read (:mod:`harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a), each with the defect
+(:mod:`hubrig.harness.virtual.devicelog`: CCS01/02/06/07, CS14 0x8F12) and the ESME its clock rules and
+event-log read (:mod:`hubrig.harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a), each with the defect
 switches of the rig file's ``virtual.defects``.
 """
 
@@ -18,13 +18,13 @@ from __future__ import annotations
 import random
 from typing import Union
 
-from harness.clock import Scheduler
-from harness.virtual import devicelog, meterclock
-from harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
-from harness.virtual.esme import VirtualEsme
-from harness.virtual.groundtruth import GroundTruth
-from harness.tsat import parse_version
-from harness.virtual.params import ResolvedParams, VirtualParams
+from hubrig.harness.clock import Scheduler
+from hubrig.harness.virtual import devicelog, meterclock
+from hubrig.harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
+from hubrig.harness.virtual.esme import VirtualEsme
+from hubrig.harness.virtual.groundtruth import GroundTruth
+from hubrig.harness.rules.tsat import parse_version
+from hubrig.harness.virtual.params import ResolvedParams, VirtualParams
 
 RNG_STREAMS = ("dither", "poa_window", "pra_window", "drop")
 
@@ -44,7 +44,7 @@ class VirtualBench:
     ``params``: the rig's ``virtual:`` section (or already resolved). ``dut``: the rig's ``dut:``
     (``esme``: ``eui``, ``gbcs_version``, ``install_code_bytes``, ``filter_bits``;
     ``comms_hub.eui``, ``acb``, ``clock_tolerance_s``). ``keys``: a key store holding the devices' private
-    keys (see :func:`harness.virtual.testkeys.ensure_test_keys`). ``link``: an
+    keys (see :func:`hubrig.harness.virtual.testkeys.ensure_test_keys`). ``link``: an
     ``InProcessTransport``, a ``PtyPair`` or a :class:`Link`. ``supply``: anything with
     ``on_output(callback(on, t_ns))``, or ``None`` to drive mains with :meth:`mains_changed`.
     """

@@ -13,7 +13,7 @@ alert, or with ``pra_source: ch`` from mains return), then for the CH to be conn
 
 Defect switches (``Defects``) then change exactly what they name: no POA, a late POA, the PRA lost
 or late, the POA held back until after the PRA, a share of frames lost on the wire. The ESME's
-defects (wrong code, wrong date-times) live in :mod:`harness.virtual.esme`.
+defects (wrong code, wrong date-times) live in :mod:`hubrig.harness.virtual.esme`.
 
 Commands from the harness arrive GFI-framed on the wire. Each is parsed and verified (signature
 and/or MAC against the test keys); a bad one is dropped with no response, as GBCS devices do, and
@@ -22,7 +22,7 @@ the ground truth. A good one goes to :attr:`VirtualCommsHub.handlers` when addre
 or over the HAN to the ESME's handlers when addressed to the ESME.
 
 Handler contract (``ch.handlers[message_code] = fn``): ``fn(message, raw) -> list[bytes]`` is
-called once per verified command with :class:`harness.gbcs.envelope.Message` and the bytes as
+called once per verified command with :class:`hubrig.harness.gbcs.envelope.Message` and the bytes as
 received; it returns the GBCS messages (responses, and any alerts it raises) to send back, in
 order, which the CH frames and transmits as soon as it is connected. It reads the command with
 :func:`command_fields`; content that is not the use case its message code names raises
@@ -39,16 +39,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
-from harness.clock import Scheduler, Timer, to_ns
-from harness.commands import AUTHENTICATION_FAILED
-from harness.gbcs import security
-from harness.gbcs.content import decode_content
-from harness.gbcs.envelope import Message, parse
-from harness.gbcs.errors import GbcsError
-from harness.linkframing import Frame, GfiFraming
-from harness.virtual.esme import RESTORATION_ALERTS, HanFrame, VirtualEsme
-from harness.virtual.groundtruth import Emission, GroundTruth, Kind
-from harness.virtual.params import CommsHubParams, Defects
+from hubrig.harness.clock import Scheduler, Timer, to_ns
+from hubrig.harness.rig.commands import AUTHENTICATION_FAILED
+from hubrig.harness.gbcs import security
+from hubrig.harness.gbcs.content import decode_content
+from hubrig.harness.gbcs.envelope import Message, parse
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.capture.framing import Frame, GfiFraming
+from hubrig.harness.virtual.esme import RESTORATION_ALERTS, HanFrame, VirtualEsme
+from hubrig.harness.virtual.groundtruth import Emission, GroundTruth, Kind
+from hubrig.harness.virtual.params import CommsHubParams, Defects
 
 Handler = Callable[[Message, bytes], "list[bytes]"]
 
@@ -71,7 +71,7 @@ class Link(Protocol):
 
 
 class TransportLink:
-    """A :class:`Link` over ``drivers.transport.InProcessTransport`` (virtual time)."""
+    """A :class:`Link` over ``hubrig.drivers.transport.InProcessTransport`` (virtual time)."""
 
     def __init__(self, transport):
         self.transport = transport
@@ -84,7 +84,7 @@ class TransportLink:
 
 
 class PtyLink:
-    """A :class:`Link` over the device side of a ``drivers.transport.PtyPair`` (real time).
+    """A :class:`Link` over the device side of a ``hubrig.drivers.transport.PtyPair`` (real time).
 
     A daemon thread reads what the harness writes and hands it to the callbacks on the
     scheduler's thread (``scheduler.call_later(0, ...)``), where the device models run.

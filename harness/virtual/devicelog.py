@@ -29,10 +29,10 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.commands import CCS01, CCS02, CCS06, CCS07, DEVICE_LOG_CHANGED
-from harness.gbcs import builder
-from harness.gbcs.content import builders
-from harness.virtual.commshub import command_fields
+from hubrig.harness.rig.commands import CCS01, CCS02, CCS06, CCS07, DEVICE_LOG_CHANGED
+from hubrig.harness.gbcs import builder
+from hubrig.harness.gbcs.content import builders
+from hubrig.harness.virtual.commshub import command_fields
 
 DEVICE_LOG_CAPACITY = 16
 HISTORIC_LOG_CAPACITY = 15

@@ -13,7 +13,7 @@ follow.
 
 Command hook: :attr:`VirtualEsme.handlers` maps a GBCS message code to
 ``fn(message, raw) -> list[bytes]``; the Comms Hub forwards commands addressed to the ESME here
-(``message`` is :class:`harness.gbcs.envelope.Message`, ``raw`` the bytes as received, already
+(``message`` is :class:`hubrig.harness.gbcs.envelope.Message`, ``raw`` the bytes as received, already
 verified) and sends back every message the handler returns, in order. Handlers may read and
 append to :attr:`VirtualEsme.event_log` and take counters from :meth:`VirtualEsme.next_counter`.
 """
@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from typing import Callable, Optional
 
 
-from harness.clock import NS_PER_S, Scheduler, Timer, to_ns
-from harness.gbcs import builder
-from harness.gbcs.content import builders
-from harness.gbcs.envelope import Message
-from harness.virtual.groundtruth import Emission, GroundTruth
-from harness.virtual.params import Defects, EsmeParams
+from hubrig.harness.clock import NS_PER_S, Scheduler, Timer, to_ns
+from hubrig.harness.gbcs import builder
+from hubrig.harness.gbcs.content import builders
+from hubrig.harness.gbcs.envelope import Message
+from hubrig.harness.virtual.groundtruth import Emission, GroundTruth
+from hubrig.harness.virtual.params import Defects, EsmeParams
 
 SUPPLY_INTERRUPTED = 0x8F57
 OUTAGE_RESTORED = 0x8F35

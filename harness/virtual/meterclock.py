@@ -3,7 +3,7 @@
 
 Pure state: :class:`MeterClock` decides what a Set Clock (ECS70) does to the meter's clock and
 which events and alerts follow; the ESME behaviour wires it to GBCS messages. The clock it adjusts
-is the ESME's own device time (:meth:`harness.virtual.esme.VirtualEsme.adjust_clock`), so alert
+is the ESME's own device time (:meth:`hubrig.harness.virtual.esme.VirtualEsme.adjust_clock`), so alert
 time stamps and event-log entries follow an accepted adjustment.
 
 Rules modelled (domain brief; public GBCS alert tables and IRP511):
@@ -37,12 +37,12 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.commands import ECS25A3, ECS35A, ECS70, FilterBits, filter_settings
-from harness.gbcs import builder
-from harness.gbcs.content import builders, message_code_for_alert
-from harness.gbcs.content.usecases import GENERIC_CRITICAL_ALERT
-from harness.virtual.commshub import command_fields
-from harness.virtual.esme import HanFrame, LogEntry
+from hubrig.harness.rig.commands import ECS25A3, ECS35A, ECS70, FilterBits, filter_settings
+from hubrig.harness.gbcs import builder
+from hubrig.harness.gbcs.content import builders, message_code_for_alert
+from hubrig.harness.gbcs.content.usecases import GENERIC_CRITICAL_ALERT
+from hubrig.harness.virtual.commshub import command_fields
+from hubrig.harness.virtual.esme import HanFrame, LogEntry
 
 CLOCK_ADJUSTED = 0x8145
 CLOCK_NOT_ADJUSTED_TOLERANCE = 0x81C6

@@ -201,7 +201,7 @@ class VirtualParams(_Strict):
 
     def resolve(self) -> "ResolvedParams":
         """The preset with this section's overrides applied."""
-        from harness.virtual.presets import PRESETS
+        from hubrig.harness.virtual.presets import PRESETS
 
         base = PRESETS[self.preset]
         esme = EsmeParams.model_validate(_merge(base["esme"], _explicit(self.esme)))

@@ -1,6 +1,6 @@
 """The virtual supply: an emulated SCPI instrument speaking the same dialect as the real one.
 
-It understands exactly the commands of a :mod:`drivers.psu.dialects` dialect (plus the IEEE 488.2
+It understands exactly the commands of a :mod:`hubrig.drivers.psu.dialects` dialect (plus the IEEE 488.2
 common commands and the usual SCPI long forms and optional nodes), keeps the instrument's state
 (per-channel output, voltage, current limit; frequency) and an error queue with the standard SCPI
 codes (or, for register-style instruments such as Aim-TTi, ``EER?`` and ``*ESR?``).
@@ -25,8 +25,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
-from harness.clock import Scheduler
+from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
+from hubrig.harness.clock import Scheduler
 
 OutputCallback = Callable[[bool, int], None]
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from harness.gbcs.keystore import KeyStore
+from hubrig.harness.gbcs.keystore import KeyStore
 
 NETWORK_OPERATOR = "90B3D51F30020000"
 """Recipient of ECS80 alerts in the RTDS example (a network operator)."""

@@ -2,8 +2,8 @@
 
 A dialect is data, not code: command templates with ``{ch}`` (output channel) and ``{value}``
 (a number) fields, the replies that mean off/on, and how the instrument reports errors. The
-:class:`~drivers.psu.supply.Supply` driver speaks any dialect; the virtual supply
-(:mod:`harness.virtual.supply`) parses the same templates, so both sides cannot drift apart.
+:class:`~hubrig.drivers.psu.supply.Supply` driver speaks any dialect; the virtual supply
+(:mod:`hubrig.harness.virtual.supply`) parses the same templates, so both sides cannot drift apart.
 Each vendor module cites the programming manual its commands come from, and
 ``tests/transcripts/<name>.txt`` replays the manual's command/response pairs against the driver.
 """

@@ -7,7 +7,7 @@ the Execution Error Register: 0 none, 100 range error, ...), ``*ESR?`` (command 
 bit 5), ``*OPC?``. Not SCPI: there is no error queue, the register holds the latest error.
 """
 
-from drivers.psu.dialects import ERROR_REGISTER, Dialect
+from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect
 
 DIALECT = Dialect(
     name="aimtti-pl",

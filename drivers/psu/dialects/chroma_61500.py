@@ -8,7 +8,7 @@ query returns ON|OFF), ``[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]:AC``,
 ``CURRent:AC?``, ``SYSTem:ERRor?``. Single output.
 """
 
-from drivers.psu.dialects import Dialect
+from hubrig.drivers.psu.dialects import Dialect
 
 DIALECT = Dialect(
     name="chroma-61500",

@@ -6,7 +6,7 @@ Command Reference: ch. 15 OUTPut (``OUTPut[:STATe]``), ch. 18 SOURce (``[SOURce:
 ``MEASure:CURRent?``), ch. 21 SYSTem (``SYSTem:ERRor?``); IEEE 488.2 ``*OPC?``.
 """
 
-from drivers.psu.dialects import Dialect
+from hubrig.drivers.psu.dialects import Dialect
 
 DIALECT = Dialect(
     name="generic-scpi",

@@ -7,7 +7,7 @@ Reference": ``OUTPut[:STATe] ON|OFF`` (boolean queries return 0/1), ``[SOURce:]V
 ``SYSTem:ERRor?``; common command ``*OPC?``. Single output.
 """
 
-from drivers.psu.dialects import Dialect
+from hubrig.drivers.psu.dialects import Dialect
 
 DIALECT = Dialect(
     name="keysight-ac6800",

@@ -7,7 +7,7 @@ its query returns 0/1; ``MEASure[:SCALar][:VOLTage][:DC]?``, ``MEASure:CURRent?`
 ``SYSTem:ERRor?`` (``+0,"No error"``); ``*OPC?``.
 """
 
-from drivers.psu.dialects import Dialect
+from hubrig.drivers.psu.dialects import Dialect
 
 DIALECT = Dialect(
     name="keysight-e36xx",

@@ -6,7 +6,7 @@ Source: Rigol *DP800 Series Programming Guide* (Dec 2015), chapter 2 "Command Sy
 ``:MEASure:CURRent[:DC]? [CH<n>]``, ``:SYSTem:ERRor?``; ``*OPC?``. Channel in every command.
 """
 
-from drivers.psu.dialects import Dialect
+from hubrig.drivers.psu.dialects import Dialect
 
 DIALECT = Dialect(
     name="rigol-dp800",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.gbcs.content import asn1, dlms, gbz, protected, usecases
-from harness.gbcs.content.usecases import message_code_for_alert
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.content import asn1, dlms, gbz, protected, usecases
+from hubrig.harness.gbcs.content.usecases import message_code_for_alert
+from hubrig.harness.gbcs.errors import GbcsError
 
 __all__ = ["CRAS", "build_content", "decode_content", "message_code_for_alert"]
 

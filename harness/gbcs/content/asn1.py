@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from harness.gbcs.content.axdr import MAX_DEPTH, take
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.content.axdr import MAX_DEPTH, take
+from hubrig.harness.gbcs.errors import GbcsError
 
 SEQUENCE, INTEGER, OCTET_STRING, GENERALIZED_TIME = "30", "02", "04", "18"
 

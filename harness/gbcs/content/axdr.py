@@ -13,7 +13,7 @@ import math
 import struct
 from datetime import UTC, datetime
 
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.errors import GbcsError
 
 MAX_DEPTH = 32
 """Deepest array/structure nesting accepted from a device (GBCS needs fewer than 8)."""

@@ -1,6 +1,6 @@
 """Content builders for the virtual devices and the command sender, one per message they send.
 
-Each returns the content bytes (to be wrapped by ``harness.gbcs.builder``) and is the inverse of
+Each returns the content bytes (to be wrapped by ``hubrig.harness.gbcs.builder``) and is the inverse of
 ``decode_content`` for that use case. Date-times may be aware ``datetime``s, ISO strings, or raw
 COSEM fields (a dict, for wildcards); EUI-64s are 16 hex digits. ``invoke_id`` is the DLMS
 invoke id (24 bits; GBCS sets it from the originator counter), ``invoke_flags`` its top byte
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from harness.gbcs.content import usecases
-from harness.gbcs.content.usecases import CLOCK_ALERTS, SUPPLY_OUTAGE_RESTORED
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.content import usecases
+from hubrig.harness.gbcs.content.usecases import CLOCK_ALERTS, SUPPLY_OUTAGE_RESTORED
+from hubrig.harness.gbcs.errors import GbcsError
 
 When = datetime | str | dict
 FLAGS = 0x20
@@ -43,7 +43,7 @@ def ecs80_alert(*, alert_code: int = 0x8F36, timestamp: When, interruption: When
 def clock_alert(*, alert_code: int, timestamp: When, invoke_id: int,
                 invoke_flags: int = FLAGS) -> bytes:
     """Clock alert 0x81C6, 0x8F0C or 0x8145 as a generic DLMS alert (message code from
-    :func:`harness.gbcs.content.message_code_for_alert`)."""
+    :func:`hubrig.harness.gbcs.content.message_code_for_alert`)."""
     return _alert("generic-alert", alert_code, CLOCK_ALERTS, timestamp, invoke_id, invoke_flags)
 
 

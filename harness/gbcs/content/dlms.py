@@ -9,7 +9,7 @@ access-response-specification (result) with its data.
 
 from __future__ import annotations
 
-from harness.gbcs.content.axdr import (
+from hubrig.harness.gbcs.content.axdr import (
     NULL,
     decode_data,
     decode_datetime,
@@ -21,7 +21,7 @@ from harness.gbcs.content.axdr import (
     read_length,
     take,
 )
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.errors import GbcsError
 
 NOTIFICATION, REQUEST, RESPONSE = 0x0F, 0xD9, 0xDA
 

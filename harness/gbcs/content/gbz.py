@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from harness.gbcs.content.axdr import take
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.content.axdr import take
+from hubrig.harness.gbcs.errors import GbcsError
 
 PROFILE = b"\x01\x09"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.gbcs.content.axdr import decode_data_exact
-from harness.gbcs.content.gbz import ENCRYPTED
-from harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.content.axdr import decode_data_exact
+from hubrig.harness.gbcs.content.gbz import ENCRYPTED
+from hubrig.harness.gbcs.errors import GbcsError
 
 Decrypt = Callable[[bytes], "bytes | None"]
 SECURITY_HEADER = 0x31

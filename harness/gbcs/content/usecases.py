@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from harness.gbcs.content import asn1, dlms
-from harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime, encode_length, read_length
-from harness.gbcs.errors import GbcsError
-from harness.gbcs.tables import alert_info
+from hubrig.harness.gbcs.content import asn1, dlms
+from hubrig.harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime, encode_length, read_length
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.tables import alert_info
 
 
 class _Mismatch(Exception):

@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from harness.clock import Clock, Progress, seconds
+from hubrig.harness.clock import Clock, Progress, seconds
 
 # Event kinds (strings, so plugins and new instruments can add their own).
-FRAME = "frame"  # a decoded GBCS message; data: message fields (see harness.gbcs)
+FRAME = "frame"  # a decoded GBCS message; data: message fields (see hubrig.harness.gbcs)
 FRAME_ERROR = "frame_error"  # bytes that framed or decoded wrongly; data: error, offset, raw hex
 LINK = "link"  # a transport went away or came back; data: state ("lost"/"restored"), detail
 SUPPLY = "supply"  # a mains switch confirmed a change; data: output (bool), source

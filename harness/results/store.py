@@ -24,8 +24,8 @@ from typing import Callable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.limits import LimitSet
-from harness.measurements import Measurement, Verdict
+from hubrig.harness.rules.limits import LimitSet
+from hubrig.harness.results.measurements import Measurement, Verdict
 
 SCHEMA_VERSION = "hubrig-results/2"
 
@@ -90,7 +90,7 @@ class TestOutcome(_Strict):
 
 
 class DeviceTsat(_Strict):
-    """One DUT device judged against the TSAT on the run date (``harness.tsat.Verdict``)."""
+    """One DUT device judged against the TSAT on the run date (``hubrig.harness.rules.tsat.Verdict``)."""
 
     role: str  # "comms_hub", "esme"
     device_type: str

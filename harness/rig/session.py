@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.clock import Clock, RealClock, RealTimeScheduler, VirtualClock
-from harness.events import EventBus
-from harness.journal import JOURNAL_FILENAME, Journal
-from harness.mains import Mains, marker_path
-from harness.rigfile import RigFile, load_rig
+from hubrig.harness.clock import Clock, RealClock, RealTimeScheduler, VirtualClock
+from hubrig.harness.capture.events import EventBus
+from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
+from hubrig.harness.rig.mains import Mains, marker_path
+from hubrig.harness.rig.file import RigFile, load_rig
 
 
 def default_rig_file() -> Path:
@@ -31,7 +31,7 @@ def default_rig_file() -> Path:
     in the environment or the user's scheme)."""
     import sysconfig
 
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # harness/rig/session.py -> the checkout
     prefixes = [sysconfig.get_path("data"), sysconfig.get_path("data", f"{os.name}_user")]
     candidates = [here / "rigs" / "virtual.yaml"]
     candidates += [Path(p) / "share" / "hubrig" / "rigs" / "virtual.yaml" for p in prefixes if p]
@@ -159,36 +159,36 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
 
 def _keys(rig: RigFile) -> Any:
     if rig.is_virtual:
-        from harness.virtual.testkeys import ensure_test_keys, rig_parties
+        from hubrig.harness.virtual.testkeys import ensure_test_keys, rig_parties
 
         return ensure_test_keys(rig.dut.keystore, rig_parties(rig.dut))
-    from harness.gbcs.keystore import KeyStore
+    from hubrig.harness.gbcs.keystore import KeyStore
 
     return KeyStore(rig.dut.keystore)
 
 
 def decoder_for(rig: RigFile, keys: Any) -> Callable[[bytes], dict]:
     """The ITCH's decoder: one GBCS message to its record, with the rig's keys and ACB."""
-    from harness.gbcs.decode import decode_record
+    from hubrig.harness.gbcs.decode import decode_record
 
     return functools.partial(decode_record, keys=keys, acb=rig.dut.acb)
 
 
 def _open_real_supply(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
-    from drivers.psu import open_supply
+    from hubrig.drivers.psu import open_supply
 
     return open_supply(rig.instruments.supply, clock, bus)
 
 
 def _open_relay(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
-    from drivers.relay import open_relay
+    from hubrig.drivers.relay import open_relay
 
     return open_relay(rig.instruments.relay, clock, bus)
 
 
 def _open_itch(cfg: Any, rig: RigFile, clock: Clock, bus: EventBus, journal: Any, keys: Any,
                transport: Any) -> Any:
-    from drivers.itch import open_itch
+    from hubrig.drivers.itch import open_itch
 
     return open_itch(cfg, clock, bus, journal, decoder=decoder_for(rig, keys),
                      transport=transport)
@@ -198,9 +198,9 @@ class _VirtualDevices:
     """The virtual bench and how the drivers reach it: in-process, or through real OS transports."""
 
     def __init__(self, rig: RigFile, clock: Clock, keys: Any, realtime: bool, stack: ExitStack):
-        from drivers.transport import InProcessTransport, PtyPair
-        from harness.virtual.bench import VirtualBench
-        from harness.virtual.supply import VirtualSupply
+        from hubrig.drivers.transport import InProcessTransport, PtyPair
+        from hubrig.harness.virtual.bench import VirtualBench
+        from hubrig.harness.virtual.supply import VirtualSupply
 
         self.rig, self.clock, self.realtime = rig, clock, realtime
         self._stack = stack
@@ -217,12 +217,12 @@ class _VirtualDevices:
         self.bench = VirtualBench(rig.virtual, rig.dut, scheduler, keys, self.link, self.supply, seed=rig.seed)
 
     def open_supply(self, bus: EventBus) -> Any:
-        from drivers.psu import open_supply
+        from hubrig.drivers.psu import open_supply
 
         cfg = self.rig.instruments.supply
         if not self.realtime:
             return open_supply(cfg, self.clock, bus, endpoint=self.supply)
-        from harness.virtual.supply import serve_tcp
+        from hubrig.harness.virtual.supply import serve_tcp
 
         server = serve_tcp(self.supply)
         self._stack.callback(server.close)
@@ -268,7 +268,7 @@ def probe_rig(rigfile: str | Path, *, realtime: bool = False) -> list[Probe]:
 
 def _probe_limit_sets(rig: RigFile) -> Probe:
     """Whether the rig's limit sets exist in the shipped limits file."""
-    from harness.limits import LimitError, load_limits
+    from hubrig.harness.rules.limits import LimitError, load_limits
 
     try:
         catalog = load_limits()

@@ -17,12 +17,12 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from harness.virtual.params import VirtualParams
+from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
                   "aimtti-pl"]
 DIALECTS = get_args(Dialect)
-"""The supply dialects a rig file may name (the driver's registry, ``drivers.psu.dialects.MODULES``)."""
+"""The supply dialects a rig file may name (the driver's registry, ``hubrig.drivers.psu.dialects.MODULES``)."""
 DeviceType = Literal["ESMETS", "GSMETS", "CHTS", "IHDTS", "PPMIDTS", "HCALCSTS", "CADTS"]
 VIRTUAL = "virtual"
 _EUI = re.compile(r"^[0-9A-F]{16}$")
@@ -302,9 +302,9 @@ class TsatConfig(_Model):
         return path
 
     def load_table(self) -> Any:
-        """The TSAT table to judge against (:class:`harness.tsat.TsatTable`): ``table``, else the
-        shipped one; :class:`harness.tsat.TsatError` (file:line) if the file is not a table."""
-        from harness import tsat
+        """The TSAT table to judge against (:class:`hubrig.harness.rules.tsat.TsatTable`): ``table``, else the
+        shipped one; :class:`hubrig.harness.rules.tsat.TsatError` (file:line) if the file is not a table."""
+        from hubrig.harness.rules import tsat
 
         return tsat.default_table() if self.table is None else tsat.load(self.table)
 

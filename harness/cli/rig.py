@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli import UserError
-from harness.rigfile import RigFileError, load_rig
+from hubrig.harness.cli import UserError
+from hubrig.harness.rig.file import RigFileError, load_rig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def check_rig(args: argparse.Namespace) -> int:
     """Validate, probe, print a table; exit 1 if any instrument did not answer."""
-    from harness.rig import probe_rig
+    from hubrig.harness.rig.session import probe_rig
 
     try:
         rig = load_rig(args.rigfile)

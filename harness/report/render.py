@@ -17,9 +17,9 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness.measurements import Verdict
-from harness.results import RunResults, Trial
-from harness.stats import PERCENTILES, LatencyTable, TrialTiming, fmt_duration, latency_table
+from hubrig.harness.results.measurements import Verdict
+from hubrig.harness.results.store import RunResults, Trial
+from hubrig.harness.results.stats import PERCENTILES, LatencyTable, TrialTiming, fmt_duration, latency_table
 
 POA_THRESHOLD_S = 180.0
 """A POA stands for an outage of at least 3 minutes (the plot's population of expected POAs)."""

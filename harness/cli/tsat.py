@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import tsat
-from harness.clock import Clock, RealClock
+from hubrig.harness.rules import tsat
+from hubrig.harness.clock import Clock, RealClock
 
 
 def register(subparsers) -> None:

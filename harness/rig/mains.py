@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from harness.clock import NS_PER_S, Clock, Progress, seconds, to_ns
-from harness.events import EventBus
+from hubrig.harness.clock import NS_PER_S, Clock, Progress, seconds, to_ns
+from hubrig.harness.capture.events import EventBus
 
 MAINS = "mains"
 """Event kind published on every confirmed cut/restore (source: the rig name, at the confirmed

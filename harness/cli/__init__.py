@@ -14,11 +14,11 @@ import sys
 
 # (module, what it adds). A module that is not there yet is skipped.
 COMMAND_MODULES = [
-    "harness.gbcs.cli",  # hubrig gbcs decode|encode
-    "harness.rigfile_cli",  # hubrig rig check
-    "harness.journal_cli",  # hubrig journal show
-    "harness.tsat_cli",  # hubrig tsat check
-    "harness.run_cli",  # hubrig run, hubrig results list|show
+    "hubrig.harness.cli.gbcs",  # hubrig gbcs decode|encode
+    "hubrig.harness.cli.rig",  # hubrig rig check
+    "hubrig.harness.cli.journal",  # hubrig journal show
+    "hubrig.harness.cli.tsat",  # hubrig tsat check
+    "hubrig.harness.cli.run",  # hubrig run, hubrig results list|show
 ]
 
 

@@ -2,7 +2,7 @@
 
 A :class:`Measurement` is one measured quantity judged against one limit of one limit set, or
 recorded for information (``verdict="info"``), with the journal frame ids that prove the value.
-:func:`judge` applies a :class:`~harness.limits.Limit` and explains a failure in one line that
+:func:`judge` applies a :class:`~hubrig.harness.rules.limits.Limit` and explains a failure in one line that
 names the scenario, the limit set, the limit and the evidence.
 """
 
@@ -12,7 +12,7 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.limits import Limit, LimitSet
+from hubrig.harness.rules.limits import Limit, LimitSet
 
 
 class Verdict(str, Enum):

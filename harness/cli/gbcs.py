@@ -25,12 +25,12 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from harness.cli import UserError
-from harness.gbcs.builder import build_message
-from harness.gbcs.decode import decode_record
-from harness.gbcs.errors import GbcsError
-from harness.gbcs.keystore import KeyStore, KeyStoreError, normalise_eui
-from harness.linkframing import Frame, GfiFraming
+from hubrig.harness.cli import UserError
+from hubrig.harness.gbcs.builder import build_message
+from hubrig.harness.gbcs.decode import decode_record
+from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.harness.gbcs.keystore import KeyStore, KeyStoreError, normalise_eui
+from hubrig.harness.capture.framing import Frame, GfiFraming
 
 _ENCODE_FIELDS = {"cra", "originator", "recipient", "originator_counter", "message_code", "content",
                   "general_ciphering", "sign", "date_time", "supplementary_remote_party_id",

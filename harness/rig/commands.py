@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from harness.events import FRAME, Event, WaitTimeout
-from harness.gbcs import builder
-from harness.gbcs.content import builders
-from harness.gbcs.keystore import KeyStoreError
+from hubrig.harness.capture.events import FRAME, Event, WaitTimeout
+from hubrig.harness.gbcs import builder
+from hubrig.harness.gbcs.content import builders
+from hubrig.harness.gbcs.keystore import KeyStoreError
 
 CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
 ECS70, ECS25A3, ECS35A = 0x0062, 0x00EC, 0x0048
@@ -243,7 +243,7 @@ class CommandSender:
 
 
 def sender_for(rig: Any, timeout_s: float = 60.0) -> CommandSender:
-    """A sender for a running rig (``harness.rig.RigSession``), commanding as the rig file's ACB and
+    """A sender for a running rig (``hubrig.harness.rig.session.RigSession``), commanding as the rig file's ACB and
     supplier (``dut.supplier``, else the ACB). On the virtual rig it reads authentication
     rejections from the ground truth."""
     dut = rig.rig.dut

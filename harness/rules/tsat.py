@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from harness.cli import UserError
+from hubrig.harness.cli import UserError
 
 DEFAULT_TABLE = Path(__file__).parent / "data" / "tsat" / "schedule11-v9.0+MP139.yaml"
 SCHEMA = "hubrig-tsat/1"

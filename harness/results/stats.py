@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.limits import LimitSet
+from hubrig.harness.rules.limits import LimitSet
 
 PERCENTILES = (50, 80, 95, 99)
 

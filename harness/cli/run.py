@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.cli import UserError
+from hubrig.harness.cli import UserError
 
 PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.py",
          "clock-alert": "test_clock_alert.py"}
@@ -18,7 +18,7 @@ PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.
 
 def plan_path(name: str) -> Path:
     """The file of a shipped plan."""
-    import testplans
+    from hubrig import testplans
 
     if name not in PLANS:
         raise UserError(f"unknown plan {name!r}; known: {', '.join(PLANS)}")
@@ -51,15 +51,15 @@ def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str
 
 
 def _default_db() -> str:
-    from harness.results import default_store_location
+    from hubrig.harness.results.store import default_store_location
 
     return default_store_location()
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fixtures.recording import new_run_id
-    from harness.rig import default_rig_file
-    from harness.rigfile import RigFileError, load_rig
+    from hubrig.fixtures.recording import new_run_id
+    from hubrig.harness.rig.session import default_rig_file
+    from hubrig.harness.rig.file import RigFileError, load_rig
 
     if args.rig is None:
         try:
@@ -105,8 +105,8 @@ def run_plans(cmd: list[str]) -> int:
 
 def _finish(out: Path, status: int) -> int:
     """Say how the run went, what the DUT's TSAT verdict is, and where everything is."""
-    from harness.report import tsat_warning_lines
-    from harness.results import ResultsError, load_results
+    from hubrig.harness.report.render import tsat_warning_lines
+    from hubrig.harness.results.store import ResultsError, load_results
 
     try:
         results = load_results(out / "results.json")
@@ -125,7 +125,7 @@ def _finish(out: Path, status: int) -> int:
 
 
 def _open(args: argparse.Namespace):
-    from harness.results import ResultsError, open_store
+    from hubrig.harness.results.store import ResultsError, open_store
 
     try:
         return open_store(args.db)
@@ -155,8 +155,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from harness.report import markdown
-    from harness.results import ResultsError
+    from hubrig.harness.report.render import markdown
+    from hubrig.harness.results.store import ResultsError
 
     store = _open(args)
     try:

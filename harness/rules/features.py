@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness import tsat
-from harness.cli import UserError
+from hubrig.harness.rules import tsat
+from hubrig.harness.cli import UserError
 
 
 class FeatureError(UserError):

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli import UserError
-from harness.journal import JOURNAL_FILENAME, Journal, JournalError, JournalFrame, code_int
+from hubrig.harness.cli import UserError
+from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal, JournalError, JournalFrame, code_int
 
 RAW_PREVIEW_BYTES = 24
 PIPED_WIDTH = 160

@@ -1,0 +1,1 @@
+"""Reports: what a run shows people (Markdown, HTML, plots)."""

@@ -1,0 +1,1 @@
+"""Results: measurements judged against limits, statistics, the results document and its store."""
