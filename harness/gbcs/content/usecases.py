@@ -98,7 +98,11 @@ ACTIVE_DEVICE = _struct(
     ("tx_failures", UNSIGNED), ("tx_successes", UNSIGNED),
     ("app_version", UNSIGNED), ("stack_version", UNSIGNED),
 )
-"""One entry of the CHF device log (ZigBee network control, attribute 4 active_devices)."""
+"""One entry of the CHF device log (ZigBee network control, attribute 4 active_devices), in the
+order of the public definition (IEC 62056-6-2 class 104; Gurux's ``gxActiveDevice``): RSSI then LQI,
+each max, average, min. RTDS 4.5.0's CCS06 response fits it for RSSI (-35 >= -50 >= -100) but its
+LQI triples ascend (2, 39, 247): example values, not a different order, since the types (three
+integers then three unsigned) pin where each triple is and the definition fixes max first."""
 BACKUP_DEVICE = _struct(("mac_address", EUI), ("tc_link_key_hash", HEX))
 BACKUP = _struct(("date_time", DATETIME), ("extended_pan_id", HEX),
                  ("devices", _array(BACKUP_DEVICE)))
@@ -259,6 +263,10 @@ COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
              _struct(("extended_pan_id", HEX), ("devices", _array(BACKUP_DEVICE)))),
     )),
     "CCS06": (0x010F, (
+        Spec("get", ZIGBEE_NETWORK_CONTROL, CHF_DEVICE_LOG, 4, "active_devices",
+             response=_array(ACTIVE_DEVICE)),
+    )),
+    "CCS05CCS04": (0x0004, (
         Spec("get", ZIGBEE_NETWORK_CONTROL, CHF_DEVICE_LOG, 4, "active_devices",
              response=_array(ACTIVE_DEVICE)),
     )),
