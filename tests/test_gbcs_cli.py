@@ -149,6 +149,8 @@ def test_cli_fields_equal_facts_for_every_rtds_message(rtds, capsys, monkeypatch
             got = record.get(key)
             if key in ("use_case", "alert_name") and got is None:
                 got = ""  # facts write an unknown name as ""; the CLI writes null
+            if key == "use_case" and want == "" and got:
+                continue  # a code the facts' table lacks, named from another source (test_gbcs_rtds.py)
             if got != want:
                 wrong.append((fact["file"], key, got, want))
         if fact["general_ciphering"] and "mac" not in fact and record["mac"] != "unknown":

@@ -193,7 +193,8 @@ def test_gbz_alert_header_and_components():
     assert decoded["alert_code"] == "8F0A"
     assert decoded["timestamp"] == "2015-01-01T00:00:00+00:00"
     assert decoded["components"] == [{"control": 1, "cluster_id": "0702", "frame_control": 0x19,
-                                      "sequence": 0, "command_id": 6, "payload": "AABB"}]
+                                      "sequence": 0, "command_id": 6, "payload": "AABB",
+                                      "zcl": {"command": "Publish Snapshot"}}]
     assert build_content(0x008B, "alert", decoded) == content
 
 
