@@ -234,10 +234,15 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
                 "value": number if math.isfinite(number) else buf[pos:stop].hex().upper()}, stop
     if tag == 19:
         start = pos
-        pos = _skip_type_description(buf, pos, end, depth)
+        description_end = pos = _skip_type_description(buf, pos, end, depth)
         size, pos = read_length(buf, pos, end)
         stop = take(buf, pos, end, size, "compact-array contents")
-        return {"type": "compact-array", "value": buf[start:stop].hex().upper()}, stop
+        node = {"type": "compact-array", "value": buf[start:stop].hex().upper()}
+        try:  # the elements through the type description; the hex above stays the bytes' record
+            node["element_type"], node["elements"] = compact.decode(buf[start:stop], description_end - start)
+        except GbcsError as exc:
+            node["elements_error"] = str(exc)
+        return node, stop
     if tag == 255:
         return {"type": "dont-care", "value": None}, pos
     raise GbcsError(f"unknown DLMS data type tag 0x{tag:02X}", pos - 1)
@@ -329,7 +334,8 @@ def _encode_into(node: dict, out: list[bytes], depth: int) -> None:
                 raise ValueError(f"{kind} needs {size} bytes")
             out.append(bytes((tag,)) + raw)
         elif kind == "compact-array":
-            out.append(b"\x13" + bytes.fromhex(value))
+            out.append(b"\x13" + (bytes.fromhex(value) if value is not None
+                                   else compact.encode(node["element_type"], node["elements"])))
         elif kind == "dont-care":
             out.append(b"\xff")
         else:
@@ -338,3 +344,6 @@ def _encode_into(node: dict, out: list[bytes], depth: int) -> None:
         raise
     except (ValueError, TypeError, OverflowError, AttributeError) as exc:
         raise GbcsError(f"cannot encode {kind} {value!r}: {exc}") from exc
+
+
+from hubrig.harness.gbcs.content import compact  # noqa: E402  (compact reads this module's helpers)
