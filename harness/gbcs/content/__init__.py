@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hubrig.harness.gbcs.content import asn1, dlms, gbz, protected, usecases
+from hubrig.harness.gbcs.content import asn1, asn1_names, dlms, gbz, protected, usecases
 from hubrig.harness.gbcs.content.usecases import message_code_for_alert
 from hubrig.harness.gbcs.errors import GbcsError
 
@@ -46,6 +46,7 @@ def decode_content(message_code: int, cra: str, content: bytes,
         generic = gbz.decode(content, cra == "alert")
     else:
         generic = asn1.decode(content, cra == "alert")
+        asn1_names.annotate(message_code, cra, generic)
     if decrypt is not None:
         protected.reveal(generic, decrypt)
     deep = usecases.deepen(message_code, cra, generic)
