@@ -199,10 +199,7 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
         count, pos = read_length(buf, pos, end)
         if count > end - pos:
             raise GbcsError(f"{count} elements cannot fit in {end - pos} bytes", pos)
-        items = []
-        for _ in range(count):
-            item, pos = decode_data(buf, pos, end, depth + 1)
-            items.append(item)
+        items, pos = _decode_items(buf, pos, end, count, depth + 1)
         return {"type": "array" if tag == 1 else "structure", "value": items}, pos
     if tag == 0:
         return {"type": "null-data", "value": None}, pos  # a fresh dict: callers may annotate nodes
@@ -246,6 +243,37 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
     if tag == 255:
         return {"type": "dont-care", "value": None}, pos
     raise GbcsError(f"unknown DLMS data type tag 0x{tag:02X}", pos - 1)
+
+
+def _decode_items(buf: bytes, pos: int, end: int, count: int, depth: int) -> tuple[list, int]:
+    """``count`` Data in a row: integers and short octet-strings inline (most of a GBCS tariff or
+    log is those), anything else through :func:`decode_data`. Same values, fewer calls per byte."""
+    items = []
+    append = items.append
+    integers = _INTEGERS
+    from_bytes = int.from_bytes
+    for _ in range(count):
+        if pos >= end:
+            raise GbcsError("data truncated: type tag missing", pos)
+        tag = buf[pos]
+        spec = integers.get(tag)
+        if spec is not None:
+            name, size, signed = spec
+            stop = pos + 1 + size
+            if stop > end:
+                raise GbcsError(f"{name} truncated: needs {size} bytes, {end - pos - 1} left", pos + 1)
+            append({"type": name, "value": from_bytes(buf[pos + 1:stop], "big", signed=signed)})
+            pos = stop
+        elif tag == 9 and pos + 1 < end and buf[pos + 1] < 0x80:
+            stop = pos + 2 + buf[pos + 1]
+            if stop > end:
+                raise GbcsError(f"octet-string truncated: needs {buf[pos + 1]} bytes, {end - pos - 2} left", pos + 2)
+            append({"type": "octet-string", "value": buf[pos + 2:stop].hex().upper()})
+            pos = stop
+        else:
+            item, pos = decode_data(buf, pos, end, depth)
+            append(item)
+    return items, pos
 
 
 def _skip_type_description(buf: bytes, pos: int, end: int, depth: int) -> int:
