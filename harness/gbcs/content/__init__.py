@@ -18,6 +18,7 @@ from hubrig.harness.gbcs.errors import GbcsError
 __all__ = ["CRAS", "build_content", "decode_content", "message_code_for_alert"]
 
 CRAS = ("command", "response", "alert")
+SECURITY_HEADER_BYTE = bytes((protected.SECURITY_HEADER,))
 _DLMS_DECODERS = {dlms.NOTIFICATION: dlms.decode_notification, dlms.REQUEST: dlms.decode_request,
                   dlms.RESPONSE: dlms.decode_response}
 _GENERIC_ENCODERS = {"dlms-data-notification": dlms.encode_notification,
@@ -47,7 +48,7 @@ def decode_content(message_code: int, cra: str, content: bytes,
     else:
         generic = asn1.decode(content, cra == "alert")
         asn1_names.annotate(message_code, cra, generic)
-    if decrypt is not None:
+    if decrypt is not None and SECURITY_HEADER_BYTE in content:  # no 0x31 byte: nothing is encrypted
         protected.reveal(generic, decrypt)
     deep = usecases.deepen(message_code, cra, generic)
     return generic if deep is None else deep

@@ -107,9 +107,10 @@ def encode_node(node: dict) -> bytes:
 
 def decode_generalized_time(text: str) -> str:
     """'YYYYMMDDHHMMSSZ' -> ISO 8601 UTC; any other form is returned as it is."""
-    if len(text) == 15 and text[-1] == "Z" and text[:-1].isdigit():
+    if len(text) == 15 and text[-1] == "Z" and text[:-1].isdigit() and text.isascii():
         try:
-            return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC).isoformat()
+            return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
+                            int(text[10:12]), int(text[12:14]), tzinfo=UTC).isoformat()
         except ValueError:
             pass
     return text
