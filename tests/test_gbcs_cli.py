@@ -216,3 +216,11 @@ def test_decode_path_does_not_import_the_builder():
              "or m == 'hubrig.harness.gbcs.content.builders'))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+
+
+def test_a_record_with_an_integer_wider_than_64_bits_still_prints():
+    from hubrig.harness.cli.gbcs import dumps
+
+    record = {"body": {"der": {"tag": "02", "hex": "01" + "00" * 12, "name": "seq_number", "value": 1 << 96}}}
+    assert json.loads(dumps(record)) == record and json.loads(dumps(record, pretty=True)) == record
+    assert json.loads(dumps({"a": [1, "é"]})) == {"a": [1, "é"]}

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from hubrig.harness.cli import UserError
 from hubrig.harness.gbcs.errors import GbcsError
 
@@ -122,8 +124,15 @@ def message_bytes(text: str) -> bytes:
 
 
 def dumps(obj: dict, pretty: bool = False) -> str:
-    """One record as JSON: compact (no spaces) by default, indented for ``--pretty``."""
-    return json.dumps(obj, indent=2) if pretty else json.dumps(obj, separators=(",", ":"))
+    """One record as JSON: compact (no spaces) by default, indented for ``--pretty``.
+
+    orjson writes a record in a tenth of the standard library's time; a record it refuses (an
+    integer wider than 64 bits, which a device can put in an ASN.1 INTEGER) goes through ``json``.
+    """
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2 if pretty else 0).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, indent=2) if pretty else json.dumps(obj, separators=(",", ":"))
 
 
 Item = tuple[str, dict[str, Any]]
