@@ -151,8 +151,16 @@ def encode_datetime(value: str | datetime | dict, weekday: bool = False) -> byte
 # -- OBIS ------------------------------------------------------------------------------------
 
 def decode_obis(raw: bytes) -> str:
-    """6-byte logical name -> 'A-B:C.D.E.F'."""
-    return f"{raw[0]}-{raw[1]}:{raw[2]}.{raw[3]}.{raw[4]}.{raw[5]}"
+    """6-byte logical name -> 'A-B:C.D.E.F' (remembered: a device uses a handful of names)."""
+    text = _OBIS_TEXT.get(raw)
+    if text is None:
+        text = f"{raw[0]}-{raw[1]}:{raw[2]}.{raw[3]}.{raw[4]}.{raw[5]}"
+        if len(_OBIS_TEXT) < 4096:
+            _OBIS_TEXT[raw] = text
+    return text
+
+
+_OBIS_TEXT: dict[bytes, str] = {}
 
 
 def encode_obis(text: str) -> bytes:
@@ -264,6 +272,14 @@ def _decode_items(buf: bytes, pos: int, end: int, count: int, depth: int) -> tup
                 raise GbcsError(f"{name} truncated: needs {size} bytes, {end - pos - 1} left", pos + 1)
             append({"type": name, "value": from_bytes(buf[pos + 1:stop], "big", signed=signed)})
             pos = stop
+        elif (tag == 2 or tag == 1) and pos + 1 < end and buf[pos + 1] < 0x80:
+            if depth >= MAX_DEPTH:
+                raise GbcsError(f"data nested deeper than {MAX_DEPTH}", pos)
+            inner = buf[pos + 1]
+            if inner > end - pos - 2:
+                raise GbcsError(f"{inner} elements cannot fit in {end - pos - 2} bytes", pos + 2)
+            value, pos = _decode_items(buf, pos + 2, end, inner, depth + 1)
+            append({"type": "structure" if tag == 2 else "array", "value": value})
         elif tag == 9 and pos + 1 < end and buf[pos + 1] < 0x80:
             stop = pos + 2 + buf[pos + 1]
             if stop > end:
