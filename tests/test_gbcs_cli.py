@@ -224,3 +224,13 @@ def test_a_record_with_an_integer_wider_than_64_bits_still_prints():
     record = {"body": {"der": {"tag": "02", "hex": "01" + "00" * 12, "name": "seq_number", "value": 1 << 96}}}
     assert json.loads(dumps(record)) == record and json.loads(dumps(record, pretty=True)) == record
     assert json.loads(dumps({"a": [1, "é"]})) == {"a": [1, "é"]}
+
+
+def test_the_module_entry_decodes_like_the_hubrig_command(alert):
+    out = subprocess.run([sys.executable, "-m", "hubrig.harness.cli.gbcs", "decode", alert.hex()],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["alert_code"] == "8F36"
+    bad = subprocess.run([sys.executable, "-m", "hubrig.harness.cli.gbcs", "decode", "--keys", "/nonexistent", "00"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--keys" in bad.stderr and "Traceback" not in bad.stderr

@@ -21,6 +21,8 @@ null; optional ``supplementary_remote_party_id``, ``supplementary_remote_party_c
 
 This module imports the codec only inside the handlers, so ``hubrig`` builds its parser without
 loading cryptography, and ``decode`` never loads the builder (nor ``encode`` the content decoders).
+``python -m hubrig.harness.cli.gbcs decode ...`` is the same command without the other commands'
+modules (what a batch job that starts many processes wants).
 """
 
 from __future__ import annotations
@@ -302,3 +304,19 @@ def _when(value: Any) -> datetime | None:
     except ValueError:
         raise ValueError(f"date_time: {value!r} is not ISO 8601") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hubrig.harness.cli.gbcs decode|encode ...``: this module's commands alone."""
+    parser = argparse.ArgumentParser(prog="python -m hubrig.harness.cli.gbcs")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(["gbcs", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"hubrig gbcs: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
