@@ -45,6 +45,7 @@ def test_every_rtds_gbz_component_gets_a_view_or_stays_hex_and_round_trips(rtds)
             view = comp.get("zcl") or comp.get("decrypted_zcl")
             if view is None:
                 continue
+            assert "rest" not in view, (fact["file"], view["command"])  # every layout fits its payload
             named += 1
             for rec in view.get("records", []):
                 values += "value" in rec
@@ -100,3 +101,11 @@ def test_a_truncated_record_is_a_gbcs_error_in_the_component_not_an_exception():
     content = gbz.PROFILE + b"\x01" + bytes.fromhex("00" "0702" "0007" "080001" "000000" "23")
     comp = decode_content(0x0099, "response", content)["components"][0]
     assert "truncated" in comp["zcl_error"] and comp["payload"] == "00000023"
+
+
+def test_a_counted_group_stops_at_its_count_and_keeps_the_rest():
+    # Publish Block Thresholds with one threshold announced and two present
+    head = bytes.fromhex("01000000" "02000000" "03000000" "04000000" "00" "01" "01" "01")
+    view = zcl.decode("0700", 0x09, 0x06, head + bytes.fromhex("0A0000000000" "0B0000000000"))
+    assert view["fields"]["entries"] == [{"block_threshold": 10}] and view["rest"] == "0B0000000000"
+    assert view["fields"]["provider_id"] == 1 and view["fields"]["issuer_tariff_id"] == 4

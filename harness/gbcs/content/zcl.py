@@ -5,8 +5,9 @@ component's ``payload`` hex (which stays, so building the component again gives 
 
 * global (profile-wide) commands: Read Attributes (ids), Read Attributes Response (id, status,
   type, value), Write Attributes, Write Attributes Response, Report Attributes, Default Response;
-* cluster commands with a layout in ``data/zcl.json``: the named fields, a repeated group to the
-  end where the command has one, and any bytes left over as ``rest`` hex.
+* cluster commands with a layout in ``data/zcl.json``: the named fields, a repeated group (to the
+  end, or as many times as a count field says) where the command has one, and any bytes left
+  over as ``rest`` hex.
 
 Attribute values are typed by the ZCL data-type table (ZCL specification, chapter 2.6; the same ids
 zigpy's ``zigpy.zcl.foundation.DataTypeId`` uses). A type whose size this module does not know
@@ -50,7 +51,7 @@ for _n in range(1, 9):
 _STRINGS = {0x41: ("octstr", 1), 0x42: ("string", 1), 0x43: ("octstr16", 2), 0x44: ("string16", 2)}
 TYPE_NAMES = {tid: spec[0] for tid, spec in _TYPES.items()} | {tid: s[0] for tid, s in _STRINGS.items()}
 _TYPE_IDS = {name: tid for tid, name in TYPE_NAMES.items()}
-_FIELD_SIZES = {"u8": 1, "u16": 2, "u24": 3, "u32": 4, "u48": 6, "bitmap8": 1, "bitmap16": 2,
+_FIELD_SIZES = {"u8": 1, "u16": 2, "u24": 3, "u32": 4, "u48": 6, "s32": 4, "bitmap8": 1, "bitmap16": 2,
                 "bitmap32": 4, "enum8": 1, "utc": 4, "date": 4}
 
 
@@ -220,7 +221,7 @@ def _fields(layout: list, buf: bytes, pos: int, out: dict) -> int:
         elif kind.startswith("hex:") or kind == "date":
             out[name] = raw.hex().upper()
         else:
-            out[name] = int.from_bytes(raw, "little")
+            out[name] = int.from_bytes(raw, "little", signed=kind == "s32")
         pos = stop
     return pos
 
@@ -248,7 +249,8 @@ def decode(cluster_id: str, frame_control: int, command_id: int, payload: bytes)
     repeat = command.get("repeat")
     if repeat:
         entries = []
-        while pos < len(payload):
+        count = fields.get(command["count"]) if "count" in command else None
+        while pos < len(payload) if count is None else len(entries) < count:
             entry: dict = {}
             pos = _fields(repeat, payload, pos, entry)
             entries.append(entry)
