@@ -6,8 +6,8 @@ component's ``payload`` hex (which stays, so building the component again gives 
 * global (profile-wide) commands: Read Attributes (ids), Read Attributes Response (id, status,
   type, value), Write Attributes, Write Attributes Response, Report Attributes, Default Response;
 * cluster commands with a layout in ``data/zcl.json``: the named fields, a repeated group (to the
-  end, or as many times as a count field says) where the command has one, and any bytes left
-  over as ``rest`` hex.
+  end, or as many times as a count field says) where the command has one, trailing optional
+  fields when bytes remain, and any bytes left over as ``rest`` hex.
 
 Attribute values are typed by the ZCL data-type table (ZCL specification, chapter 2.6; the same ids
 zigpy's ``zigpy.zcl.foundation.DataTypeId`` uses). A type whose size this module does not know
@@ -255,6 +255,9 @@ def decode(cluster_id: str, frame_control: int, command_id: int, payload: bytes)
             pos = _fields(repeat, payload, pos, entry)
             entries.append(entry)
         fields["entries"] = entries
+    tail = command.get("tail")
+    if tail and pos < len(payload):
+        pos = _fields(tail, payload, pos, fields)
     out["fields"] = fields
     if pos < len(payload):
         out["rest"] = payload[pos:].hex().upper()
