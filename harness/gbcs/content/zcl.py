@@ -205,24 +205,59 @@ def _global(cluster: dict | None, command_id: int, buf: bytes) -> dict:
     return {"command": GLOBAL_COMMANDS[command_id], "records": records}
 
 
-def _fields(layout: list, buf: bytes, pos: int, out: dict) -> int:
+_STRUCT_CODES = {"u8": "B", "u16": "H", "u32": "I", "s32": "i", "bitmap8": "B", "bitmap16": "H",
+                 "bitmap32": "I", "enum8": "B", "utc": "I"}
+Step = tuple  # ("run", Struct, ((name, kind), ...)) or ("octstr", name)
+
+
+def _compile(layout: list) -> tuple[Step, ...]:
+    """A layout as steps: each run of fixed-size fields becomes one ``struct`` unpack."""
+    steps: list[Step] = []
+    run: list[tuple[str, str]] = []
+    codes = ""
+
+    def close() -> None:
+        nonlocal run, codes
+        if run:
+            steps.append(("run", struct.Struct("<" + codes), tuple(run)))
+        run, codes = [], ""
     for name, kind in layout:
         if kind == "octstr":
+            close()
+            steps.append(("octstr", name))
+            continue
+        size = int(kind[4:]) if kind.startswith("hex:") else _FIELD_SIZES[kind]
+        codes += _STRUCT_CODES.get(kind, f"{size}s")
+        run.append((name, kind))
+    close()
+    return tuple(steps)
+
+
+@cache
+def _steps(cluster_id: str, direction: str, command_id: str, part: str) -> tuple[Step, ...]:
+    return _compile(_clusters()[cluster_id]["commands"][direction][command_id][part])
+
+
+def _fields(steps: tuple[Step, ...], buf: bytes, pos: int, out: dict) -> int:
+    for step in steps:
+        if step[0] == "octstr":
+            name = step[1]
             pos = _need(buf, pos, 1, name)
             stop = _need(buf, pos, buf[pos - 1], name)
             out[name] = buf[pos:stop].hex().upper()
             pos = stop
             continue
-        size = int(kind[4:]) if kind.startswith("hex:") else _FIELD_SIZES[kind]
-        stop = _need(buf, pos, size, name)
-        raw = buf[pos:stop]
-        if kind == "utc":
-            out[name] = _utc(int.from_bytes(raw, "little"))
-        elif kind.startswith("hex:") or kind == "date":
-            out[name] = raw.hex().upper()
-        else:
-            out[name] = int.from_bytes(raw, "little", signed=kind == "s32")
-        pos = stop
+        _, unpacker, names = step
+        _need(buf, pos, unpacker.size, names[0][0] if len(names) == 1 else f"{names[0][0]}..{names[-1][0]}")
+        for (name, kind), value in zip(names, unpacker.unpack_from(buf, pos)):
+            if kind == "utc":
+                value = _utc(value)
+            elif kind == "u24" or kind == "u48":
+                value = int.from_bytes(value, "little")
+            elif kind == "date" or kind.startswith("hex:"):
+                value = value.hex().upper()
+            out[name] = value
+        pos += unpacker.size
     return pos
 
 
@@ -241,13 +276,13 @@ def decode(cluster_id: str, frame_control: int, command_id: int, payload: bytes)
     if command is None:
         return None
     out: dict = {"command": command["name"]}
-    layout = command.get("fields")
-    if layout is None:
+    if "fields" not in command:
         return out
+    key = (cluster_id, direction, str(command_id))
     fields: dict = {}
-    pos = _fields(layout, payload, 0, fields)
-    repeat = command.get("repeat")
-    if repeat:
+    pos = _fields(_steps(*key, "fields"), payload, 0, fields)
+    if "repeat" in command:
+        repeat = _steps(*key, "repeat")
         entries = []
         count = fields.get(command["count"]) if "count" in command else None
         while pos < len(payload) if count is None else len(entries) < count:
@@ -255,9 +290,8 @@ def decode(cluster_id: str, frame_control: int, command_id: int, payload: bytes)
             pos = _fields(repeat, payload, pos, entry)
             entries.append(entry)
         fields["entries"] = entries
-    tail = command.get("tail")
-    if tail and pos < len(payload):
-        pos = _fields(tail, payload, pos, fields)
+    if "tail" in command and pos < len(payload):
+        pos = _fields(_steps(*key, "tail"), payload, pos, fields)
     out["fields"] = fields
     if pos < len(payload):
         out["rest"] = payload[pos:].hex().upper()
