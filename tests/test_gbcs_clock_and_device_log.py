@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hubrig.harness.gbcs import envelope
 from hubrig.harness.gbcs.clockstatus import DoubtfulTime, decode_clock_status, trusted_time
@@ -92,3 +94,22 @@ def test_envelope_round_trip_keeps_the_status_byte(rtds):
     for name, data in _messages(rtds, "4.*_GCS*/*UNRELIABLE*RESPONSE_GBCS.HEX"):
         assert envelope.parse(data).date_time_raw[-1] == 0x02, name
         assert envelope.encode(envelope.parse(data)) == data
+
+
+@given(st.integers(0, 255))
+def test_clock_status_bits_round_trip_and_decide_trust(status):
+    from hubrig.harness.gbcs.clockstatus import UNTRUSTED
+
+    decoded = decode_clock_status(status)
+    if status == 0xFF:
+        assert decoded is None
+        return
+    bits = {"invalid_value": 0x01, "doubtful_value": 0x02, "different_clock_base": 0x04,
+            "invalid_clock_status": 0x08, "daylight_saving_active": 0x80}
+    assert decoded["raw"] == status and all(decoded[name] == bool(status & bit) for name, bit in bits.items())
+    record = {"date_time": "2015-01-01T00:00:00+00:00", "date_time_status": decoded}
+    if status & UNTRUSTED:
+        with pytest.raises(DoubtfulTime):
+            trusted_time(record)
+    else:
+        assert trusted_time(record) == datetime(2015, 1, 1, tzinfo=UTC)
