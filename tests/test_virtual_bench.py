@@ -405,13 +405,13 @@ def test_the_bench_gives_its_devices_the_device_log_and_clock_rules_from_the_rig
     rig = Rig(keys, {"preset": "compliant", "defects": {"no_8F12": True, "no_81C6": True}})
     bench = rig.bench
     assert {0x0001, 0x0002, 0x010F, 0x00FE} <= set(bench.ch.handlers)  # CCS01/02/06/07
-    assert {0x0062, 0x00EC, 0x0048} <= set(bench.esme.handlers)  # ECS70, ECS25a3, ECS35a
+    assert {0x0062, 0x00AC, 0x00EC, 0x00EE, 0x0048} <= set(bench.esme.handlers)  # ECS70, ECS25a, ECS25a3, ECS25r1, ECS35a
     (commissioned,) = bench.device_log.log.active
     assert (commissioned.eui, commissioned.install_code, commissioned.joined) == (
         ESME, DUT.esme.install_code_bytes, True)
     assert not bench.device_log.log.raises_change_alert() and bench.clock_rules.clock.defects.no_81C6
     assert bench.clock_rules.clock.gbcs == (3, 2) and bench.clock_rules.clock.tolerance_s == DUT.clock_tolerance_s
-    assert bench.clock_rules.filter_bits == {0x81C6: 0x81C6 - 0x8000}
+    assert bench.clock_rules.clock.bit_of == {0x81C6: 0xC6}
 
 
 def test_an_accepted_set_clock_moves_the_esme_device_time_its_alerts_and_its_event_log(keys):

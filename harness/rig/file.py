@@ -28,10 +28,11 @@ VIRTUAL = "virtual"
 _EUI = re.compile(r"^[0-9A-F]{16}$")
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
 INSTALL_CODE_BYTES = 16
-DEFAULT_ALERT_FILTER_BITS = {"81C6": 0x81C6 - 0x8000}
-"""Which ECS25a3 event-filter bit switches which alert. The GBCS bit for 0x81C6 is not in the
-shipped sources (RTDS, public GBCS tables): this default is the virtual rig's convention (code minus
-0x8000); a real bench sets ``dut.esme.alert_filter_bits`` from the meter's documentation."""
+DEFAULT_ALERT_FILTER_BITS = {"81C6": 0x81C6 & 0xFF}
+"""Which bit of the ESME's 256-bit behaviour objects (ECS25a alerts sent, ECS25a3 events logged,
+read by ECS25r1) stands for which alert. The GBCS bit for 0x81C6 is not in the shipped sources
+(RTDS, public GBCS tables): this default is the virtual rig's convention (the code's low byte); a
+real bench sets ``dut.esme.alert_filter_bits`` from the meter's documentation."""
 
 
 class RigFileError(ValueError):
@@ -226,7 +227,7 @@ class EsmeIdentity(DeviceIdentity):
         description="hex: the 16-byte install code and its ZigBee CRC (CCS01 carries the 16 bytes)")
     alert_filter_bits: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_ALERT_FILTER_BITS),
-        description="alert code (4 hex) -> its bit in the ECS25a3 event filter (0..511)")
+        description="alert code (4 hex) -> its bit in the ESME behaviour objects (ECS25a / ECS25a3 / ECS25r1, 0..255)")
 
     _check_install_code = field_validator("install_code", mode="before")(lambda cls, v: _install_code(v))
 
@@ -237,8 +238,8 @@ class EsmeIdentity(DeviceIdentity):
             return v
         out = {}
         for code, bit in v.items():
-            if not isinstance(bit, int) or isinstance(bit, bool) or not 0 <= bit < 512:
-                raise PydanticCustomError("rig_filter_bit", f"{code}: expected a bit number 0..511, got {bit!r}")
+            if not isinstance(bit, int) or isinstance(bit, bool) or not 0 <= bit < 256:
+                raise PydanticCustomError("rig_filter_bit", f"{code}: expected a bit number 0..255, got {bit!r}")
             out[_alert_code(code)] = bit
         return out
 
@@ -249,7 +250,7 @@ class EsmeIdentity(DeviceIdentity):
 
     @property
     def filter_bits(self) -> dict[int, int]:
-        """Alert code -> event-filter bit, as numbers."""
+        """Alert code -> behaviour bit, as numbers."""
         return {int(code, 16): bit for code, bit in self.alert_filter_bits.items()}
 
 

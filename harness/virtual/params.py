@@ -180,8 +180,13 @@ class Defects(_Strict):
     no_8F12: bool = Field(False, description="device log changes raise no CS14 0x8F12 alert")
     no_81C6: bool = Field(False, description="the ESME logs and alerts no 0x81C6 when it refuses a "
                                              "clock adjustment outside tolerance")
-    alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a3 "
+    alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a "
                                                             "has it switched off")
+    logs_81C6_when_logging_off: bool = Field(False, description="the ESME logs 0x81C6 even while ECS25a3 "
+                                                                "has its logging switched off")
+    behaviour_write_ignores_mask: bool = Field(
+        False, description="the ESME takes a behaviour write (ECS25a, ECS25a3) as all 256 bits, ignoring "
+                           "its change mask: the supplier's other settings are lost")
 
 
 Preset = Literal["north", "central-south", "north-option-b", "central-south-option-b", "compliant"]
