@@ -10,15 +10,17 @@ switch instant, on the rig clock.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
 from hubrig.harness.results.store import Trial
 
 POA_NOTIFICATION = "AD1"
+REBOOT_COMMAND_TIMEOUT_S = 120.0
 OUTAGE_THRESHOLD_S = 180.0
 RESTORED_SHORT = {0x8F35, 0x8F37, 0x8F39, 0x8F3B}
 """Supply Outage Restored (and its phase 1/2/3 variants): outage under 3 minutes."""
@@ -159,3 +161,27 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
         if got_rest is not None:
             obs.restoration_error_s = (got_rest - clock.wall(restore_ns)).total_seconds()
     return obs
+
+
+def esme_reboot(rig: Any, clock: Clock) -> Callable[[], int] | None:
+    """How this rig reboots the ESME's firmware with mains on: the virtual ESME's own reboot, or the
+    rig file's ``dut.esme.reboot_command`` run to completion (its start is the reboot's instant);
+    ``None`` when the rig describes no way. The command's failure is a harness error naming it."""
+    if rig.bench is not None:
+        return rig.bench.esme.reboot
+    argv = rig.rig.dut.esme.reboot_command
+    if not argv:
+        return None
+
+    def run() -> int:
+        t_ns = clock.now_ns()
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=REBOOT_COMMAND_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"dut.esme.reboot_command {argv!r} failed: {exc}") from None
+        if done.returncode != 0:
+            raise RuntimeError(f"dut.esme.reboot_command {argv!r} exited {done.returncode}: "
+                               f"{(done.stderr or done.stdout).strip()[-500:]}")
+        return t_ns
+
+    return run

@@ -110,7 +110,6 @@ DEFECTS = [
                                               "FAIL evidence: journal #"]),
     ("bad_signature: true", "short_outage", ["[short-outage] trial 0: pra_signature = [False] vs ECS80 is a "
                                              "critical alert", "FAIL evidence: journal #"]),
-    ("pra_before_poa: true", "ordering", ["[ordering] trial 0: poa_before_pra", "FAIL evidence: journal #"]),
     ("drop_ratio: 1.0", "flapping_supply", ["[flapping-supply] trial 0: pra_latency_s = none s",
                                             "FAIL (no PRA for this interruption)"]),
 ]
@@ -124,7 +123,7 @@ def run_plan(pytester, rig: Path, scenario: str, out: Path):
 
 def test_a_compliant_device_passes_every_scenario(pytester, tmp_path):
     result = run_plan(pytester, make_rig(tmp_path, COMPLIANT), "not property", tmp_path / "out")
-    result.assert_outcomes(passed=6, deselected=1)
+    result.assert_outcomes(passed=7, deselected=1)
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert doc["trials"] and all(t["pra_seconds"] is not None for t in doc["trials"])
 
@@ -139,6 +138,29 @@ def test_each_defect_fails_the_plan_naming_scenario_limit_and_evidence(pytester,
     assert any(all(p in line for p in parts) for line in failing), "\n".join(failing)
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert any(m["verdict"] == "fail" for m in doc["measurements"])
+
+
+def test_a_pra_that_overtakes_its_poa_is_an_observation_with_evidence_not_a_failure(pytester, tmp_path):
+    """The DCC study only reports that PRAs sometimes arrive first; no source requires the order."""
+    rig = make_rig(tmp_path, COMPLIANT + "  defects: {pra_before_poa: true}\n")
+    run_plan(pytester, rig, "ordering", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    (seen,) = [m for m in doc["measurements"] if m["name"] == "alert_order"]
+    assert seen["value"] == "PRA before POA" and seen["verdict"] == "info" and len(seen["evidence"]) == 2
+    assert "overtake" in seen["note"]
+    failed = {m["name"] for m in doc["measurements"] if m["verdict"] == "fail"}
+    assert failed <= {"poa_latency_s"}  # the held-back POA is late (timing); the order itself is no failure
+
+
+@pytest.mark.parametrize("preset", ["compliant", "central-south", "north"])
+def test_an_esme_reboot_with_mains_on_raises_no_poa_and_the_defect_is_caught(pytester, tmp_path, preset):
+    run_plan(pytester, make_rig(tmp_path, f"  preset: {preset}\n"), "esme_reboot", tmp_path / "ok").assert_outcomes(
+        passed=1)
+    bad = make_rig(tmp_path, f"  preset: {preset}\n  defects: {{poa_on_esme_reboot: true}}\n")
+    run_plan(pytester, bad, "esme_reboot", tmp_path / "bad").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "bad" / "results.json").read_text())
+    (count,) = [m for m in doc["measurements"] if m["name"] == "false_poa_count"]
+    assert count["verdict"] == "fail" and count["value"] == 1 and len(count["evidence"]) == 1
 
 
 def test_each_set_judges_its_own_delivery_ratio(pytester, tmp_path):

@@ -229,6 +229,11 @@ class EsmeIdentity(DeviceIdentity):
         default_factory=lambda: dict(DEFAULT_ALERT_FILTER_BITS),
         description="alert code (4 hex) -> its bit in the ESME behaviour objects (ECS25a / ECS25a3 / ECS25r1, 0..255)")
 
+    reboot_command: list[str] | None = Field(
+        default=None, min_length=1,
+        description="argv of a command that makes the ESME reboot its firmware with mains on (the "
+                    "power-outage plan's false-POA scenario); without it that scenario skips on a real bench")
+
     _check_install_code = field_validator("install_code", mode="before")(lambda cls, v: _install_code(v))
 
     @field_validator("alert_filter_bits", mode="before")

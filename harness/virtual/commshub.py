@@ -171,6 +171,7 @@ class VirtualCommsHub:
         self._pump_timer: Timer | None = None
         self._link_free_ns = 0
         esme.han_uplink = self.han_receive
+        esme.hot_shoe = self.hot_shoe_gap
         link.on_receive(self.link_receive)
 
     # ------------------------------------------------------------------ power
@@ -192,6 +193,19 @@ class VirtualCommsHub:
         if self._alive:
             self._timer("die", t_ns + to_ns(self.params.hold_up_s), self._die)
             self._timer("poa", t_ns + to_ns(self.params.poa_after_s), self._poa_due)
+
+    def hot_shoe_gap(self, t_ns: int, seconds: float) -> None:
+        """The ESME's firmware reboot interrupted this CH's supply for ``seconds`` (mains stayed on):
+        a CH rides through on its hold-up, or reboots; either way it is no outage and raises no POA
+        (unless defect ``poa_on_esme_reboot``)."""
+        if not self._mains_on:
+            return
+        self._poa_raised = True  # no outage is pending: nothing to report after the gap
+        if self.defects.poa_on_esme_reboot and self._alive:
+            self._raise_poa()
+        if seconds > self.params.hold_up_s and self._alive:
+            self._timer("die", t_ns + to_ns(self.params.hold_up_s), self._die)
+            self._timer("gap_over", t_ns + to_ns(seconds), lambda: self._power_back(self.scheduler.now_ns()))
 
     def _power_back(self, t_ns: int) -> None:
         self._return_ns = t_ns

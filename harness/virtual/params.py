@@ -110,6 +110,8 @@ class EsmeParams(_Strict):
 
     mains_sense_delay_s: float = Field(0.0, ge=0, description="from a mains change to the ESME noticing it")
     boot_s: float = Field(5.0, ge=0, description="from mains restoration to the ESME raising alerts")
+    reboot_power_gap_s: float = Field(2.0, ge=0, description="a firmware reboot of the ESME (mains on) "
+                                                             "interrupts the CH's hot-shoe supply this long")
     outage_threshold_s: float = Field(180.0, gt=0, description="8F36 at or above, 8F35 below (device clock)")
     clock_offset_s: float = Field(0.0, description="device clock minus true time at rig time 0")
     clock_drift_ppm: float = Field(0.0, ge=-1000, le=1000, description="device clock rate error")
@@ -180,6 +182,8 @@ class Defects(_Strict):
     no_8F12: bool = Field(False, description="device log changes raise no CS14 0x8F12 alert")
     no_81C6: bool = Field(False, description="the ESME logs and alerts no 0x81C6 when it refuses a "
                                              "clock adjustment outside tolerance")
+    poa_on_esme_reboot: bool = Field(False, description="the CH takes a firmware reboot of the ESME (mains "
+                                                        "never lost) for a power outage and raises a POA")
     alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a "
                                                             "has it switched off")
     logs_81C6_when_logging_off: bool = Field(False, description="the ESME logs 0x81C6 even while ECS25a3 "
