@@ -79,6 +79,11 @@ def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
                     missing="no PRA arrived")
     if obs.pra is None:
         return
+    if obs.pra_from_ch:  # North option B: no ECS80 reached the harness, so no code, times or signature
+        measure.info("pra_source", "Comms Hub notification", evidence=ev_pra, trial=obs.index,
+                     note="the Comms Hub reported restoration itself (the DCC study's North option B); "
+                          "the ESME's ECS80 code, times and signature are not observable")
+        return
     judge_signature(measure, obs, ev_pra)
     code = obs.pra_code
     if outage >= OUTAGE_THRESHOLD_S + BOUNDARY_MARGIN_S:
@@ -171,6 +176,9 @@ def test_three_minute_boundary_property(observe, measure, rig):
     def lands_on_the_right_side(duration: float) -> None:
         obs = observe(duration, index=len(seen))
         seen.append(obs)
+        if obs.pra_from_ch:
+            pytest.skip("the Comms Hub sends its own restoration notification (North option B): no ECS80 "
+                        "code to judge")
         want = RESTORED_LONG if obs.outage_s >= OUTAGE_THRESHOLD_S else RESTORED_SHORT
         assert obs.pra_code in want, (f"outage {obs.outage_s:.3f} s: PRA {code_text(obs.pra_code)}, "
                                       f"expected one of {sorted(code_text(c) for c in want)}; "

@@ -188,3 +188,15 @@ def test_frames_lost_earlier_in_the_session_are_not_counted_as_raised_by_the_fla
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     [suppressed] = [m["value"] for m in doc["measurements"] if m["name"] == "pra_suppressed"]
     assert suppressed == 0  # the devices raised a PRA for every interruption; the link lost some
+
+
+def test_a_comms_hub_that_reports_restoration_itself_is_recognised_and_timed(pytester, tmp_path):
+    """North option B: the PRA is the CH's own notification; its latency is measured from it and the
+    ECS80-only checks (code, times, signature) are not applied to it."""
+    rig = make_rig(tmp_path, "  preset: north-option-b\n")
+    run_plan(pytester, rig, "short_outage", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    names = {m["name"] for m in doc["measurements"]}
+    assert "pra_source" in names and not names & {"pra_alert_code", "pra_signature", "pra_times_error_s"}
+    (trial,) = doc["trials"]
+    assert trial["pra_seconds"] is not None and trial["pra_alert_code"] is None

@@ -27,6 +27,7 @@ ESME, CH, ACB = "00DB1234567890A0", "00DB1234567890A3", "90B3D51F30000002"
 DUT = load_rig(default_rig_file()).dut
 assert (DUT.esme.eui, DUT.comms_hub.eui, DUT.acb) == (ESME, CH, ACB)
 POA_PATTERN = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
+CH_PRA_PATTERN = r"^DCC:ALERT#0:PRA:(?P<eui>[0-9A-F]{16})$"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ class Rig:
         self.supply = VirtualSupply(self.clock, dialect="generic-scpi")
         self.bench = VirtualBench(VirtualParams.model_validate(virtual or {}), DUT, self.clock, keys,
                                   self.transport, self.supply, seed=seed)
-        self.framing = GfiFraming(notifications={"poa": POA_PATTERN})
+        self.framing = GfiFraming(notifications={"poa": POA_PATTERN, "ch-pra": CH_PRA_PATTERN})
         self.received: list[tuple[int, object]] = []
         self.transport.start(lambda chunk, t: self.received.extend((t, i) for i in self.framing.feed(chunk)))
         self.supply.write("OUTP ON")
@@ -60,7 +61,10 @@ class Rig:
         return cut, restore
 
     def poas(self) -> list[tuple[int, Notification]]:
-        return [(t, i) for t, i in self.received if isinstance(i, Notification)]
+        return [(t, i) for t, i in self.received if isinstance(i, Notification) and i.name == "poa"]
+
+    def ch_pras(self) -> list[tuple[int, Notification]]:
+        return [(t, i) for t, i in self.received if isinstance(i, Notification) and i.name == "ch-pra"]
 
     def alerts(self) -> list[tuple[int, object]]:
         found = []
@@ -99,6 +103,26 @@ def test_a_200_s_outage_gives_one_poa_and_one_signed_8f36_with_the_true_times(ke
     assert abs(interrupted - (rig.clock.wall(cut) + offset)) <= timedelta(milliseconds=10)
     assert abs(restored - (rig.clock.wall(restore) + offset)) <= timedelta(milliseconds=10)
     assert [e.code for e in rig.bench.esme.event_log] == [SUPPLY_INTERRUPTED]
+
+
+def test_north_option_b_reports_restoration_from_the_ch_instead_of_forwarding_the_ecs80(keys):
+    rig = Rig(keys, {"preset": "north-option-b"})
+    cut, restore = rig.outage(400)
+    (t, note), = rig.ch_pras()
+    assert note.fields["eui"] == CH and t > restore
+    assert [alert_fields(m)[0] for _, m in rig.alerts()] == []  # the ESME's 8F36 stays on the HAN
+    (truth,) = rig.bench.ground_truth.select("pra")
+    assert truth.t_ns == t
+    assert any("not forwarded" in e.detail for e in rig.bench.ground_truth.select("event"))
+
+
+def test_an_esme_reboot_with_mains_on_is_no_outage_for_any_preset(keys):
+    for preset in ("compliant", "central-south", "north", "north-option-b"):
+        rig = Rig(keys, {"preset": preset, "esme": {"reboot_power_gap_s": 30.0}})
+        rig.bench.esme.reboot()
+        rig.clock.advance(3000)
+        assert rig.poas() == [] and rig.alerts() == [] and rig.ch_pras() == [], preset
+        assert rig.bench.esme.booted and SUPPLY_INTERRUPTED not in [e.code for e in rig.bench.esme.event_log]
 
 
 def test_a_60_s_outage_gives_an_8f35_and_no_poa(keys):

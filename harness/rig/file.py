@@ -132,13 +132,15 @@ class ItchConfig(_Model):
     baudrate: int = Field(default=115200, gt=0)
     framing: str = Field(default="gfi", pattern=r"^[a-z][a-z0-9_-]*$")
     poa_notification: str = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
+    pra_notification: str | None = r"^DCC:ALERT#0:PRA:(?P<eui>[0-9A-F]{16})$"
+    """A Comms Hub's own restoration notification (North option B); its real form is not public."""
     reconnect_s: float = Field(default=2.0, gt=0)
 
-    @field_validator("poa_notification")
+    @field_validator("poa_notification", "pra_notification")
     @classmethod
-    def _compiles(cls, v: str) -> str:
+    def _compiles(cls, v: str | None) -> str | None:
         try:
-            re.compile(v)
+            re.compile(v or "")
         except re.error as exc:
             raise PydanticCustomError("rig_regex", f"not a valid regular expression: {exc}")
         return v

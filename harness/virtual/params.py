@@ -144,22 +144,31 @@ class CommsHubParams(_Strict):
     windows: AlertWindows = Field(default_factory=AlertWindows)
     poa_after_s: float = Field(180.0, gt=0, description="outage length after which the POA is raised")
     pra_source: Literal["esme", "ch"] = Field(
-        "esme", description="esme: the ESME's ECS80 is a HAN alert through the PRA window; "
-                            "ch: the CH reports restoration itself (window counts from mains return)")
+        "esme", description="esme: the CH forwards the ESME's ECS80 through the PRA window; ch: the CH "
+                            "sends its own restoration notification instead (the DCC study's North option "
+                            "B), the window counted from mains return")
     poa_notification: str = Field("DCC:ALERT#0:AD1:{eui}",
                                   description="wired-link line standing for the AD1 POA; {eui} = CH EUI, "
                                               "{esme_eui} = ESME EUI")
+    pra_notification: str = Field("DCC:ALERT#0:PRA:{eui}",
+                                  description="wired-link line of a CH-originated restoration notification "
+                                              "(pra_source: ch); its real form is not public")
     link_byte_s: float = Field(10 / 115200, ge=0, description="time to put one byte on the wired link")
 
     @model_validator(mode="after")
     def _template(self) -> "CommsHubParams":
-        try:
-            line = self.poa_notification.format(eui="0" * 16, esme_eui="0" * 16)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"poa_notification may use only {{eui}} and {{esme_eui}}: {exc}") from None
-        if not line.isascii() or not line.isprintable():
-            raise ValueError("poa_notification must be printable ASCII on one line")
+        for name in ("poa_notification", "pra_notification"):
+            _check_line_template(name, getattr(self, name))
         return self
+
+
+def _check_line_template(name: str, template: str) -> None:
+    try:
+        line = template.format(eui="0" * 16, esme_eui="0" * 16)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{name} may use only {{eui}} and {{esme_eui}}: {exc}") from None
+    if not line.isascii() or not line.isprintable():
+        raise ValueError(f"{name} must be printable ASCII on one line")
 
 
 class Defects(_Strict):
