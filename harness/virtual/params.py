@@ -202,7 +202,8 @@ class Defects(_Strict):
                            "its change mask: the supplier's other settings are lost")
 
 
-Preset = Literal["north", "central-south", "north-option-b", "central-south-option-b", "compliant"]
+Preset = Literal["north", "central-south", "north-option-a", "central-south-option-a", "north-option-b",
+                 "central-south-option-b", "compliant"]
 
 
 class VirtualParams(_Strict):
