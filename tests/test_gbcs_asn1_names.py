@@ -66,3 +66,41 @@ def test_a_tree_of_the_wrong_shape_gets_no_schema():
     content = {"kind": "asn1", "der": {"tag": "30", "children": [{"tag": "02", "hex": "00"}]}}
     asn1_names.annotate(0x007F, "response", content)
     assert "schema" not in content
+
+
+def _certificates(node: dict, out: list) -> list:
+    if node.get("name") == "certificate" and "children" in node:
+        out.append(node)
+    for child in node.get("children", []):
+        _certificates(child, out)
+    return out
+
+
+def _child(node: dict, name: str) -> dict:
+    return next(c for c in node["children"] if c.get("name") == name)
+
+
+def test_every_rtds_certificate_is_named_as_cryptography_reads_it(rtds):
+    """Independent path: the certificate's bytes parsed by ``cryptography``'s X.509 reader."""
+    from cryptography import x509
+
+    checked = 0
+    for line in (rtds / "facts.jsonl").read_text().splitlines():
+        fact = json.loads(line)
+        msg = _content(rtds, fact["file"])
+        body = decode_content(msg.message_code, msg.cra, msg.content)
+        for cert in _certificates(body.get("der", {}), []):
+            parsed = x509.load_der_x509_certificate(asn1.encode_node(cert))
+            tbs = _child(cert, "tbs_certificate")
+            assert _child(tbs, "serial_number")["value"] == parsed.serial_number
+            validity = _child(tbs, "validity")["children"]
+            assert [v["value"] for v in validity] == [parsed.not_valid_before_utc.isoformat(),
+                                                      parsed.not_valid_after_utc.isoformat()]
+            extensions = [e for e in tbs["children"] if e.get("name") == "extensions"]
+            names = [ext["children"][0]["value"] for ext in extensions[0]["children"][0]["children"]] \
+                if extensions else []
+            assert names == [ext.oid.dotted_string for ext in parsed.extensions]
+            assert _child(_child(cert, "signature_algorithm"), "algorithm")["value"] == \
+                parsed.signature_algorithm_oid.dotted_string
+            checked += 1
+    assert checked > 50

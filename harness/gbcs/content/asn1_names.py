@@ -25,21 +25,21 @@ class Schema(NamedTuple):
 
     name: str
     tag: str
-    kind: str  # int | octets | time | null | bits | seq | of | any
+    kind: str  # int | octets | time | null | bits | bool | oid | text | seq | of | any ("" tag: any tag)
     fields: tuple = ()  # seq: the elements (Opt for optional ones); of: (item,)
     meanings: dict | None = None
-
-
-class Opt(NamedTuple):
-    """An optional element, present when the next element has its tag."""
-
-    schema: Schema
 
 
 class Choice(NamedTuple):
     """One of several elements, chosen by tag."""
 
     options: tuple[Schema, ...]
+
+
+class Opt(NamedTuple):
+    """An optional element, present when the next element has its tag."""
+
+    schema: Schema | Choice
 
 
 def Int(name: str, meanings: dict | None = None, tag: str = "02") -> Schema:  # noqa: N802
@@ -66,7 +66,43 @@ def Null(name: str) -> Schema:  # noqa: N802
     return Schema(name, "05", "null")
 
 
-CERTIFICATE = Schema("certificate", "30", "any")
+OIDS = {"1.2.840.10045.2.1": "ecPublicKey", "1.2.840.10045.3.1.7": "prime256v1",
+        "1.2.840.10045.4.3.2": "ecdsa-with-SHA256", "2.5.4.3": "commonName", "2.5.4.10": "organizationName",
+        "2.5.4.11": "organizationalUnitName", "2.5.4.45": "uniqueIdentifier", "2.5.29.14": "subjectKeyIdentifier",
+        "2.5.29.15": "keyUsage", "2.5.29.17": "subjectAltName", "2.5.29.19": "basicConstraints",
+        "2.5.29.32": "certificatePolicies", "2.5.29.35": "authorityKeyIdentifier"}
+"""Object identifiers GBCS certificates use (RFC 5280, RFC 5480, RFC 5758 names)."""
+
+
+def Oid(name: str) -> Schema:  # noqa: N802
+    return Schema(name, "06", "oid", (), OIDS)
+
+
+def _algorithm(name: str) -> Schema:
+    return Seq(name, Oid("algorithm"), Opt(Choice((Oid("parameters"), Null("parameters")))))
+
+
+def _x509_name(name: str) -> Schema:
+    return Of(name, Of("relative_distinguished_name",
+                       Seq("attribute", Oid("type"), Schema("value", "", "text")), tag="31"))
+
+
+def _x509_time(name: str) -> Choice:
+    return Choice((Schema(name, "17", "time"), Time(name)))
+
+
+CERTIFICATE = Seq(
+    "certificate",
+    Seq("tbs_certificate",
+        Opt(Seq("version", Int("version", {0: "v1", 1: "v2", 2: "v3"}), tag="A0")),
+        Int("serial_number"), _algorithm("signature"), _x509_name("issuer"),
+        Seq("validity", _x509_time("not_before"), _x509_time("not_after")), _x509_name("subject"),
+        Seq("subject_public_key_info", _algorithm("algorithm"), Octets("subject_public_key", tag="03")),
+        Opt(Octets("issuer_unique_id", tag="81")), Opt(Octets("subject_unique_id", tag="82")),
+        Opt(Seq("extensions", Of("extensions", Seq("extension", Oid("extn_id"), Opt(Schema("critical", "01", "bool")),
+                                                   Octets("extn_value"))), tag="A3"))),
+    _algorithm("signature_algorithm"), Octets("signature_value", tag="03"))
+"""An X.509 certificate (RFC 5280 section 4.1), as GBCS device and organisation certificates are."""
 ROLES = {0: "root", 1: "recovery", 2: "supplier", 3: "network-operator", 4: "access-control-broker",
          5: "transitional-change-of-supplier", 6: "wan-provider", 7: "issuing-authority", 127: "other"}
 DEVICE_TYPES = {0: "GSME", 1: "ESME", 2: "CHF", 3: "GPF", 4: "HCALCS", 5: "PPMID", 6: "type-2"}
@@ -199,7 +235,10 @@ def _leaf(schema: Schema, node: dict) -> bool:
         if schema.meanings and value in schema.meanings:
             node["meaning"] = schema.meanings[value]
     elif kind == "time":
-        node["value"] = decode_generalized_time(bytes.fromhex(node.get("hex", "")).decode("latin-1"))
+        text = bytes.fromhex(node.get("hex", "")).decode("latin-1")
+        if node["tag"] == "17" and len(text) == 13:  # UTCTime: two-digit year, 50..99 = 19xx (RFC 5280)
+            text = ("19" if text[:2] >= "50" else "20") + text
+        node["value"] = decode_generalized_time(text)
     elif kind == "bits":
         raw = bytes.fromhex(node.get("hex", ""))
         bits = int.from_bytes(raw[1:], "big") if len(raw) > 1 else 0
@@ -207,14 +246,50 @@ def _leaf(schema: Schema, node: dict) -> bool:
         node["value"] = [name for bit, name in KEY_USAGE_BITS.items() if bit < width and bits >> (width - 1 - bit) & 1]
     elif kind == "null":
         return node.get("hex") == ""
+    elif kind == "bool":
+        node["value"] = node.get("hex") != "00"
+    elif kind == "oid":
+        raw = bytes.fromhex(node.get("hex", ""))
+        text = _oid_text(raw)
+        if text is None:
+            return False
+        node["value"] = text
+        if text in OIDS:
+            node["meaning"] = OIDS[text]
+    elif kind == "text" and node["tag"] in _STRING_TAGS:
+        node["value"] = bytes.fromhex(node.get("hex", "")).decode("utf-8" if node["tag"] == "0C" else "latin-1",
+                                                                  "replace")
     return True
+
+
+_STRING_TAGS = {"0C", "13", "14", "16", "1A"}  # UTF8String, PrintableString, T61String, IA5String, VisibleString
+
+
+def _oid_text(raw: bytes) -> str | None:
+    """An OBJECT IDENTIFIER's dotted form, or None when its encoding is broken."""
+    if not raw or raw[-1] & 0x80:
+        return None
+    arcs, value = [], 0
+    for byte in raw:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(map(str, (first, arcs[0] - 40 * first, *arcs[1:])))
+
+
+def _tag_fits(schema: Schema | Choice, tag: str) -> bool:
+    if isinstance(schema, Choice):
+        return any(option.tag == tag for option in schema.options)
+    return schema.tag == tag or schema.tag == ""
 
 
 def _match(schema: Schema | Choice, node: dict) -> bool:
     if isinstance(schema, Choice):
         chosen = next((option for option in schema.options if option.tag == node["tag"]), None)
         return chosen is not None and _match(chosen, node)
-    if node["tag"] != schema.tag:
+    if schema.tag and node["tag"] != schema.tag:
         return False
     node["name"] = schema.name
     if schema.kind in ("seq", "of"):
@@ -227,7 +302,7 @@ def _match(schema: Schema | Choice, node: dict) -> bool:
         for field in schema.fields:
             optional = isinstance(field, Opt)
             target = field.schema if optional else field
-            if index < len(children) and (not optional or children[index]["tag"] == target.tag):
+            if index < len(children) and (not optional or _tag_fits(target, children[index]["tag"])):
                 if not _match(target, children[index]):
                     return False
                 index += 1
