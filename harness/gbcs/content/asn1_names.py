@@ -227,10 +227,12 @@ for _code in (*range(0x0100, 0x010A), 0x0125, 0x0126):
 def _leaf(schema: Schema, node: dict) -> bool:
     kind = schema.kind
     if kind == "int":
-        raw = bytes.fromhex(node.get("hex", ""))
-        if not raw:
+        text = node["hex"]
+        if not text:
             return False
-        value = int.from_bytes(raw, "big", signed=True)
+        value = int(text, 16)
+        if text[0] in "89ABCDEFabcdef":  # two's complement: a negative INTEGER
+            value -= 1 << (4 * len(text))
         node["value"] = value
         if schema.meanings and value in schema.meanings:
             node["meaning"] = schema.meanings[value]
@@ -249,10 +251,13 @@ def _leaf(schema: Schema, node: dict) -> bool:
     elif kind == "bool":
         node["value"] = node.get("hex") != "00"
     elif kind == "oid":
-        raw = bytes.fromhex(node.get("hex", ""))
-        text = _oid_text(raw)
+        text = _OID_TEXT.get(node["hex"])
         if text is None:
-            return False
+            text = _oid_text(bytes.fromhex(node["hex"]))
+            if text is None:
+                return False
+            if len(_OID_TEXT) < 1024:
+                _OID_TEXT[node["hex"]] = text
         node["value"] = text
         if text in OIDS:
             node["meaning"] = OIDS[text]
@@ -262,6 +267,7 @@ def _leaf(schema: Schema, node: dict) -> bool:
     return True
 
 
+_OID_TEXT: dict[str, str] = {}
 _STRING_TAGS = {"0C", "13", "14", "16", "1A"}  # UTF8String, PrintableString, T61String, IA5String, VisibleString
 
 
@@ -285,31 +291,46 @@ def _tag_fits(schema: Schema | Choice, tag: str) -> bool:
     return schema.tag == tag or schema.tag == ""
 
 
+_PLANS: dict[int, tuple[tuple[Schema | Choice, bool], ...]] = {}
+
+
+def _plan(schema: Schema) -> tuple[tuple[Schema | Choice, bool], ...]:
+    """A SEQUENCE's fields as (schema, optional) pairs, worked out once per schema."""
+    plan = _PLANS.get(id(schema))
+    if plan is None:
+        plan = _PLANS[id(schema)] = tuple((f.schema, True) if isinstance(f, Opt) else (f, False)
+                                          for f in schema.fields)
+    return plan
+
+
 def _match(schema: Schema | Choice, node: dict) -> bool:
-    if isinstance(schema, Choice):
+    if type(schema) is Choice:
         chosen = next((option for option in schema.options if option.tag == node["tag"]), None)
         return chosen is not None and _match(chosen, node)
     if schema.tag and node["tag"] != schema.tag:
         return False
     node["name"] = schema.name
-    if schema.kind in ("seq", "of"):
+    kind = schema.kind
+    if kind == "octets":
+        return "hex" in node
+    if kind == "seq":
         children = node.get("children")
         if children is None:
             return False
-        if schema.kind == "of":
-            return all(_match(schema.fields[0], child) for child in children)
-        index = 0
-        for field in schema.fields:
-            optional = isinstance(field, Opt)
-            target = field.schema if optional else field
-            if index < len(children) and (not optional or _tag_fits(target, children[index]["tag"])):
+        index, size = 0, len(children)
+        for target, optional in _plan(schema):
+            if index < size and (not optional or _tag_fits(target, children[index]["tag"])):
                 if not _match(target, children[index]):
                     return False
                 index += 1
             elif not optional:
                 return False
-        return index == len(children)
-    if schema.kind == "any":
+        return index == size
+    if kind == "of":
+        children = node.get("children")
+        item = schema.fields[0]
+        return children is not None and all(_match(item, child) for child in children)
+    if kind == "any":
         return True
     return "hex" in node and _leaf(schema, node)
 
