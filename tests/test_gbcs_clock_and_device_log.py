@@ -113,3 +113,32 @@ def test_clock_status_bits_round_trip_and_decide_trust(status):
             trusted_time(record)
     else:
         assert trusted_time(record) == datetime(2015, 1, 1, tzinfo=UTC)
+
+
+def test_content_date_times_are_refused_when_marked_and_read_when_not():
+    from hubrig.harness.gbcs.clockstatus import trusted_cosem_time
+    from hubrig.harness.gbcs.content.axdr import decode_datetime
+
+    doubtful = decode_datetime(bytes.fromhex("07DE0C1F03173200008000" "02"))
+    with pytest.raises(DoubtfulTime, match="doubtful_value"):
+        trusted_cosem_time(doubtful, "interruption")
+    gsme_clock = decode_datetime(bytes.fromhex("07DE0C1FFF173200008000" "04"))  # different clock base
+    assert trusted_cosem_time(gsme_clock) == datetime(2014, 12, 31, 23, 50, tzinfo=UTC)
+    assert trusted_cosem_time("2014-12-31T23:50:00+00:00") == datetime(2014, 12, 31, 23, 50, tzinfo=UTC)
+    with pytest.raises(DoubtfulTime, match="not a complete"):
+        trusted_cosem_time(decode_datetime(bytes.fromhex("FFFFFFFFFFFFFFFFFF8000FF")))
+
+
+def test_the_device_log_plan_refuses_a_last_communication_the_ch_marks_doubtful():
+    from hubrig.harness.gbcs.content.axdr import decode_datetime
+    from hubrig.testplans.test_device_log import insane_fields
+
+    row = {"mac_address": "00DB1234567890A0", "status": "11001000", "max_rssi": -35, "avg_rssi": -50,
+           "min_rssi": -100, "max_lqi": 2, "avg_lqi": 39, "min_lqi": 247,
+           "last_communication": "2014-12-31T23:50:00+00:00", "hops": 1, "tx_failures": 0,
+           "tx_successes": 100, "app_version": 1, "stack_version": 1}
+    read_at = datetime(2015, 1, 1, tzinfo=UTC)
+    assert insane_fields(row, "00DB1234567890A0", read_at, "frames 1, 2") == []
+    row["last_communication"] = decode_datetime(bytes.fromhex("07DE0C1F03173200008000" "02"), weekday=True)
+    assert insane_fields(row, "00DB1234567890A0", read_at, "frames 1, 2") == [
+        "last_communication is marked doubtful_value by the CH (frames 1, 2)"]

@@ -34,6 +34,31 @@ def decode_clock_status(status: int) -> dict[str, int | bool] | None:
     return out
 
 
+def doubtful_marks(status: int) -> list[str]:
+    """The names of the bits of ``status`` by which a device disowns its time (empty: none)."""
+    if status == NOT_SPECIFIED:
+        return []
+    return [name for name, bit in _BITS if bit & UNTRUSTED and status & bit]
+
+
+def trusted_cosem_time(value: str | dict, what: str = "time") -> datetime:
+    """A date-time from decoded content (ISO text, or the raw fields :mod:`.content.axdr` keeps
+    when it is not plain UTC), refusing one the device marks doubtful or invalid, or one that is
+    not a complete date-time."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    marks = doubtful_marks(int(value.get("clock_status", NOT_SPECIFIED)))
+    if marks:
+        raise DoubtfulTime(f"{what} is marked {', '.join(marks)} by the device (clock status "
+                           f"0x{value['clock_status']:02X})")
+    from hubrig.harness.gbcs.content.axdr import encode_datetime  # noqa: PLC0415 - content codec, on demand
+    from hubrig.harness.gbcs.envelope import decode_cosem_datetime  # noqa: PLC0415
+    when = decode_cosem_datetime(encode_datetime(value))
+    if when is None:
+        raise DoubtfulTime(f"{what} is not a complete date-time: {value}")
+    return when
+
+
 def trusted_time(record: dict, field: str = "date_time") -> datetime | None:
     """The record's ``field`` time as a datetime, refusing one its clock status marks untrusted.
 
@@ -43,8 +68,8 @@ def trusted_time(record: dict, field: str = "date_time") -> datetime | None:
     """
     value = record.get(field)
     status = record.get(f"{field}_status")
-    if status is not None and status["raw"] & UNTRUSTED:
-        marks = [name for name, bit in _BITS if bit & UNTRUSTED and status["raw"] & bit]
+    marks = doubtful_marks(status["raw"]) if status is not None else []
+    if marks:
         raise DoubtfulTime(f"{field} {value} is marked {', '.join(marks)} by the device "
                            f"(clock status 0x{status['raw']:02X})")
     return datetime.fromisoformat(value) if isinstance(value, str) else None
