@@ -129,13 +129,16 @@ class Supply:
             self._configured = True
             self._set_voltage = values["voltage"]
 
-    def check_errors(self, after: list[str] | None = None) -> None:
-        """Read the instrument's errors; raise :class:`InstrumentError` with their text if any."""
+    def read_errors(self) -> list[str]:
+        """The instrument's errors (reading empties the queue or register); [] when there are none."""
         with self._lock:
             if self.dialect.error_style == ERROR_REGISTER:
-                errors = self._register_errors()
-            else:
-                errors = self._queue_errors()
+                return self._register_errors()
+            return self._queue_errors()
+
+    def check_errors(self, after: list[str] | None = None) -> None:
+        """Read the instrument's errors; raise :class:`InstrumentError` with their text if any."""
+        errors = self.read_errors()
         if errors:
             sent = f" after {', '.join(repr(c) for c in after)}" if after else ""
             raise InstrumentError(f"{self.description} reported {'; '.join(errors)}{sent}")

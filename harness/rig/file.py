@@ -94,6 +94,15 @@ class SupplyConfig(_Model):
     timeout_s: float = Field(default=5.0, gt=0)
     visa_library: str = "@py"
 
+    @field_validator("visa_library")
+    @classmethod
+    def _library_relative_to_rig_file(cls, v: str, info: ValidationInfo) -> str:
+        """A library file (``path/sim.yaml@sim``, ``lib/libvisa.so``) resolves against the rig file's folder."""
+        path, at, backend = v.rpartition("@") if "@" in v else (v, "", "")
+        if not path:
+            return v
+        return str(_resolve(Path(path), info)) + at + backend
+
     @field_validator("voltage", "current_limit", "frequency")
     @classmethod
     def _within_safety(cls, v: float | None, info: ValidationInfo) -> float | None:

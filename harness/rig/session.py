@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from hubrig.harness.capture.events import EventBus
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
 from hubrig.harness.clock import Clock, RealClock, RealTimeScheduler, Scheduler, VirtualClock
-from hubrig.harness.rig.file import RigFile, RigFileError, load_rig
+from hubrig.harness.rig.file import VIRTUAL, RigFile, RigFileError, load_rig
 from hubrig.harness.rig.instruments import (EventSource, Family, Instrument, MainsSwitch, OpenContext, Probe,
                                             failure, families)
 from hubrig.harness.rig.mains import Mains, marker_path
@@ -321,8 +321,8 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
     with session:
         for fam, section in configured(rig):
             found = _probe_one(fam, section, session.instruments[fam.key])
-            rows += [Probe(r.name, f"{where}: {r.resource}", r.ok, r.detail, r.check, r.warning, r.fix)
-                     for r in found]
+            rows += [Probe(r.name, where if r.resource == VIRTUAL else f"{where}: {r.resource}", r.ok, r.detail,
+                           r.check, r.warning, r.fix) for r in found]
     return rows
 
 
