@@ -36,15 +36,20 @@ def test_hand_read_facts(rtds):
         assert body["schema"] == fact["schema"] and _leaves(body["der"], []) == fact["leaves"], fact["file"]
 
 
-def test_every_rtds_asn1_content_is_named_whole_and_still_rebuilds(rtds):
-    named = 0
+def _asn1_contents(rtds: Path):
+    """(file, message, decoded content) of every RTDS message whose content is an ASN.1 tree."""
     for line in (rtds / "facts.jsonl").read_text().splitlines():
         fact = json.loads(line)
         msg = _content(rtds, fact["file"])
         body = decode_content(msg.message_code, msg.cra, msg.content)
-        if body["kind"] != "asn1" or "der" not in body:
-            continue
-        assert "schema" in body, fact["file"]
+        if body["kind"] == "asn1" and "der" in body:
+            yield fact["file"], msg, body
+
+
+def test_every_rtds_asn1_content_is_named_whole_and_still_rebuilds(rtds):
+    named = 0
+    for name, msg, body in _asn1_contents(rtds):
+        assert "schema" in body, name
         assert build_content(msg.message_code, msg.cra, body) == msg.content
         named += 1
     assert named >= 170
@@ -85,11 +90,8 @@ def test_every_rtds_certificate_is_named_as_cryptography_reads_it(rtds):
     from cryptography import x509
 
     checked = 0
-    for line in (rtds / "facts.jsonl").read_text().splitlines():
-        fact = json.loads(line)
-        msg = _content(rtds, fact["file"])
-        body = decode_content(msg.message_code, msg.cra, msg.content)
-        for cert in _certificates(body.get("der", {}), []):
+    for _, _, body in _asn1_contents(rtds):
+        for cert in _certificates(body["der"], []):
             parsed = x509.load_der_x509_certificate(asn1.encode_node(cert))
             tbs = _child(cert, "tbs_certificate")
             assert _child(tbs, "serial_number")["value"] == parsed.serial_number
