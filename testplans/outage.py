@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
+from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange
 from hubrig.harness.results.store import Trial
 
 POA_NOTIFICATION = "AD1"
@@ -29,6 +30,12 @@ RESTORED_SHORT = {0x8F35, 0x8F37, 0x8F39, 0x8F3B}
 RESTORED_LONG = {0x8F36, 0x8F38, 0x8F3A, 0x8F3C}
 """Supply Outage Restored - Outage >= 3 minutes (and its phase variants)."""
 PRA_CODES = RESTORED_SHORT | RESTORED_LONG
+SUPPLY_INTERRUPTED = 0x8F57
+"""Supply interrupted: the ESME's power event log entry for the cut (an event, not an alert)."""
+POWER_LOG_MARGIN = timedelta(hours=1)
+"""The power event log is read this far either side of the outage (the meter stamps by its clock)."""
+POWER_LOG_RESOLUTION_S = 1.0
+"""Power event log time stamps are whole seconds (UTC seconds since 2000): allowed on top of the tolerance."""
 
 
 def is_poa(event: Event) -> bool:
@@ -93,6 +100,8 @@ class Observation:
     pras: list[Event] = field(default_factory=list)
     interruption_error_s: float | None = None
     restoration_error_s: float | None = None
+    power_log: "PowerLogReadback | None" = None
+    """The ESME's power event log read after the observation window (ECS35e), if the rig reads it."""
 
     @property
     def outage_s(self) -> float:
@@ -171,6 +180,64 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
         if got_rest is not None:
             obs.restoration_error_s = (got_rest - clock.wall(restore_ns)).total_seconds()
     return obs
+
+
+@dataclass(frozen=True)
+class LogMatch:
+    """The power event log entry nearest a measured switch instant, and its time error."""
+
+    code: int
+    timestamp: datetime
+    error_s: float
+    """Entry time stamp minus the measured instant (the rig clock's wall time), seconds."""
+
+
+@dataclass
+class PowerLogReadback:
+    """One ECS35e read of the ESME's power event log after an outage, matched to its cut and restore."""
+
+    exchange: Exchange | None
+    failure: str = ""
+    interruption: LogMatch | None = None
+    restoration: LogMatch | None = None
+
+    @property
+    def evidence(self) -> list[int]:
+        ex = self.exchange
+        if ex is None:
+            return []
+        return [i for i in (ex.command_frame, ex.response.journal_id) if i is not None]
+
+
+def _nearest(entries: list[dict], codes: set[int], when: datetime) -> LogMatch | None:
+    found = []
+    for entry in entries:
+        try:
+            code, stamp = int(str(entry["event_code"]), 16), datetime.fromisoformat(str(entry["timestamp"]))
+        except (KeyError, ValueError):
+            continue
+        if code in codes and stamp.tzinfo is not None:
+            found.append(LogMatch(code, stamp, (stamp - when).total_seconds()))
+    return min(found, key=lambda m: abs(m.error_s), default=None)
+
+
+def read_power_log(sender: CommandSender, clock: Clock, obs: Observation, *,
+                   interrupted: set[int] = frozenset({SUPPLY_INTERRUPTED}),
+                   restored: set[int] = frozenset(PRA_CODES)) -> PowerLogReadback:
+    """Read the ESME's power event log (ECS35e) around ``obs`` and match its interruption entry
+    (``interrupted`` codes) to the measured cut and its restoration entry (``restored`` codes) to the
+    measured restore. Call it after the observation window: the read takes link time. A device that
+    does not answer, or answers with an error, is recorded as the read's failure."""
+    cut, restore = clock.wall(obs.cut_ns), clock.wall(obs.restore_ns)
+    try:
+        ex = sender.read_power_event_log(cut - POWER_LOG_MARGIN, clock.wall() + POWER_LOG_MARGIN)
+    except DeviceFailure as exc:
+        return PowerLogReadback(None, failure=str(exc))
+    if not ex.ok:
+        return PowerLogReadback(ex, failure=f"ECS35e failed: {ex.results} ({ex.evidence})")
+    entries = ex.body.get("power_event_log") or []
+    return PowerLogReadback(ex, interruption=_nearest(entries, set(interrupted), cut),
+                            restoration=_nearest(entries, set(restored), restore))
 
 
 def esme_reboot(rig: Any, clock: Clock) -> Callable[[], int] | None:

@@ -14,9 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubrig.harness.clock import seconds
+from hubrig.harness.rig.commands import sender_for
 from hubrig.harness.results.stats import TrialTiming, latency_table
-from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
-                                     alert_time, code_text, esme_reboot, is_poa, is_pra, observe_outage)
+from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, POWER_LOG_RESOLUTION_S, PRA_CODES, RESTORED_LONG,
+                                     RESTORED_SHORT, LogMatch, Observation, alert_time, code_text, esme_reboot,
+                                     is_poa, is_pra, observe_outage, read_power_log)
 
 SHORT_OUTAGE_S = 60.0
 LONG_OUTAGE_S = 240.0
@@ -49,15 +51,21 @@ def powered(mains):
 
 
 @pytest.fixture
-def observe(request, powered, bus, clock, progress):
-    """``observe(seconds, index=0) -> Observation`` for this test's scenario."""
+def observe(request, powered, bus, clock, progress, rig):
+    """``observe(seconds, index=0) -> Observation`` for this test's scenario; then, outside the
+    observation window, the ESME's power event log is read back (unless the rig file says not to)."""
     observe_s = request.config.getoption("observe_s")
     scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
+    sender = sender_for(rig) if rig.rig.dut.esme.read_power_event_log else None
 
     def run(duration_s: float, index: int = 0, of: int | None = None) -> Observation:
         with progress.waiting("POA/PRA", trial=(index + 1, of) if of else None):
-            return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
-                                  observe_s=observe_s, settle_s=SETTLE_S)
+            obs = observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
+                                 observe_s=observe_s, settle_s=SETTLE_S)
+        if sender is not None:
+            with progress.waiting("power event log (ECS35e)", trial=(index + 1, of) if of else None):
+                obs.power_log = read_power_log(sender, clock, obs)
+        return obs
 
     return run
 
@@ -66,9 +74,42 @@ def clock_tolerance(rig) -> float:
     return float(rig.rig.dut.clock_tolerance_s)
 
 
+def judge_power_log(measure, obs: Observation, tolerance_s: float, *, cut_codes: str = "0x8F57",
+                    restore_codes: str = "restoration code 0x8F35-0x8F3C") -> None:
+    """The power event log read after the outage holds its interruption and restoration entries, each
+    time-stamped within the clock tolerance of the measured cut and restore (ECS35e's frames as evidence)."""
+    log = obs.power_log
+    if log is None:
+        return
+    evidence = log.evidence
+    measure.check("power_log_read", not log.failure, value="read" if not log.failure else "failed",
+                  evidence=evidence, trial=obs.index, outage_s=obs.outage_s, note=log.failure,
+                  rule="the ESME answers ECS35e Read ESME Power Event Log [GBCS ECS35e; rig "
+                       "dut.esme.read_power_event_log]")
+    if log.failure:
+        return
+    allowed = tolerance_s + POWER_LOG_RESOLUTION_S
+    for name, match, codes, instant in (("power_log_interruption_error_s", log.interruption, cut_codes, "cut"),
+                                        ("power_log_restoration_error_s", log.restoration, restore_codes,
+                                         "restore")):
+        measure.check(name, match is not None and abs(match.error_s) <= allowed,
+                      value=None if match is None else round(match.error_s, 3), unit="s", evidence=evidence,
+                      trial=obs.index, outage_s=obs.outage_s, note=_entry_note(match, codes),
+                      rule=f"the power event log (ECS35e) holds {codes} time-stamped within {tolerance_s:g} s "
+                           f"(+{POWER_LOG_RESOLUTION_S:g} s for its whole-second stamps) of the measured "
+                           f"{instant} [GBCS ECS35e; rig dut.clock_tolerance_s]")
+
+
+def _entry_note(match: LogMatch | None, codes: str) -> str:
+    if match is None:
+        return f"no {codes} entry in the power event log read back"
+    return f"entry {match.code:04X} at {match.timestamp.isoformat()}"
+
+
 def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
     """Record one outage: the trial, its latencies per limit set and the GBCS rules."""
     measure.trial(obs.trial())
+    judge_power_log(measure, obs, tolerance_s)
     outage = obs.outage_s
     ev_poa = [e.journal_id for e in obs.poas if e.journal_id is not None]
     ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []

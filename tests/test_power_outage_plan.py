@@ -30,6 +30,14 @@ def make_rig(tmp: Path, virtual: str, seed: int = 1) -> Path:
     return path
 
 
+def set_esme(rig: Path, fields: str) -> Path:
+    """Add ``fields`` (flow-style YAML) to the rig file's ``dut.esme``."""
+    text = rig.read_text()
+    assert "  esme: {eui:" in text
+    rig.write_text(text.replace("  esme: {eui:", f"  esme: {{{fields}, eui:", 1))
+    return rig
+
+
 def observe_trials(rig: Path, out: Path, durations: list[float]):
     with open_rig(rig, out) as session:
         session.mains.restore()
@@ -201,3 +209,57 @@ def test_a_comms_hub_that_reports_restoration_itself_is_recognised_and_timed(pyt
     assert "pra_source" in names and not names & {"pra_alert_code", "pra_signature", "pra_times_error_s"}
     (trial,) = doc["trials"]
     assert trial["pra_seconds"] is not None and trial["pra_alert_code"] is None
+
+
+def test_each_trial_reads_the_power_event_log_back_and_its_entries_match_the_cut_and_restore(pytester, tmp_path):
+    """ECS35e after each outage: 0x8F57 and the restoration entry within the tolerance of the measured
+    instants, the read's command and response frames as evidence; the same ESME's log (ground truth)
+    holds exactly what the harness matched."""
+    run_plan(pytester, make_rig(tmp_path, COMPLIANT), "long_outage", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    by_name = {m["name"]: m for m in doc["measurements"] if m["name"].startswith("power_log")}
+    assert set(by_name) == {"power_log_read", "power_log_interruption_error_s", "power_log_restoration_error_s"}
+    assert all(m["verdict"] == "pass" and len(m["evidence"]) == 2 for m in by_name.values())
+    assert "8F57" in by_name["power_log_interruption_error_s"]["note"]
+    assert "8F36" in by_name["power_log_restoration_error_s"]["note"]
+    assert all(-1.0 <= m["value"] <= 0.0 for m in by_name.values() if m["name"] != "power_log_read")  # whole seconds
+
+
+def test_the_power_log_read_comes_after_the_observation_window(tmp_path):
+    """The read takes link time: it is sent only after every alert the outage produced was captured."""
+    from hubrig.harness.rig.commands import sender_for
+    from hubrig.testplans.outage import read_power_log
+
+    with open_rig(make_rig(tmp_path, COMPLIANT), tmp_path / "out") as session:
+        session.mains.restore()
+        obs = observe_outage(session.mains, session.bus, session.clock, 240.0, scenario="t", observe_s=3000.0)
+        log = read_power_log(sender_for(session), session.clock, obs)
+        entries = session.bench.esme.power_event_log
+    assert [e.code for e in entries] == [0x8F57, 0x8F36]
+    assert log.interruption.code == 0x8F57 and log.restoration.code == 0x8F36
+    assert log.exchange.response.t_ns > max(e.t_ns for e in obs.poas + obs.pras)
+    assert log.interruption.timestamp == entries[0].device_time.replace(microsecond=0)
+
+
+POWER_LOG_DEFECTS = [
+    ("power_log_missing_restoration: true", "power_log_restoration_error_s", "no restoration code 0x8F35-0x8F3C entry"),
+    ("power_log_time_error_s: 30", "power_log_interruption_error_s", "entry 8F57"),
+]
+
+
+@pytest.mark.parametrize("defect, name, note", POWER_LOG_DEFECTS, ids=[d[0].split(":")[0] for d in POWER_LOG_DEFECTS])
+def test_a_faulty_power_event_log_fails_the_read_back_check(pytester, tmp_path, defect, name, note):
+    rig = make_rig(tmp_path, COMPLIANT + f"  defects: {{{defect}}}\n")
+    run_plan(pytester, rig, "short_outage", tmp_path / "out").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    failed = {m["name"]: m for m in doc["measurements"] if m["verdict"] == "fail"}
+    assert name in failed and note in failed[name]["note"] and len(failed[name]["evidence"]) == 2
+    assert not {"pra_latency_s", "pra_alert_code", "pra_times_error_s"} & set(failed)  # only the log is faulty
+
+
+def test_a_rig_can_switch_the_read_back_off(pytester, tmp_path):
+    rig = make_rig(tmp_path, COMPLIANT)
+    set_esme(rig, "read_power_event_log: false")
+    run_plan(pytester, rig, "short_outage", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert not [m for m in doc["measurements"] if m["name"].startswith("power_log")]

@@ -268,6 +268,13 @@ class EsmeIdentity(DeviceIdentity):
         default=None, min_length=1,
         description="argv of a command that makes the ESME reboot its firmware with mains on (the "
                     "power-outage plan's false-POA scenario); without it that scenario skips on a real bench")
+    read_power_event_log: bool = Field(
+        default=True,
+        description="after each power-outage trial, read the ESME's power event log (ECS35e) and check its "
+                    "interruption and restoration entries; false for an ESME that cannot be commanded")
+    phases: Literal[1, 3] = Field(
+        default=1, description="1: single-phase ESME; 3: polyphase (the per-phase outage scenario runs, "
+                               "and restoration alerts carry the phase codes 0x8F37-0x8F3C)")
 
     _check_install_code = field_validator("install_code", mode="before")(lambda cls, v: _install_code(v))
 

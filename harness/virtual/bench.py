@@ -9,8 +9,9 @@ shifts the draws another behaviour sees.
 
 The bench also gives its devices the command behaviours the plans drive: the CH its CHF device log
 (:mod:`hubrig.harness.virtual.devicelog`: CCS01/02/06/07, CS14 0x8F12) and the ESME its clock rules and
-event-log read (:mod:`hubrig.harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a), each with the defect
-switches of the rig file's ``virtual.defects``.
+event-log read (:mod:`hubrig.harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a) and its power event
+log read (:mod:`hubrig.harness.virtual.powerlog`: ECS35e), each with the defect switches of the rig
+file's ``virtual.defects``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import random
 from typing import Union
 
 from hubrig.harness.clock import Scheduler
-from hubrig.harness.virtual import devicelog, meterclock
+from hubrig.harness.virtual import devicelog, meterclock, powerlog
 from hubrig.harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
 from hubrig.harness.virtual.esme import VirtualEsme
 from hubrig.harness.virtual.groundtruth import GroundTruth
@@ -66,6 +67,7 @@ class VirtualBench:
         self.device_log = devicelog.install(self, dut.esme.install_code_bytes)
         self.clock_rules = meterclock.install(self, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s,
                                               filter_bits=dut.esme.filter_bits)
+        self.power_log = powerlog.install(self)
         self._energised = supply is None or bool(supply.output)
         if supply is not None:
             supply.on_output(self.mains_changed)

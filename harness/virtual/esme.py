@@ -12,6 +12,12 @@ A firmware reboot (:meth:`VirtualEsme.reboot`, mains never lost) takes the ESME 
 interruption is logged and no restoration alert follows (the DCC study's false POA comes from a
 Comms Hub that takes this for an outage).
 
+Every supply interruption and restoration also goes into its power event log
+(:attr:`VirtualEsme.power_event_log`, read with ECS35e: :mod:`hubrig.harness.virtual.powerlog`): 0x8F57
+at the cut, time-stamped by its clock when it senses the loss, and the restoration code it alerts
+(0x8F35 / 0x8F36) at the restore, time-stamped when it senses mains again; each entry numbered by a
+rising counter.
+
 Device time has one source of truth, :meth:`VirtualEsme.device_time`: a Set Clock the meter accepts
 moves it through :meth:`VirtualEsme.adjust_clock`, and the alerts' date-times and the event log
 follow.
@@ -57,6 +63,17 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class PowerLogEntry:
+    """One ESME power event log entry: the code, its device-clock date-time, its counter and its rig
+    instant."""
+
+    code: int
+    device_time: datetime
+    counter: int
+    t_ns: int
+
+
+@dataclass(frozen=True)
 class HanFrame:
     """A message on the HAN between the ESME and the CH, with what the CH reads off its header."""
 
@@ -81,6 +98,7 @@ class VirtualEsme:
         self.ground_truth = ground_truth
         self.handlers: dict[int, Handler] = {}
         self.event_log: list[LogEntry] = []
+        self.power_event_log: list[PowerLogEntry] = []
         self.han_uplink: Callable[[HanFrame], None] | None = None
         self.hot_shoe: Callable[[int, float], None] | None = None
         """Told ``(rig instant, seconds)`` when a reboot interrupts the CH's supply (the CH sets it)."""
@@ -92,6 +110,7 @@ class VirtualEsme:
         self._unreported: list[tuple[datetime, datetime, float]] = []
         self._boot: Timer | None = None
         self._adjustments: list[tuple[int, float]] = []  # (rig instant, seconds), in time order
+        self._power_counter = 0
 
     # ------------------------------------------------------------------ time
 
@@ -132,6 +151,7 @@ class VirtualEsme:
             stamp = self.device_time(now)
             self._loss = (now, stamp)
             self.event_log.append(LogEntry(SUPPLY_INTERRUPTED, stamp, now))
+            self._log_power(SUPPLY_INTERRUPTED, stamp, now)
             self.ground_truth.record(Emission(now, self.name, "event", SUPPLY_INTERRUPTED, "",
                                               "event log: supply interrupted"))
             return
@@ -140,8 +160,15 @@ class VirtualEsme:
             restored = self.device_time(now)
             measured_s = (restored - loss_stamp).total_seconds()
             self._unreported.append((loss_stamp, restored, measured_s))
+            if not self.defects.power_log_missing_restoration:
+                self._log_power(self.restoration_code(measured_s), restored, now)
             self._loss = None
         self._boot = self.scheduler.call_later(self.params.boot_s, self._booted)
+
+    def _log_power(self, code: int, stamp: datetime, t_ns: int) -> None:
+        self._power_counter += 1
+        stamp += timedelta(seconds=self.defects.power_log_time_error_s)
+        self.power_event_log.append(PowerLogEntry(code, stamp, self._power_counter, t_ns))
 
     def _booted(self) -> None:
         self._boot = None
