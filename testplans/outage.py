@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
+from hubrig.harness.gbcs.content.usecases import (OUTAGE_RESTORED_ON_PHASE, SUPPLY_INTERRUPTED,
+                                                  SUPPLY_INTERRUPTED_ON_PHASE)
 from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange
 from hubrig.harness.results.store import Trial
 
@@ -30,8 +32,8 @@ RESTORED_SHORT = {0x8F35, 0x8F37, 0x8F39, 0x8F3B}
 RESTORED_LONG = {0x8F36, 0x8F38, 0x8F3A, 0x8F3C}
 """Supply Outage Restored - Outage >= 3 minutes (and its phase variants)."""
 PRA_CODES = RESTORED_SHORT | RESTORED_LONG
-SUPPLY_INTERRUPTED = 0x8F57
-"""Supply interrupted: the ESME's power event log entry for the cut (an event, not an alert)."""
+WHOLE_SUPPLY_CODES = {0x8F35, 0x8F36}
+"""Supply Outage Restored (and >= 3 minutes) for the whole supply: what a single-phase ESME raises."""
 POWER_LOG_MARGIN = timedelta(hours=1)
 """The power event log is read this far either side of the outage (the meter stamps by its clock)."""
 POWER_LOG_RESOLUTION_S = 1.0
@@ -102,6 +104,20 @@ class Observation:
     restoration_error_s: float | None = None
     power_log: "PowerLogReadback | None" = None
     """The ESME's power event log read after the observation window (ECS35e), if the rig reads it."""
+    phase: int | None = None
+    """The phase cut alone (a per-phase outage), or None for the whole supply."""
+    esme_phases: int = 1
+    """The ESME's phases as the rig file declares them (``dut.esme.phases``)."""
+
+    @property
+    def interruption_codes(self) -> set[int]:
+        """The power event log entry the cut should leave: 0x8F57, or the phase's 0x8F58-0x8F5A."""
+        return {SUPPLY_INTERRUPTED if self.phase is None else SUPPLY_INTERRUPTED_ON_PHASE[self.phase]}
+
+    @property
+    def restoration_codes(self) -> set[int]:
+        """The restoration codes the restore may leave: any of 0x8F35-0x8F3C, or the phase's own pair."""
+        return set(PRA_CODES if self.phase is None else OUTAGE_RESTORED_ON_PHASE[self.phase])
 
     @property
     def outage_s(self) -> float:
@@ -151,17 +167,18 @@ class Observation:
 
 
 def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int = 0,
-                   observe_s: float, settle_s: float = 30.0) -> Observation:
-    """Cut mains for ``seconds_``, restore, and collect the alerts the outage produced.
+                   observe_s: float, settle_s: float = 30.0, phase: int | None = None) -> Observation:
+    """Cut mains (or, given ``phase``, that phase alone) for ``seconds_``, restore, and collect the
+    alerts the outage produced.
 
     Listening stops ``settle_s`` after every expected alert has arrived (a PRA always; a POA
-    too for outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
+    too for whole-supply outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
     """
     since = bus.mark()
-    with mains.outage(seconds_) as out:
+    with (mains.outage(seconds_) if phase is None else mains.phase_outage(phase, seconds_)) as out:
         pass
     restore_ns = out.restore_ns
-    long_outage = seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
+    long_outage = phase is None and seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
 
     def complete() -> bool:
         events = bus.events(since=since)
@@ -172,7 +189,7 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
         clock.sleep(settle_s)
     events = bus.events(since=since)
     obs = Observation(scenario=scenario, index=index, planned_s=seconds_, cut_ns=out.cut_ns, restore_ns=restore_ns,
-                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)])
+                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)], phase=phase)
     if obs.pra is not None and not obs.pra_from_ch:
         got_int, got_rest = alert_time(obs.pra, "interruption"), alert_time(obs.pra, "restoration")
         if got_int is not None:
@@ -221,12 +238,10 @@ def _nearest(entries: list[dict], codes: set[int], when: datetime) -> LogMatch |
     return min(found, key=lambda m: abs(m.error_s), default=None)
 
 
-def read_power_log(sender: CommandSender, clock: Clock, obs: Observation, *,
-                   interrupted: set[int] = frozenset({SUPPLY_INTERRUPTED}),
-                   restored: set[int] = frozenset(PRA_CODES)) -> PowerLogReadback:
+def read_power_log(sender: CommandSender, clock: Clock, obs: Observation) -> PowerLogReadback:
     """Read the ESME's power event log (ECS35e) around ``obs`` and match its interruption entry
-    (``interrupted`` codes) to the measured cut and its restoration entry (``restored`` codes) to the
-    measured restore. Call it after the observation window: the read takes link time. A device that
+    (:attr:`Observation.interruption_codes`) to the measured cut and its restoration entry
+    (:attr:`Observation.restoration_codes`) to the measured restore. Call it after the observation window: the read takes link time. A device that
     does not answer, or answers with an error, is recorded as the read's failure."""
     cut, restore = clock.wall(obs.cut_ns), clock.wall(obs.restore_ns)
     try:
@@ -236,8 +251,8 @@ def read_power_log(sender: CommandSender, clock: Clock, obs: Observation, *,
     if not ex.ok:
         return PowerLogReadback(ex, failure=f"ECS35e failed: {ex.results} ({ex.evidence})")
     entries = ex.body.get("power_event_log") or []
-    return PowerLogReadback(ex, interruption=_nearest(entries, set(interrupted), cut),
-                            restoration=_nearest(entries, set(restored), restore))
+    return PowerLogReadback(ex, interruption=_nearest(entries, obs.interruption_codes, cut),
+                            restoration=_nearest(entries, obs.restoration_codes, restore))
 
 
 def esme_reboot(rig: Any, clock: Clock) -> Callable[[], int] | None:

@@ -132,7 +132,7 @@ def run_plan(pytester, rig: Path, scenario: str, out: Path):
 
 def test_a_compliant_device_passes_every_scenario(pytester, tmp_path):
     result = run_plan(pytester, make_rig(tmp_path, COMPLIANT), "not property", tmp_path / "out")
-    result.assert_outcomes(passed=7, deselected=1)
+    result.assert_outcomes(passed=7, skipped=1, deselected=1)  # the per-phase scenario: a single-phase ESME
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert doc["trials"] and all(t["pra_seconds"] is not None for t in doc["trials"])
 
@@ -263,3 +263,65 @@ def test_a_rig_can_switch_the_read_back_off(pytester, tmp_path):
     run_plan(pytester, rig, "short_outage", tmp_path / "out").assert_outcomes(passed=1)
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert not [m for m in doc["measurements"] if m["name"].startswith("power_log")]
+
+
+def polyphase_rig(tmp: Path, virtual: str = COMPLIANT, dialect: str = "pacific-afx") -> Path:
+    """The virtual rig with a three-phase ESME on a supply of ``dialect``."""
+    rig = set_esme(make_rig(tmp, virtual), "phases: 3")
+    text = rig.read_text()
+    assert "dialect: keysight-ac6800" in text
+    rig.write_text(text.replace("dialect: keysight-ac6800", f"dialect: {dialect}", 1))
+    return rig
+
+
+def test_a_polyphase_esme_raises_each_cut_phases_own_code_and_logs_it(pytester, tmp_path):
+    run_plan(pytester, polyphase_rig(tmp_path), "phase_outage", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    codes = [m["value"] for m in doc["measurements"] if m["name"] == "pra_phase_code"]
+    assert codes == ["8F37", "8F39", "8F3B", "8F38"]  # phases 1, 2, 3 under 3 minutes; phase 1 for 4 minutes
+    cuts = [m["note"] for m in doc["measurements"] if m["name"] == "power_log_interruption_error_s"]
+    assert [n.split()[1] for n in cuts] == ["8F58", "8F59", "8F5A", "8F58"]
+    assert all(m["verdict"] in ("pass", "info") for m in doc["measurements"])
+    assert [m["value"] for m in doc["measurements"] if m["name"] == "poa_count"] == [0, 0, 0, 0]
+
+
+def test_the_per_phase_cuts_are_the_supplys_real_phase_changes(tmp_path):
+    with open_rig(polyphase_rig(tmp_path), tmp_path / "out") as session:
+        session.mains.restore()
+        assert session.mains.phases() == 3
+        obs = observe_outage(session.mains, session.bus, session.clock, 60.0, scenario="t", observe_s=3000.0,
+                             phase=2)
+        truth = [e for e in session.bench.ground_truth.select("event") if e.device == "supply"]
+        assert [e.detail for e in truth] == ["phase 2 cut", "phase 2 restored"]
+        assert abs(obs.cut_ns - truth[0].t_ns) < 1e6 and abs(obs.restore_ns - truth[1].t_ns) < 1e6  # within 1 ms
+        assert session.bench.esme.booted and not session.bench.ground_truth.outages()  # phases 1, 3 kept it up
+        assert obs.pra_code == 0x8F39 and obs.poa is None
+
+
+PHASE_DEFECTS = [
+    # (rig, defect, scenario, the code that fails)
+    ("polyphase", "polyphase_reports_whole_supply: true", "phase_outage", "8F35"),
+    ("single", "single_phase_sends_phase_code: true", "short_outage", "8F37"),
+    ("single", "single_phase_sends_phase_code: true", "long_outage", "8F38"),
+]
+
+
+@pytest.mark.parametrize("esme, defect, scenario, code", PHASE_DEFECTS, ids=[f"{d[0]}-{d[2]}" for d in PHASE_DEFECTS])
+def test_a_wrong_phase_code_fails_the_plan(pytester, tmp_path, esme, defect, scenario, code):
+    virtual = COMPLIANT + f"  defects: {{{defect}}}\n"
+    rig = polyphase_rig(tmp_path, virtual) if esme == "polyphase" else make_rig(tmp_path, virtual)
+    run_plan(pytester, rig, scenario, tmp_path / "out").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    failed = [m for m in doc["measurements"] if m["verdict"] == "fail"]
+    # the meter logs the code it alerts: a polyphase meter's whole-supply code also misses the phase's log entry
+    assert {m["name"] for m in failed} - {"power_log_restoration_error_s"} == {"pra_phase_code"}
+    wrong = [m for m in failed if m["name"] == "pra_phase_code"]
+    assert wrong[0]["value"] == code and len(wrong[0]["evidence"]) == 1
+    assert "dut.esme.phases" in wrong[0]["limit"]
+
+
+def test_a_supply_that_cannot_cut_one_phase_skips_the_scenario_with_the_reason(pytester, tmp_path):
+    rig = polyphase_rig(tmp_path, dialect="keysight-ac6800")
+    result = run_plan(pytester, rig, "phase_outage", tmp_path / "out")
+    result.assert_outcomes(skipped=1)
+    assert any("cannot cut one phase alone" in line and "pacific-afx" in line for line in result.stdout.lines)

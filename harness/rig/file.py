@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
-                  "aimtti-pl"]
+                  "aimtti-pl", "pacific-afx"]
 DIALECTS = get_args(Dialect)
 """The supply dialects a rig file may name (the driver's registry, ``hubrig.drivers.psu.dialects.MODULES``)."""
 DeviceType = Literal["ESMETS", "GSMETS", "CHTS", "IHDTS", "PPMIDTS", "HCALCSTS", "CADTS"]

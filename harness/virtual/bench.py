@@ -23,7 +23,8 @@ from hubrig.harness.clock import Scheduler
 from hubrig.harness.virtual import devicelog, meterclock, powerlog
 from hubrig.harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
 from hubrig.harness.virtual.esme import VirtualEsme
-from hubrig.harness.virtual.groundtruth import GroundTruth
+from hubrig.harness.virtual.groundtruth import Emission, GroundTruth
+from hubrig.harness.virtual.supply import VirtualSupply
 from hubrig.harness.rules.tsat import parse_version
 from hubrig.harness.virtual.params import ResolvedParams, VirtualParams
 
@@ -59,7 +60,8 @@ class VirtualBench:
         self.rng = {name: random.Random(root.getrandbits(64)) for name in RNG_STREAMS}
         self.ground_truth = GroundTruth()
         self.esme = VirtualEsme(self.params.esme, self.params.defects, eui=dut.esme.eui,
-                                scheduler=scheduler, keys=keys, ground_truth=self.ground_truth)
+                                scheduler=scheduler, keys=keys, ground_truth=self.ground_truth,
+                                phases=dut.esme.phases)
         self.ch = VirtualCommsHub(self.params.ch, self.params.defects, eui=dut.comms_hub.eui,
                                   esme=self.esme, scheduler=scheduler, keys=keys,
                                   link=as_link(link, scheduler), ground_truth=self.ground_truth,
@@ -71,6 +73,8 @@ class VirtualBench:
         self._energised = supply is None or bool(supply.output)
         if supply is not None:
             supply.on_output(self.mains_changed)
+        if isinstance(supply, VirtualSupply):
+            supply.on_phase(self.phase_changed)
 
     def mains_changed(self, on: bool, t_ns: int) -> None:
         """The supply's output went ``on``/off at rig instant ``t_ns``: feed the ESME and the CH.
@@ -85,3 +89,15 @@ class VirtualBench:
         self.ground_truth.mains(on, t_ns)
         self.esme.mains(on, t_ns)
         self.ch.mains(on, t_ns)
+
+    def phase_changed(self, phase: int, live: bool, t_ns: int) -> None:
+        """One phase of a three-phase supply went ``live``/dead at ``t_ns`` (the others stayed live):
+        a polyphase ESME senses it, and the Comms Hub, powered through the ESME, does not. A single-phase
+        ESME is wired to phase 1: losing it is losing mains; the other phases do not reach it."""
+        if self.esme.phases == 1:
+            if phase == 1:
+                self.mains_changed(live, t_ns)
+            return
+        self.ground_truth.record(Emission(t_ns, "supply", "event", None, "",
+                                          f"phase {phase} {'restored' if live else 'cut'}"))
+        self.esme.phase_mains(phase, live, t_ns)

@@ -423,6 +423,11 @@ class AlertLayout(NamedTuple):
 
 
 SUPPLY_OUTAGE_RESTORED = frozenset(range(0x8F35, 0x8F3D))
+SUPPLY_INTERRUPTED = 0x8F57
+SUPPLY_INTERRUPTED_ON_PHASE = {1: 0x8F58, 2: 0x8F59, 3: 0x8F5A}
+OUTAGE_RESTORED_ON_PHASE = {1: (0x8F37, 0x8F38), 2: (0x8F39, 0x8F3A), 3: (0x8F3B, 0x8F3C)}
+"""Per phase: (Supply Outage Restored on Phase N, the same with Outage >= 3 minutes), as the GBCS
+alert code table names them (``harness/gbcs/data/alert_codes.json``)."""
 CLOCK_ALERTS = frozenset((0x81C6, 0x8F0C, 0x8145))
 GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT = 0x1000, 0x1001
 
