@@ -31,6 +31,8 @@ MAX_POINTS = 200_001
 """No analyser sweeps more points (Keysight X-series: 100,001; R&S FSW: 100,001)."""
 MAX_ABS_LEVEL = 1.0e4
 """Larger magnitudes are no level an analyser reports (SCPI's 9.91E37 stands for 'not a number')."""
+MAX_FREQUENCY_HZ = 1.0e12
+"""The bound for a frequency axis read from the instrument (no analyser reaches 1 THz)."""
 MAX_BLOCK_DIGITS = 9
 _WIDTH = {"real32": 4, "real64": 8}
 _ASCII_NUMBER = rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -109,24 +111,26 @@ def _payload(data: bytes, fmt: TraceFormat) -> bytes:
     return body
 
 
-def _checked(values: NDArray[np.float64], expected_points: int | None) -> NDArray[np.float64]:
+def _checked(values: NDArray[np.float64], expected_points: int | None, max_abs: float) -> NDArray[np.float64]:
     if values.size == 0:
         raise TraceFormatError("the trace has no points")
     if values.size > MAX_POINTS:
         raise TraceFormatError(f"the trace has {values.size} points; no analyser sweeps more than {MAX_POINTS}")
     if expected_points is not None and values.size != expected_points:
         raise TraceFormatError(f"the trace has {values.size} points, the sweep has {expected_points}")
-    bad = ~np.isfinite(values) | (np.abs(values) > MAX_ABS_LEVEL)
+    bad = ~np.isfinite(values) | (np.abs(values) > max_abs)
     if bad.any():
         index = int(np.argmax(bad))
-        raise TraceFormatError(f"point {index} is {values[index]!r}: not a finite level (|level| <= {MAX_ABS_LEVEL:g})")
+        raise TraceFormatError(f"point {index} is {values[index]!r}: not a finite level (|level| <= {max_abs:g})")
     return values
 
 
-def parse_trace(data: bytes, fmt: TraceFormat, *, expected_points: int | None = None) -> NDArray[np.float64]:
+def parse_trace(data: bytes, fmt: TraceFormat, *, expected_points: int | None = None,
+                max_abs: float = MAX_ABS_LEVEL) -> NDArray[np.float64]:
     """The levels in ``data`` (float64, one per sweep point), or :class:`TraceFormatError`.
 
     ``expected_points``: the sweep's point count, when known; a trace of another length is refused.
+    ``max_abs``: the largest magnitude accepted (a frequency axis passes :data:`MAX_FREQUENCY_HZ`).
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TraceFormatError(f"expected bytes, got {type(data).__name__}")
@@ -139,7 +143,7 @@ def parse_trace(data: bytes, fmt: TraceFormat, *, expected_points: int | None = 
                                    f"{width}-byte values")
         dtype = np.dtype(("<" if fmt.byte_order == "little" else ">") + ("f4" if width == 4 else "f8"))
         values = np.frombuffer(body, dtype=dtype).astype(np.float64)
-        return _checked(values, expected_points)
+        return _checked(values, expected_points, max_abs)
     stripped = data.lstrip(b" \t")
     if stripped[:1] == b"#":
         if fmt.header == "none":
@@ -157,7 +161,7 @@ def parse_trace(data: bytes, fmt: TraceFormat, *, expected_points: int | None = 
             raise TraceFormatError("the ASCII trace ends with a separator, which this instrument does not send")
         body = body.rstrip(b" \t")[:-1]
     values = np.array(body.split(b","), dtype=np.float64)
-    return _checked(values, expected_points)
+    return _checked(values, expected_points, max_abs)
 
 
 def _first_bad(body: bytes) -> int:
@@ -175,14 +179,15 @@ def encode_block(payload: bytes) -> bytes:
 
 
 def encode_trace(values: Sequence[float] | NDArray[np.float64], fmt: TraceFormat, *,
-                 header: bool | None = None, terminator: bytes = b"\n") -> bytes:
-    """``values`` as an analyser sends them in ``fmt`` (ASCII values as ``%.6e``). ``header``
-    forces or omits an ASCII block header (default: when ``fmt.header`` is ``required``)."""
+                 header: bool | None = None, terminator: bytes = b"\n", separator: str = ",") -> bytes:
+    """``values`` as an analyser sends them in ``fmt`` (ASCII values as ``%.6e`` joined by
+    ``separator``). ``header`` forces or omits an ASCII block header (default: when ``fmt.header``
+    is ``required``)."""
     array = np.asarray(values, dtype=np.float64)
     if fmt.binary:
         dtype = np.dtype(("<" if fmt.byte_order == "little" else ">") + ("f4" if fmt.encoding == "real32" else "f8"))
         return encode_block(array.astype(dtype).tobytes()) + terminator
-    text = ",".join(f"{v:.6e}" for v in array.tolist()) + ("," if fmt.trailing_separator else "")
+    text = separator.join(f"{v:.6e}" for v in array.tolist()) + ("," if fmt.trailing_separator else "")
     body = text.encode("ascii")
     with_header = fmt.header == "required" if header is None else header
     return (encode_block(body) if with_header else body) + terminator
