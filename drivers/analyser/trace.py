@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-Encoding = Literal["ascii", "real32", "real64"]
-ByteOrder = Literal["big", "little"]
-Header = Literal["none", "optional", "required"]
+from hubrig.drivers.analyser.dialects import ByteOrder, Encoding, Header
 
 MAX_POINTS = 200_001
 """No analyser sweeps more points (Keysight X-series: 100,001; R&S FSW: 100,001)."""

@@ -17,6 +17,8 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 from pydantic_core import PydanticCustomError
 
+from hubrig.drivers.analyser.config import AnalyserConfig
+from hubrig.harness.rules.masks import RfNoiseConfig
 from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
@@ -157,6 +159,7 @@ class Instruments(_Model):
     mains_switch: Literal["supply", "relay"] = "supply"
     itch: ItchConfig
     han: HanConfig | None = None
+    analyser: AnalyserConfig | None = None
 
     @field_validator("mains_switch")
     @classmethod
@@ -323,6 +326,7 @@ class RigFile(_Model):
     state_dir: Path | None = Field(
         default=None, description="where the mains-off marker lives (default ~/.hubrig/state)")
     virtual: VirtualParams = Field(default_factory=VirtualParams)
+    rf_noise: RfNoiseConfig | None = Field(default=None, description="bands and masks of the RF noise plan")
 
     @field_validator("state_dir")
     @classmethod
@@ -334,7 +338,8 @@ class RigFile(_Model):
         inst = self.instruments
         virtual = self.kind == VIRTUAL
         for at, value in ((("instruments", "supply", "resource"), inst.supply and inst.supply.resource),
-                          (("instruments", "itch", "port"), inst.itch.port)):
+                          (("instruments", "itch", "port"), inst.itch.port),
+                          (("instruments", "analyser", "resource"), inst.analyser and inst.analyser.resource)):
             if value is None:
                 continue
             if virtual and value != VIRTUAL:

@@ -65,6 +65,7 @@ class RigSession:
     itch: Any
     bench: Any = None
     realtime: bool = False
+    analyser: Any = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property
@@ -147,6 +148,11 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     if mains.recovered is None:
         mains.restore()  # every run starts with mains on (the bench's normal state)
 
+    analyser = None
+    if rig.instruments.analyser is not None:
+        analyser = devices.open_analyser() if devices else _open_real_analyser(rig, clock)
+        stack.callback(analyser.close)
+
     if devices:
         itch = _open_itch(devices.itch_config(), rig, clock, bus, journal, keys, devices.itch_transport())
     else:
@@ -154,7 +160,8 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     stack.callback(itch.close)
     return RigSession(rig=rig, path=path, out_dir=out, clock=clock, bus=bus, journal=journal, keys=keys,
                       supply=supply, relay=relay, mains=mains, itch=itch,
-                      bench=devices.bench if devices else None, realtime=realtime, _stack=stack)
+                      bench=devices.bench if devices else None, realtime=realtime, analyser=analyser,
+                      _stack=stack)
 
 
 def _keys(rig: RigFile) -> Any:
@@ -178,6 +185,12 @@ def _open_real_supply(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
     from hubrig.drivers.psu import open_supply
 
     return open_supply(rig.instruments.supply, clock, bus)
+
+
+def _open_real_analyser(rig: RigFile, clock: Clock) -> Any:
+    from hubrig.drivers.analyser.analyser import open_analyser
+
+    return open_analyser(rig.instruments.analyser, clock)
 
 
 def _open_relay(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
@@ -228,6 +241,24 @@ class _VirtualDevices:
         self._stack.callback(server.close)
         return open_supply(cfg.model_copy(update={"resource": server.resource, "visa_library": "@py"}),
                            self.clock, bus)
+
+    def open_analyser(self) -> Any:
+        """The virtual analyser watching the virtual ESME: in-process, or behind loopback TCP."""
+        from hubrig.drivers.analyser.analyser import open_analyser
+        from hubrig.harness.virtual.analyser import VirtualAnalyser, serve_tcp
+
+        cfg = self.rig.instruments.analyser
+        spurs, noise_bands = self.bench.params.radiating()
+        esme = self.bench.esme
+        self.analyser = VirtualAnalyser(self.scheduler, dialect=cfg.dialect, rf=self.bench.params.rf, spurs=spurs,
+                                        noise_bands=noise_bands, powered=lambda: self.supply.output,
+                                        last_command_ns=lambda: esme.last_command_ns, seed=self.rig.seed)
+        self.bench.analyser = self.analyser
+        if not self.realtime:
+            return open_analyser(cfg, self.clock, endpoint=self.analyser)
+        server = serve_tcp(self.analyser)
+        self._stack.callback(server.close)
+        return open_analyser(cfg.model_copy(update={"resource": server.resource, "visa_library": "@py"}), self.clock)
 
     def itch_transport(self) -> Any:
         """The in-process link, or ``None`` for the driver to open the pty like a serial port."""
@@ -293,6 +324,8 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
         return [Probe("virtual rig", where, False, _failed(exc))]
     with session:
         rows = [_probe_supply(session.supply, f"{where}: {session.supply.cfg.resource}")]
+        if session.analyser is not None:
+            rows.append(_probe_analyser(session.analyser, f"{where}: {session.analyser.cfg.resource}"))
         itch_where = getattr(session.itch.transport, "name", rig.instruments.itch.port)
         rows.append(Probe("itch", f"{where}: {itch_where}", True, "link open (virtual Comms Hub)"))
     return rows
@@ -328,6 +361,16 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
                     rows.append(Probe("relay", where, False, _failed(exc)))
                 finally:
                     relay.close()
+        if inst.analyser is not None:
+            try:
+                analyser = _open_real_analyser(rig, clock)
+            except Exception as exc:
+                rows.append(Probe("analyser", inst.analyser.resource, False, _failed(exc)))
+            else:
+                try:
+                    rows.append(_probe_analyser(analyser, inst.analyser.resource))
+                finally:
+                    analyser.close()
         with Journal(tmp / JOURNAL_FILENAME) as journal:
             try:
                 itch = _open_itch(inst.itch, rig, clock, bus, journal, None, None)
@@ -347,6 +390,16 @@ def _probe_supply(supply: Any, resource: str) -> Probe:
         return Probe("supply", resource, True, supply.identify())
     except Exception as exc:
         return Probe("supply", resource, False, _failed(exc))
+
+
+def _probe_analyser(analyser: Any, resource: str) -> Probe:
+    """``*IDN?`` of the analyser; not ok (a warning) when it does not match the configured dialect."""
+    try:
+        idn = analyser.identify()
+    except Exception as exc:
+        return Probe("analyser", resource, False, _failed(exc))
+    warning = analyser.identity_warning(idn)
+    return Probe("analyser", resource, warning is None, idn if warning is None else f"warning: {warning}")
 
 
 def _probe_marker(rig: RigFile) -> Probe:

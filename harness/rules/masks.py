@@ -17,15 +17,17 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import yaml
-from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from hubrig.drivers.analyser.dialects import Detector
+
+if TYPE_CHECKING:  # numpy is imported where traces are judged, so rig files load without it
+    import numpy as np
+    from numpy.typing import NDArray
 
 DATA_DIR = Path(__file__).parent / "data" / "masks"
 DEFAULT_BANDS_FILE = DATA_DIR / "bands.yaml"
@@ -104,6 +106,8 @@ class Mask(_Model):
 
     def limit_at(self, freq_hz: NDArray[np.float64]) -> NDArray[np.float64]:
         """The limit (dBm) at each frequency; NaN where no segment covers it."""
+        import numpy as np
+
         limits = np.full(freq_hz.shape, np.nan)
         for i, seg in enumerate(self.segments):
             last = i == len(self.segments) - 1
@@ -320,6 +324,8 @@ def emission_dbm(powered_dbm: NDArray[np.float64], reference_dbm: NDArray[np.flo
                  floor_dbm: float = -300.0) -> NDArray[np.float64]:
     """What the ESME adds: the powered trace minus the reference, as power (mW), in dBm; where the
     powered trace is not above the reference the emission is ``floor_dbm`` (nothing measurable)."""
+    import numpy as np
+
     added = np.power(10.0, powered_dbm / 10.0) - np.power(10.0, reference_dbm / 10.0)
     with np.errstate(divide="ignore"):
         out = np.where(added > 0, 10.0 * np.log10(np.where(added > 0, added, 1.0)), floor_dbm)
@@ -342,6 +348,8 @@ class Violation:
 def judge(freq_hz: NDArray[np.float64], emission: NDArray[np.float64], mask: Mask) -> tuple[list[Violation], float, float]:
     """Every point above ``mask`` as a :class:`Violation`, and the worst margin (dB) with its
     frequency (NaN when no point is under the mask)."""
+    import numpy as np
+
     limits = mask.limit_at(freq_hz)
     covered = ~np.isnan(limits)
     if not covered.any():

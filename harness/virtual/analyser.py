@@ -321,8 +321,10 @@ class VirtualAnalyser:
             span = value
         if kind in ("center", "span"):
             start, stop = centre - span / 2, centre + span / 2
+        elif kind == "start":  # like a real analyser, a start above the stop drags the stop along
+            start, stop = value, max(value, s.stop_hz)
         else:
-            start, stop = (value, s.stop_hz) if kind == "start" else (s.start_hz, value)
+            start, stop = min(value, s.start_hz), value
         if start < 0 or stop > self.max_freq_hz or stop < start:
             self._error(DATA_OUT_OF_RANGE)
             return

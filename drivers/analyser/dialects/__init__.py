@@ -15,9 +15,14 @@ import importlib
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
-from hubrig.drivers.analyser.trace import ByteOrder, Encoding, Header, TraceFormat
+if TYPE_CHECKING:  # the trace module needs numpy; rig files load without it
+    from hubrig.drivers.analyser.trace import TraceFormat
+
+Encoding = Literal["ascii", "real32", "real64"]
+ByteOrder = Literal["big", "little"]
+Header = Literal["none", "optional", "required"]
 
 Detector = Literal["peak", "sample", "average", "rms", "negative", "quasi-peak"]
 TraceMode = Literal["write", "max-hold", "average"]
@@ -88,8 +93,10 @@ class Dialect:
         """Binary traces need a byte order read from the instrument: a byte-order query."""
         return self.byte_order_query is not None and any(e != "ascii" for e in self.formats)
 
-    def trace_format(self, encoding: Encoding, byte_order: ByteOrder | None = None) -> TraceFormat:
+    def trace_format(self, encoding: Encoding, byte_order: ByteOrder | None = None) -> "TraceFormat":
         """How this family sends a trace in ``encoding`` (binary: in ``byte_order`` as read back)."""
+        from hubrig.drivers.analyser.trace import TraceFormat
+
         if encoding == "ascii":
             return TraceFormat("ascii", header=self.ascii_header, trailing_separator=self.ascii_trailing_separator)
         return TraceFormat(encoding, byte_order=byte_order)
