@@ -19,24 +19,24 @@ from hubrig.testplans import rfnoise
 
 
 @pytest.fixture
-def rf(rig):
+def rf(rig, analyser):
     cfg = rig.rig.rf_noise
     if cfg is None:
         pytest.skip("the rig file has no rf_noise: section (bands and masks)")
-    if rig.analyser is None:
+    if analyser is None:
         pytest.skip("the rig file has no instruments.analyser")
     return cfg
 
 
-def test_esme_emissions_within_masks(rig, rf, clock, mains, measure):
+def test_esme_emissions_within_masks(rig, rf, analyser, clock, mains, measure):
     plans = rf.plan()
     folder = rig.out_dir / rfnoise.EVIDENCE_DIR
-    reference = rfnoise.sweep_reference(rig.analyser, mains, clock, plans, rf)
+    reference = rfnoise.sweep_reference(analyser, mains, clock, plans, rf)
     sender = sender_for(rig)
     activity = rfnoise.event_log_read(sender.read_event_log, clock)
     results: dict[str, list[rfnoise.BandResult]] = {p.band.name: [] for p in plans}
     for state in rf.states:
-        powered = rfnoise.sweep_powered(rig.analyser, clock, plans, rf, state, activity)
+        powered = rfnoise.sweep_powered(analyser, clock, plans, rf, state, activity)
         for plan in plans:
             result = rfnoise.evaluate(plan, state, reference[plan.band.name], powered[plan.band.name])
             rfnoise.write_evidence(result, folder)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hubrig.drivers.analyser.analyser import Analyser
 from hubrig.harness.rig.commands import sender_for
 from hubrig.harness.rig.session import default_rig_file, open_rig
 from hubrig.testplans import rfnoise
@@ -109,10 +110,10 @@ def test_measured_worst_violation_matches_what_the_virtual_esme_radiated(tmp_pat
     truth (the spur in every powered sweep, none in the reference sweeps)."""
     with open_rig(rig_file(tmp_path, {"rf_state_spur": True}, bands=["zigbee-2g4"]), tmp_path / "out") as rig:
         cfg, plans = rig.rig.rf_noise, rig.rig.rf_noise.plan()
-        reference = rfnoise.sweep_reference(rig.analyser, rig.mains, rig.clock, plans, cfg)
+        reference = rfnoise.sweep_reference(rig.instrument("analyser", Analyser), rig.mains, rig.clock, plans, cfg)
         activity = rfnoise.event_log_read(sender_for(rig).read_event_log, rig.clock)
-        idle = rfnoise.sweep_powered(rig.analyser, rig.clock, plans, cfg, "idle", None)
-        active = rfnoise.sweep_powered(rig.analyser, rig.clock, plans, cfg, "active", activity)
+        idle = rfnoise.sweep_powered(rig.instrument("analyser", Analyser), rig.clock, plans, cfg, "idle", None)
+        active = rfnoise.sweep_powered(rig.instrument("analyser", Analyser), rig.clock, plans, cfg, "active", activity)
         truth = rig.bench.analyser.radiated
     reference_sweeps = truth[:cfg.max_hold_sweeps]
     assert all(not r.powered and not r.spurs for r in reference_sweeps)
@@ -135,13 +136,13 @@ def test_plan_sweeps_through_pyvisa_py_and_loopback_tcp_in_real_time(tmp_path, d
     ASCII in a block header (Rigol DSA) through pyvisa-py; the HAN spur defect is found."""
     path = rig_file(tmp_path, {"rf_han_spur": True}, dialect=dialect, settle_s=0.2, bands=["zigbee-2g4"])
     with open_rig(path, tmp_path / "out", realtime=True) as rig:
-        assert rig.analyser.cfg.resource.startswith("TCPIP0::127.0.0.1::")
+        assert rig.instrument("analyser", Analyser).cfg.resource.startswith("TCPIP0::127.0.0.1::")
         cfg, plans = rig.rig.rf_noise, rig.rig.rf_noise.plan()
-        reference = rfnoise.sweep_reference(rig.analyser, rig.mains, rig.clock, plans, cfg)
-        powered = rfnoise.sweep_powered(rig.analyser, rig.clock, plans, cfg, "idle", None)
+        reference = rfnoise.sweep_reference(rig.instrument("analyser", Analyser), rig.mains, rig.clock, plans, cfg)
+        powered = rfnoise.sweep_powered(rig.instrument("analyser", Analyser), rig.clock, plans, cfg, "idle", None)
         result = rfnoise.evaluate(plans[0], "idle", reference["zigbee-2g4"], powered["zigbee-2g4"])
         rfnoise.write_evidence(result, tmp_path / "out" / "rf-noise")
     assert not result.passed
     margin, freq = result.worst
     assert abs(freq - 2450e6) <= 100e3 and abs(margin - (LIMIT_HAN + 55.0)) <= 3.0
-    assert json.loads(result.evidence.read_text())["segments"][0]["encoding"] == rig.analyser.encoding
+    assert json.loads(result.evidence.read_text())["segments"][0]["encoding"] == rig.instrument("analyser", Analyser).encoding

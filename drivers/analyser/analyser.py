@@ -110,6 +110,10 @@ class Analyser:
         with self._lock:
             return self._ask("*IDN?", parse_identity)
 
+    def describe(self) -> dict[str, str]:
+        """What the results record about it."""
+        return {"resource": self.cfg.resource, "dialect": self.dialect.name, "trace format": self.encoding}
+
     def identity_warning(self, idn: str) -> str | None:
         """Why ``idn`` does not look like the configured dialect's family, or ``None``."""
         if self.dialect.matches_identity(idn):

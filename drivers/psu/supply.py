@@ -66,6 +66,10 @@ class Supply:
         with self._lock:
             return self._ask("*IDN?", parse_identity)
 
+    def describe(self) -> dict[str, str]:
+        """Resource, dialect and channel, for the results."""
+        return {"resource": self.cfg.resource, "dialect": self.dialect.name, "channel": str(self.channel)}
+
     def set_output(self, on: bool) -> int:
         """Switch the output; return the rig-clock instant (ns) the instrument confirmed it.
 
