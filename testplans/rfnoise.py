@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -201,6 +201,7 @@ def plot_band(results: list[BandResult], path: Path) -> Path:
     return path
 
 
+@runtime_checkable
 class EnergyScanner(Protocol):
     """A HAN stick's per-channel energy scan: channel -> max RSSI (dBm)."""
 

@@ -72,9 +72,9 @@ def probe(inst: Instrument, cfg: object) -> list[Probe]:
     try:
         analyser.check_errors()
         rows.append(Probe("analyser", section.resource, True, f"error queue empty; traces as {analyser.encoding}",
-                          check="error queue"))
+                          check="errors"))
     except Exception as exc:
-        rows.append(Probe("analyser", section.resource, False, failure(exc), check="error queue",
+        rows.append(Probe("analyser", section.resource, False, failure(exc), check="errors",
                           fix="clear the analyser's errors (*CLS) and check its settings"))
     return rows
 
