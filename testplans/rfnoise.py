@@ -6,7 +6,8 @@ can drive (``idle``; ``active``: a read-only command, the ESME event-log read EC
 before each sweep). The **emission** is the powered trace minus the reference, as powers; every
 point above the band's mask is a :class:`~hubrig.harness.rules.masks.Violation` (frequency,
 level, limit, margin) and each band/state gets its worst margin. Every trace is written to the run
-folder (``rf-noise/<band>-<state>.json``) with a picture per band (``rf-noise/<band>.png``).
+folder (``rf-noise/<band>-<state>.json``); the plan's records (:mod:`rfnoise_results`) carry the
+verdicts and thinned traces into the results and the report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +27,9 @@ from hubrig.harness.clock import Clock
 from hubrig.harness.rig.mains import Mains
 from hubrig.harness.rules.masks import (BandPlan, OperatingState, RfNoiseConfig, Violation, emission_dbm, judge,
                                         zigbee_channels)
+
+if TYPE_CHECKING:
+    from hubrig.testplans.rfnoise_results import BandTrace, BandVerdict
 
 EVIDENCE_DIR = "rf-noise"
 MAX_LISTED_VIOLATIONS = 200
@@ -161,44 +165,28 @@ def write_evidence(result: BandResult, folder: Path) -> Path:
     return path
 
 
-def plot_band(results: list[BandResult], path: Path) -> Path:
-    """Reference and powered traces of one band (every state), the mask, the violations marked."""
-    import matplotlib
+def records(result: BandResult, scenario: str) -> tuple["BandVerdict", list["BandTrace"]]:
+    """The plan's records of one band in one state (its verdict and its traces, thinned)."""
+    from hubrig.testplans.rfnoise_results import BandTrace, BandVerdict, thin
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plan = results[0].plan
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for i, seg in enumerate(results[0].segments):
-        ax.plot(seg.reference.freq_hz / 1e6, seg.reference.levels_dbm, color="0.6", lw=0.8,
-                label="reference (ESME mains cut)" if i == 0 else None)
-    colours = {"idle": "tab:blue", "active": "tab:orange"}
-    for result in results:
-        for i, seg in enumerate(result.segments):
-            ax.plot(seg.powered.freq_hz / 1e6, seg.powered.levels_dbm, color=colours.get(result.state, "tab:green"),
-                    lw=0.8, label=f"powered, {result.state}" if i == 0 else None)
-        bad = result.violations
-        if bad:
-            ax.scatter([v.freq_hz / 1e6 for v in bad], [v.level_dbm for v in bad], color="red", s=12, zorder=5,
-                       label=f"violations ({result.state}): {len(bad)}")
-    for i, seg in enumerate(plan.mask.segments):
-        lo, hi = max(seg.start_mhz, plan.band.start_mhz), min(seg.stop_mhz, plan.band.stop_mhz)
-        if lo < hi:
-            ax.plot([lo, hi], [seg.limit_dbm] * 2, color="black", lw=1.5, ls="--",
-                    label=f"mask {plan.mask.name}" if i == 0 else None)
-    if plan.band.channels == "zigbee-2g4":
-        for channel, centre in zigbee_channels().items():
-            ax.axvline(centre, color="0.85", lw=0.5, zorder=0)
-    ax.set_xlabel("frequency (MHz)")
-    ax.set_ylabel("level (dBm)")
-    ax.set_title(f"{plan.band.title}")
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    margin, freq = result.worst
+    plan, bad = result.plan, result.violations
+    verdict = BandVerdict(scenario=scenario, band=plan.band.name, title=plan.band.title, state=result.state,
+                          mask=plan.mask.cite(), mask_file=plan.mask.path, example_mask=plan.mask.example,
+                          passed=result.passed, worst_margin_db=None if math.isnan(margin) else round(margin, 3),
+                          worst_freq_hz=None if math.isnan(freq) else freq, violation_count=len(bad),
+                          worst_violations=[(v.freq_hz, round(v.level_dbm, 3), v.limit_dbm) for v in bad[:10]],
+                          evidence=str(result.evidence))
+    traces = []
+    for i, seg in enumerate(result.segments):
+        freq_mhz, ref, on = thin((seg.powered.freq_hz / 1e6).round(6).tolist(),
+                                 seg.reference.levels_dbm.round(2).tolist(), seg.powered.levels_dbm.round(2).tolist())
+        traces.append(BandTrace(scenario=scenario, index=i, band=plan.band.name, state=result.state,
+                                rbw_hz=seg.powered.settings.rbw_hz, detector=seg.powered.settings.detector,
+                                freq_mhz=freq_mhz, reference_dbm=ref, powered_dbm=on,
+                                violations_mhz_dbm=[(v.freq_hz / 1e6, round(v.level_dbm, 2))
+                                                    for v in seg.violations[:MAX_LISTED_VIOLATIONS]]))
+    return verdict, traces
 
 
 @runtime_checkable
@@ -219,29 +207,6 @@ def han_energy_off_on(scanner: EnergyScanner, mains: Mains, clock: Clock, settle
         mains.restore()
     clock.sleep(settle_s)
     return off, scanner.energy_scan(channels)
-
-
-def plot_han_energy(off: dict[int, float], on: dict[int, float], path: Path) -> Path:
-    """Bars of the HAN stick's per-channel energy, ESME off vs on."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    channels = sorted(set(off) | set(on))
-    x = np.arange(len(channels))
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.bar(x - 0.2, [off.get(c, np.nan) for c in channels], 0.4, label="ESME mains cut")
-    ax.bar(x + 0.2, [on.get(c, np.nan) for c in channels], 0.4, label="ESME powered")
-    ax.set_xticks(x, [str(c) for c in channels])
-    ax.set_xlabel("ZigBee channel")
-    ax.set_ylabel("energy (dBm)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def event_log_read(sender_read: Callable[..., object], clock: Clock) -> Activity:

@@ -169,7 +169,7 @@ def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock, 
     kept = [e for e, _ in historic]
     measure.check("historic_log_keeps_newest_15",
                   len(kept) <= HISTORIC_MAX and kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], value=len(kept),
-                  unit="entries", evidence=frame_ids(ex),
+                  unit="entry", evidence=frame_ids(ex),
                   rule=f"CRP535: at most {HISTORIC_MAX} historic entries, the oldest overwritten")
     assert len(kept) <= HISTORIC_MAX, f"historic log holds {len(kept)} entries, over {HISTORIC_MAX} ({ex.evidence})"
     assert kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], (

@@ -16,6 +16,7 @@ import pytest
 
 from hubrig.harness.rig.commands import sender_for
 from hubrig.testplans import rfnoise
+from hubrig.testplans.rfnoise_results import HanEnergy, band_figure, han_figure
 
 
 @pytest.fixture
@@ -34,21 +35,28 @@ def test_esme_emissions_within_masks(rig, rf, analyser, clock, mains, measure):
     reference = rfnoise.sweep_reference(analyser, mains, clock, plans, rf)
     sender = sender_for(rig)
     activity = rfnoise.event_log_read(sender.read_event_log, clock)
-    results: dict[str, list[rfnoise.BandResult]] = {p.band.name: [] for p in plans}
+    figures: dict[str, tuple[list, list]] = {p.band.name: ([], []) for p in plans}
+    failed = []
     for state in rf.states:
         powered = rfnoise.sweep_powered(analyser, clock, plans, rf, state, activity)
         for plan in plans:
             result = rfnoise.evaluate(plan, state, reference[plan.band.name], powered[plan.band.name])
             rfnoise.write_evidence(result, folder)
-            results[plan.band.name].append(result)
+            verdict, traces = rfnoise.records(result, measure.scenario)
+            measure.record(verdict)
+            for trace in traces:
+                measure.record(trace)
+            figures[plan.band.name][0].extend(traces)
+            figures[plan.band.name][1].append(verdict)
+            if not result.passed:
+                failed.append(result.describe())
             margin, freq = result.worst
             measure.check(f"{plan.band.name}-{state}-within-mask", result.passed,
                           value=None if math.isnan(margin) else round(margin, 2), unit="dB",
                           rule=f"emission (powered - reference) <= mask {plan.mask.cite()}",
                           note=result.describe())
-    for name, band_results in results.items():
-        rfnoise.plot_band(band_results, folder / f"{name}.png")
-    failed = [r.describe() for rs in results.values() for r in rs if not r.passed]
+    for name, (traces, verdicts) in figures.items():
+        band_figure(traces, verdicts).savefig(folder / f"{name}.png", dpi=110)
     assert not failed, "ESME emissions above the mask:\n" + "\n".join(failed)
 
 
@@ -57,7 +65,10 @@ def test_han_energy_scan_off_vs_on(rig, rf, clock, mains, measure):
     if not isinstance(scanner, rfnoise.EnergyScanner):
         pytest.skip("the rig has no HAN stick with an energy scan (instruments.han): this measurement is optional")
     off, on = rfnoise.han_energy_off_on(scanner, mains, clock, rf.settle_s)
-    rfnoise.plot_han_energy(off, on, rig.out_dir / rfnoise.EVIDENCE_DIR / "han-energy.png")
+    energy = measure.record(HanEnergy(scenario=measure.scenario, off_dbm=off, on_dbm=on))
+    folder = rig.out_dir / rfnoise.EVIDENCE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    han_figure(energy).savefig(folder / "han-energy.png", dpi=110)
     for channel in sorted(on):
         measure.info(f"han-energy-ch{channel}-rise", round(on[channel] - off.get(channel, on[channel]), 2), "dB",
                      note=f"off {off.get(channel)} dBm, on {on[channel]} dBm")

@@ -59,6 +59,12 @@ def test_compliant_virtual_rig_passes_with_traces_and_pictures(pytester, tmp_pat
     results = json.loads((out / "results.json").read_text())
     checks = {m["name"]: m for m in results["measurements"] if m["name"].endswith("-within-mask")}
     assert len(checks) == 6 and {m["verdict"] for m in checks.values()} == {"pass"}
+    verdicts = [r for r in results["records"] if r["plan"] == "rf-noise" and r["kind"] == "band"]
+    assert sorted((r["data"]["band"], r["data"]["state"]) for r in verdicts) == sorted(
+        (b, s) for b in ("zigbee-2g4", "han-868", "wan-example-cellular-800") for s in ("idle", "active"))
+    report = (out / "report.md").read_text()
+    assert "### Emissions against the masks" in report and "EXAMPLE masks, not ICHIS values" in report
+    assert "(rf-noise-zigbee-2g4.svg)" in report and (out / "rf-noise-zigbee-2g4.svg").read_text().startswith("<?xml")
 
 
 def worst(text: str, band: str, state: str) -> tuple[float, float, float]:
