@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -189,24 +189,48 @@ def records(result: BandResult, scenario: str) -> tuple["BandVerdict", list["Ban
     return verdict, traces
 
 
+class EnergyReading(Protocol):
+    """One channel's reading of a HAN stick's energy scan (:mod:`hubrig.drivers.han`)."""
+
+    channel: int
+    max_rssi_dbm: int
+    journal_id: int
+
+
+class EnergyScan(Protocol):
+    energy: Sequence[EnergyReading]
+    complete: bool
+
+
 @runtime_checkable
 class EnergyScanner(Protocol):
-    """A HAN stick's per-channel energy scan: channel -> max RSSI (dBm)."""
+    """A HAN stick that scans channels for energy (the plan's second, independent sensor)."""
 
-    def energy_scan(self, channels: list[int]) -> dict[int, float]: ...
+    def energy_scan(self, channels: Iterable[int], duration: int = 3) -> EnergyScan: ...
 
 
-def han_energy_off_on(scanner: EnergyScanner, mains: Mains, clock: Clock, settle_s: float) -> tuple[dict[int, float], dict[int, float]]:
-    """The HAN stick's energy per ZigBee channel with the ESME's mains cut, then powered."""
+def energy_by_channel(scan: EnergyScan) -> tuple[dict[int, float], list[int]]:
+    """The highest energy (dBm) per channel in a scan, and the journal ids of its readings."""
+    out: dict[int, float] = {}
+    for reading in scan.energy:
+        out[reading.channel] = max(out.get(reading.channel, -200.0), float(reading.max_rssi_dbm))
+    return out, [r.journal_id for r in scan.energy]
+
+
+def han_energy_off_on(scanner: EnergyScanner, mains: Mains, clock: Clock,
+                      settle_s: float) -> tuple[dict[int, float], dict[int, float], list[int]]:
+    """The HAN stick's energy per ZigBee channel with the ESME's mains cut, then powered, and the
+    journal ids of every reading (evidence)."""
     channels = list(zigbee_channels())
     mains.cut()
     try:
         clock.sleep(settle_s)
-        off = scanner.energy_scan(channels)
+        off, off_ids = energy_by_channel(scanner.energy_scan(channels))
     finally:
         mains.restore()
     clock.sleep(settle_s)
-    return off, scanner.energy_scan(channels)
+    on, on_ids = energy_by_channel(scanner.energy_scan(channels))
+    return off, on, off_ids + on_ids
 
 
 def event_log_read(sender_read: Callable[..., object], clock: Clock) -> Activity:

@@ -71,6 +71,7 @@ class HanEnergy(PlanRecordModel):
     kind: ClassVar[str] = "han-energy"
     off_dbm: dict[int, float]
     on_dbm: dict[int, float]
+    evidence: list[int] = Field(default_factory=list, description="journal ids of the scan readings")
 
 
 def thin(freq: list[float], *series: list[float], points: int = REPORT_POINTS) -> tuple[list[float], ...]:

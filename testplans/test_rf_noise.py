@@ -64,11 +64,11 @@ def test_han_energy_scan_off_vs_on(rig, rf, clock, mains, measure):
     scanner = rig.instruments.get("han")
     if not isinstance(scanner, rfnoise.EnergyScanner):
         pytest.skip("the rig has no HAN stick with an energy scan (instruments.han): this measurement is optional")
-    off, on = rfnoise.han_energy_off_on(scanner, mains, clock, rf.settle_s)
-    energy = measure.record(HanEnergy(scenario=measure.scenario, off_dbm=off, on_dbm=on))
+    off, on, evidence = rfnoise.han_energy_off_on(scanner, mains, clock, rf.settle_s)
+    energy = measure.record(HanEnergy(scenario=measure.scenario, off_dbm=off, on_dbm=on, evidence=evidence))
     folder = rig.out_dir / rfnoise.EVIDENCE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     han_figure(energy).savefig(folder / "han-energy.png", dpi=110)
     for channel in sorted(on):
         measure.info(f"han-energy-ch{channel}-rise", round(on[channel] - off.get(channel, on[channel]), 2), "dB",
-                     note=f"off {off.get(channel)} dBm, on {on[channel]} dBm")
+                     evidence=evidence, note=f"off {off.get(channel)} dBm, on {on[channel]} dBm")

@@ -152,3 +152,37 @@ def test_plan_sweeps_through_pyvisa_py_and_loopback_tcp_in_real_time(tmp_path, d
     margin, freq = result.worst
     assert abs(freq - 2450e6) <= 100e3 and abs(margin - (LIMIT_HAN + 55.0)) <= 3.0
     assert json.loads(result.evidence.read_text())["segments"][0]["encoding"] == rig.instrument("analyser", Analyser).encoding
+
+
+class _Reading:
+    def __init__(self, channel: int, rssi: int, journal_id: int):
+        self.channel, self.max_rssi_dbm, self.journal_id = channel, rssi, journal_id
+
+
+class _Scan:
+    def __init__(self, energy: list[_Reading]):
+        self.energy, self.complete = energy, True
+
+
+class _Stick:
+    """A stand-in HAN stick (the han helper's driver has the same energy_scan shape): it hears an
+    ESME emission on channel 20 only while mains is on."""
+
+    def __init__(self, rig):
+        self.rig, self.scans = rig, 0
+
+    def energy_scan(self, channels, duration: int = 3) -> _Scan:
+        self.scans += 1
+        on = not self.rig.mains.is_off
+        return _Scan([_Reading(c, -60 if on and c == 20 else -95, 100 * self.scans + c) for c in channels])
+
+
+def test_han_energy_off_vs_on_cuts_mains_for_the_first_scan_only(tmp_path):
+    with open_rig(rig_file(tmp_path, bands=["zigbee-2g4"]), tmp_path / "out") as rig:
+        stick = _Stick(rig)
+        assert isinstance(stick, rfnoise.EnergyScanner)
+        off, on, evidence = rfnoise.han_energy_off_on(stick, rig.mains, rig.clock, 1.0)
+        assert not rig.mains.is_off
+    assert sorted(off) == sorted(on) == list(range(11, 27))
+    assert off[20] == -95 and on[20] == -60 and all(on[c] == off[c] for c in on if c != 20)
+    assert len(evidence) == 32 and len(set(evidence)) == 32
