@@ -176,7 +176,7 @@ class Analyser:
         for it with ``*OPC?`` and read the trace and its frequency axis."""
         with self._lock:
             self.configure(settings)
-            byte_order = self._byte_order()
+            byte_order = self.read_byte_order()
             sweep_s = self._ask(self.dialect.sweep_time_query, lambda r: parse_float(r, 3600.0))
             started = self.clock.now_ns()
             self._single_sweep(sweep_s * settings.count + self.cfg.sweep_margin_s)
@@ -260,7 +260,8 @@ class Analyser:
                                       "to read its binary traces by; use ascii or auto")
         return "real32" if "real32" in d.formats else "real64"
 
-    def _byte_order(self) -> ByteOrder | None:
+    def read_byte_order(self) -> ByteOrder | None:
+        """The byte order binary traces come in, as the instrument reports it (None for ASCII)."""
         d = self.dialect
         if self.encoding == "ascii" or d.byte_order_query is None:
             return None
