@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import math
 import re
-import socket
-import socketserver
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -32,6 +30,7 @@ from hubrig.drivers.analyser.dialects import Dialect, get_dialect
 from hubrig.drivers.analyser.trace import ByteOrder, Encoding, encode_trace
 from hubrig.harness.clock import NS_PER_S, Scheduler, VirtualClock
 from hubrig.harness.virtual.params import NoiseBand, RfParams, Spur
+from hubrig.harness.virtual.scpiserver import ScpiServer
 
 LONG_FORMS = {
     "FREQUENCY": "FREQ", "CENTER": "CENT", "START": "STAR", "SWEEP": "SWE", "POINTS": "POIN",
@@ -417,46 +416,11 @@ class VirtualAnalyser:
         self._reply("1" if self._remaining == 0 else "0")
 
 
-class AnalyserServer:
-    """A loopback TCP SCPI server in front of a :class:`VirtualAnalyser` (newline terminated)."""
-
-    def __init__(self, analyser: VirtualAnalyser, host: str, port: int):
-        target = analyser
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                while True:
-                    line = self.rfile.readline(MAX_MESSAGE + 2)
-                    if not line:
-                        return
-                    target.write(line.decode("ascii", errors="replace").rstrip("\r\n"))
-                    out = target.take_output()
-                    if out:
-                        self.wfile.write(out)
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.analyser = analyser
-        self._server = Server((host, port), Handler)
-        self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hubrig-virtual-analyser",
-                                        daemon=True)
-        self._thread.start()
-
-    @property
-    def resource(self) -> str:
-        """The VISA resource string the real driver opens."""
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
-
-
-def serve_tcp(analyser: VirtualAnalyser, host: str = "127.0.0.1", port: int = 0) -> AnalyserServer:
+def serve_tcp(analyser: VirtualAnalyser, host: str = "127.0.0.1", port: int = 0) -> ScpiServer:
     """Serve ``analyser`` on a TCP socket (``port=0``: any free port; see ``.port``, ``.close()``)."""
-    return AnalyserServer(analyser, host, port)
+
+    def respond(message: str) -> bytes:
+        analyser.write(message)
+        return analyser.take_output()
+
+    return ScpiServer(respond, name="hubrig-virtual-analyser", host=host, port=port, max_message=MAX_MESSAGE)
