@@ -148,3 +148,11 @@ def test_virtual_analyser_takes_long_forms_and_units():
     assert normalise(":TRACe:DATA? TRACE1") == "TRAC? TRACE1"
     device.write(":BOGUS 1")
     assert device.errors[-1] == (-113, "Undefined header")
+
+
+def test_rig_check_on_the_virtual_rig_identifies_the_analyser():
+    from hubrig.harness.rig.session import probe_rig
+
+    rows = [p for p in probe_rig(default_rig_file()) if p.name == "analyser"]
+    assert [(p.check, p.ok, p.warning) for p in rows] == [("identity", True, False), ("errors", True, False)]
+    assert rows[0].detail.startswith("Keysight Technologies,N9020B")
