@@ -115,3 +115,14 @@ def test_emission_and_violations(points):
     assert all(v.margin_db < 0 for v in violations)
     assert margin == pytest.approx(float(np.min(-70.0 - emission)))
     assert (margin < 0) == bool(violations) and not math.isnan(worst)
+
+
+def test_the_rf_noise_bench_example_validates_and_plans_every_band():
+    from hubrig.harness.rig.file import load_rig
+
+    rig = load_rig(Path(__file__).resolve().parent.parent / "rigs" / "examples" / "bench-rf-noise.yaml")
+    plans = rig.rf_noise.plan()
+    assert [p.band.name for p in plans] == ["zigbee-2g4", "han-868", "wan-example-cellular-800"]
+    assert [len(p.sweeps) for p in plans] == [1, 2, 1]  # one sweep per mask segment inside the band
+    wan = plans[2].sweeps[0]
+    assert (wan.start_hz, wan.stop_hz, wan.rbw_hz, wan.vbw_hz) == (791e6, 821e6, 100e3, 300e3)  # clipped to the band
