@@ -143,8 +143,10 @@ def test_virtual_analyser_takes_long_forms_and_units():
     _, device, _ = bench("keysight-x")
     device.write(":SENSe:FREQuency:STARt 2.4 GHz;:SENSe:FREQuency:STOP 2483.5MHz;:SENSe:BANDwidth:RESolution 100 kHz")
     assert (device.settings.start_hz, device.settings.stop_hz, device.settings.rbw_hz) == (2.4e9, 2483.5e6, 100e3)
-    device.write(":TRACe1:TYPE MAXHold")
-    assert device.errors == [(-224, "Illegal parameter value")]  # long keyword: the virtual knows short ones
+    device.write(":TRACe1:TYPE MAXHold;:DETector:TRACe1 POSitive")
+    assert (device.settings.mode, device.settings.detector, device.errors) == ("max-hold", "peak", [])
+    device.write(":TRACe1:TYPE MAXIMUM")
+    assert device.errors == [(-224, "Illegal parameter value")]
     assert normalise(":TRACe:DATA? TRACE1") == "TRAC? TRACE1"
     device.write(":BOGUS 1")
     assert device.errors[-1] == (-113, "Undefined header")

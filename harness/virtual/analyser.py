@@ -297,7 +297,8 @@ class VirtualAnalyser:
         d, s = self.dialect, self.settings
         tables = {"detector": d.detectors, "mode": d.trace_modes, "format": d.formats, "border": d.byte_orders}
         for name, vendor in tables[kind].items():
-            if vendor.upper() == word:
+            short = vendor.upper()  # SCPI takes the short form or the whole long form (MAXH, MAXHOLD)
+            if word == short or (word.isalpha() and short.isalpha() and word.startswith(short)):
                 if kind == "detector":
                     s.detector = name
                 elif kind == "mode":
