@@ -176,3 +176,23 @@ def test_near_miss_headers_only_raise_the_parsers_error(data, prefix):
             parse_trace(prefix + data, fmt)
         except TraceFormatError:
             pass
+
+
+NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+STRICT = __import__("re").compile(rf"[ \t]*{NUMBER}(?:[ \t]*,[ \t]*{NUMBER})*[ \t]*")
+
+
+@given(st.text(alphabet="0123456789+-.eE, \t", max_size=40))
+@settings(max_examples=1500, deadline=None)
+def test_ascii_accepts_exactly_comma_separated_decimal_numbers(text):
+    """The fast path (allowed characters, then conversion) takes what the strict grammar takes."""
+    fmt = TraceFormat("ascii")
+    data = text.encode()
+    grammar = STRICT.fullmatch(text.rstrip(" \t")) is not None
+    try:
+        values = parse_trace(data, fmt)
+    except TraceFormatError as exc:
+        assert not grammar or "not a finite level" in str(exc), (text, exc)  # 1e999, 10001: numbers, no levels
+        return
+    assert grammar, text
+    assert values.size == text.count(",") + 1

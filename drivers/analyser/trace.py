@@ -34,7 +34,7 @@ MAX_FREQUENCY_HZ = 1.0e12
 MAX_BLOCK_DIGITS = 9
 _WIDTH = {"real32": 4, "real64": 8}
 _ASCII_NUMBER = rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_ASCII_BODY = re.compile(rb"[ \t]*" + _ASCII_NUMBER + rb"(?:[ \t]*,[ \t]*" + _ASCII_NUMBER + rb")*[ \t]*,?[ \t]*")
+_ASCII_CHARS = b"0123456789+-.eE, \t"
 _TAIL = re.compile(rb"[\r\n \t]*\x00*")
 
 
@@ -152,13 +152,18 @@ def parse_trace(data: bytes, fmt: TraceFormat, *, expected_points: int | None = 
     else:
         body = data.rstrip(b"\r\n \t\x00")
     body = body.rstrip(b"\r\n \t")
-    if not _ASCII_BODY.fullmatch(body):
+    if body.endswith(b",") and fmt.trailing_separator:
+        body = body[:-1]
+    # Only digits, signs, points, exponents, commas and blanks pass (so no nan, inf or 1_0 reaches
+    # the conversion); every token must then convert, which an empty or malformed one does not.
+    if body.translate(None, _ASCII_CHARS):
         raise TraceFormatError(f"not comma-separated decimal numbers: {_excerpt(body, _first_bad(body))}")
-    if body.rstrip(b" \t").endswith(b","):
-        if not fmt.trailing_separator:
-            raise TraceFormatError("the ASCII trace ends with a separator, which this instrument does not send")
-        body = body.rstrip(b" \t")[:-1]
-    values = np.array(body.split(b","), dtype=np.float64)
+    try:
+        values = np.array(body.split(b","), dtype=np.float64)
+    except ValueError:
+        if body.rstrip(b" \t").endswith(b",") and not fmt.trailing_separator:
+            raise TraceFormatError("the ASCII trace ends with a separator, which this instrument does not send") from None
+        raise TraceFormatError(f"not comma-separated decimal numbers: {_excerpt(body, _first_bad(body))}") from None
     return _checked(values, expected_points, max_abs)
 
 
