@@ -86,10 +86,10 @@ def bench_rig_file(folder: Path, *, resource: str, name: str = "bench", port: st
 def _every_results_json_follows_the_shipped_schema(request: pytest.FixtureRequest):
     """After each test: every results.json it produced (under its tmp_path or pytester folder)
     validates against the JSON Schema shipped in the package."""
-    yield
-    roots = [request.getfixturevalue(name) for name in ("tmp_path",) if name in request.fixturenames]
+    roots = [request.getfixturevalue("tmp_path")] if "tmp_path" in request.fixturenames else []
     if "pytester" in request.fixturenames:
         roots.append(request.getfixturevalue("pytester").path)
+    yield
     found = [p for root in roots for p in Path(root).rglob("results.json")]
     if not found:
         return
