@@ -102,7 +102,7 @@ def test_results_list_and_show(tmp_path, capsys):
     assert "aaaa" in listing and "bbbb" in listing and "PASS" in listing and "FAIL" in listing
     assert main(["results", "show", "20260201T000000Z-b", "--db", str(db)]) == 0
     shown = capsys.readouterr().out
-    assert "| Verdict | FAIL" in shown and "- **short-outage: pra_latency_s**: 99 s, limit pra_latency_s <= 60 s" in shown
+    assert "| Verdict | FAIL" in shown and "- **short-outage: pra_latency_s** = 99 s\n  - sec-h3.14g: pra_latency_s <= 60 s, 39 s outside" in shown
     assert main(["results", "show", "20260201T000000Z-aaaa", "--json", "--db", str(db)]) == 0
     assert json.loads(capsys.readouterr().out)["records"][0]["data"]["pra_seconds"] == 12.0
     assert main(["results", "show", "nope", "--db", str(db)]) == 2
