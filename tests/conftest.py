@@ -8,8 +8,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import matplotlib.figure  # noqa: F401  (numpy loads once per process: before pytester's in-process runs)
+import matplotlib.figure  # noqa: F401  (see below)
 import pytest
+
+# pytester's in-process runs unload the modules a run imported; loaded here first, they stay, so
+# numpy is not loaded twice and cryptography's key classes keep one identity across runs.
+import hubrig.harness.rig.session  # noqa: F401,E402
+import hubrig.harness.virtual.bench  # noqa: F401,E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
