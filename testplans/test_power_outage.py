@@ -117,12 +117,14 @@ def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
 
 
 @scheduled(SHORT_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_short_outage(observe, measure, rig):
     """A 60 s interruption is not a reportable outage: no POA may arrive; an 8F35 PRA must."""
     judge_outage(measure, observe(SHORT_OUTAGE_S), clock_tolerance(rig))
 
 
 @scheduled(LONG_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_long_outage(observe, measure, rig):
     """A 4-minute outage: a POA and an 8F36 PRA carrying the measured cut and restore times."""
     judge_outage(measure, observe(LONG_OUTAGE_S), clock_tolerance(rig))
@@ -149,6 +151,7 @@ def _timer_figures(measure, observations: list[Observation]) -> None:
 
 
 @scheduled(*BOUNDARY_SWEEP_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_three_minute_boundary(observe, measure, rig):
     """Outages just below and above 180 s land on the right side; the timer's accuracy is reported."""
     observations = []
@@ -160,6 +163,7 @@ def test_three_minute_boundary(observe, measure, rig):
 
 
 @pytest.mark.virtual_only
+@pytest.mark.measures("three_minute_timer_s")
 def test_three_minute_boundary_property(observe, measure, rig):
     """Hypothesis-chosen durations around 180 s (virtual rig: outages cost no wall time)."""
     seen: list[Observation] = []
@@ -182,6 +186,7 @@ def test_three_minute_boundary_property(observe, measure, rig):
 
 
 @scheduled(LONG_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_ordering(observe, measure, rig):
     """A long outage whose PRA overtakes its POA is recorded and flagged."""
     obs = observe(LONG_OUTAGE_S)
@@ -191,6 +196,7 @@ def test_ordering(observe, measure, rig):
 
 
 @pytest.mark.rig_time(TRIAL_OUTAGE_S + EXPECTED_ALERT_WAIT_S + SETTLE_S, per_trial=True)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_repeated_trials(request, observe, measure, rig):
     """``--trials N`` outages of 6.5 minutes: latency percentiles and delivery ratio per limit set."""
     n = int(request.config.getoption("trials", None) or 5)
@@ -233,6 +239,7 @@ def _attribute(pras, cuts_wall) -> list:
 
 
 @pytest.mark.rig_time(FLAP_COUNT * (FLAP_OFF_S + FLAP_ON_S) + EXPECTED_ALERT_WAIT_S + SETTLE_S)
+@pytest.mark.measures("pra_latency_s", "poa_count", "alerts_captured", "alert_rate_per_min", "pra_suppressed")
 def test_flapping_supply(request, powered, bus, clock, measure, rig):
     """An alert storm: N interruptions of a few seconds; every emitted alert captured, rate reported."""
     since = bus.mark()
