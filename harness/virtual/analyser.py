@@ -30,7 +30,7 @@ from hubrig.drivers.analyser.dialects import Dialect, get_dialect
 from hubrig.drivers.analyser.trace import ByteOrder, Encoding, encode_trace
 from hubrig.harness.clock import NS_PER_S, Scheduler, VirtualClock
 from hubrig.harness.virtual.params import NoiseBand, RfParams, Spur
-from hubrig.harness.virtual.scpiserver import ScpiServer
+from hubrig.harness.virtual.scpi import ScpiServer, canonical
 
 LONG_FORMS = {
     "FREQUENCY": "FREQ", "CENTER": "CENT", "START": "STAR", "SWEEP": "SWE", "POINTS": "POIN",
@@ -41,7 +41,6 @@ LONG_FORMS = {
     "FORMAT": "FORM", "BORDER": "BORD", "SYSTEM": "SYST", "ERROR": "ERR", "INPUT": "INP", "SENSE": "SENS",
 }
 OPTIONAL_NODES = {"SENS", "IMM", "RES", "SCAL", "FUNC", "RF", "DATA", "NEXT"}
-_MNEMONIC = re.compile(r"([A-Z]+)(\d*)(\??)")
 _NUMBER = r"(?P<value>[+-]?(?:\d+\.?\d*|\.\d+)(?:E[+-]?\d+)?)\s*(?P<unit>GHZ|MHZ|KHZ|HZ|DBM|DB|MS|S)?"
 _UNITS = {"GHZ": 1e9, "MHZ": 1e6, "KHZ": 1e3, "MS": 1e-3}
 
@@ -57,22 +56,7 @@ STATES = ("idle", "active")
 
 def normalise(message: str) -> str:
     """A command in canonical short form: ``:SENSe:FREQuency:CENTer 2.44E9`` -> ``FREQ:CENT 2.44E9``."""
-    header, _, params = message.strip().partition(" ")
-    nodes: list[str] = []
-    for node in header.upper().lstrip(":").split(":"):
-        found = _MNEMONIC.fullmatch(node)
-        if not found:
-            nodes.append(node)
-            continue
-        base, suffix, query = found.groups()
-        base = LONG_FORMS.get(base, base)
-        if base in OPTIONAL_NODES and not suffix:
-            if query and nodes:
-                nodes[-1] += "?"
-            continue
-        nodes.append(base + suffix + query)
-    params = re.sub(r"\s*,\s*", ",", params.strip().upper())
-    return ":".join(nodes) + (" " + params if params else "")
+    return canonical(message, LONG_FORMS, OPTIONAL_NODES)
 
 
 def _pattern(template: str) -> re.Pattern[str]:

@@ -1,13 +1,40 @@
-"""A loopback TCP server for the virtual SCPI instruments (supply, analyser): each newline-ended
-program message from the client goes to the device, and whatever it answers goes back at once, so
-the real driver stack reaches the device through pyvisa-py as ``TCPIP0::<host>::<port>::SOCKET``."""
+"""What the virtual SCPI instruments (supply, analyser) share: the canonical short form their
+command parsers match, and a loopback TCP server: each newline-ended program message from the
+client goes to the device and whatever it answers goes back at once, so the real driver stack
+reaches the device through pyvisa-py as ``TCPIP0::<host>::<port>::SOCKET``."""
 
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
 import threading
-from typing import Callable
+from typing import AbstractSet, Callable, Mapping
+
+_MNEMONIC = re.compile(r"([A-Z]+)(\d*)(\??)")
+
+
+def canonical(message: str, long_forms: Mapping[str, str], optional_nodes: AbstractSet[str]) -> str:
+    """``message`` in short form: long mnemonics shortened by ``long_forms``, ``optional_nodes``
+    without a suffix left out (a query mark moves to the node before), parameters upper-cased with
+    blanks around commas removed: ``:SENSe:FREQuency:CENTer 2.4e9`` -> ``FREQ:CENT 2.4E9``."""
+    header, _, params = message.strip().partition(" ")
+    nodes: list[str] = []
+    for node in header.upper().lstrip(":").split(":"):
+        found = _MNEMONIC.fullmatch(node)
+        if not found:
+            nodes.append(node)
+            continue
+        base, suffix, query = found.groups()
+        base = long_forms.get(base, base)
+        if base in optional_nodes and not suffix:
+            if query and nodes:
+                nodes[-1] += "?"
+            continue
+        nodes.append(base + suffix + query)
+    params = re.sub(r"\s*,\s*", ",", params.strip().upper())
+    return ":".join(nodes) + (" " + params if params else "")
+
 
 Respond = Callable[[str], bytes]
 """One program message in, the bytes the device answers (empty: nothing to send)."""
