@@ -62,7 +62,7 @@ def read_over_tcp(points: int, rounds: int) -> int:
     from hubrig.drivers.analyser.config import AnalyserConfig
     from hubrig.harness.clock import RealClock, RealTimeScheduler
     from hubrig.harness.virtual.analyser import VirtualAnalyser, serve_tcp
-    from hubrig.harness.virtual.params import RfParams, Spur
+    from hubrig.harness.virtual.rfparams import RfParams, Spur
 
     print(f"trace read + parse through pyvisa-py, loopback TCP, {points:,} points, best of {rounds} reads")
     clock = RealClock()

@@ -17,7 +17,7 @@ from hubrig.harness.clock import VirtualClock
 from hubrig.harness.rig.file import RigFileError, load_rig
 from hubrig.harness.rig.session import default_rig_file
 from hubrig.harness.virtual.analyser import VirtualAnalyser, normalise
-from hubrig.harness.virtual.params import RfParams, Spur
+from hubrig.harness.virtual.rfparams import RfParams, Spur
 
 HAN = SweepSettings(2400e6, 2483.5e6, 100e3, 300e3, "peak", "max-hold", 5, 1001)
 SAFETY = {"max_input_dbm": 0.0, "min_attenuation_db": 10.0}

@@ -29,7 +29,7 @@ import numpy as np
 from hubrig.drivers.analyser.dialects import Dialect, get_dialect
 from hubrig.drivers.analyser.trace import ByteOrder, Encoding, encode_trace
 from hubrig.harness.clock import NS_PER_S, Scheduler, VirtualClock
-from hubrig.harness.virtual.params import NoiseBand, RfParams, Spur
+from hubrig.harness.virtual.rfparams import NoiseBand, RfParams, Spur
 from hubrig.harness.virtual.scpi import ScpiServer, canonical
 
 LONG_FORMS = {

@@ -21,6 +21,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hubrig.harness.virtual.rfparams import NoiseBand, RfParams, Spur
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -173,6 +175,11 @@ class Defects(_Strict):
                                                    "that does not verify")
     pra_before_poa: bool = Field(False, description="the CH holds the POA back until after the PRA")
     drop_ratio: float = Field(0.0, ge=0, le=1, description="probability each link frame is lost")
+    rf_han_spur: bool = Field(False, description="the powered ESME radiates rf.han_spur (above the example "
+                                                 "mask in the 2.4 GHz HAN band)")
+    rf_wan_noise: bool = Field(False, description="the powered ESME radiates broadband noise rf.wan_noise in a WAN band")
+    rf_state_spur: bool = Field(False, description="the ESME radiates rf.state_spur in one operating state only "
+                                                   "(active: just after a command)")
     historic_log_not_kept: bool = Field(False, description="the CH drops removed devices instead of "
                                                            "keeping them in its historic device log")
     oldest_not_overwritten: bool = Field(False, description="a full historic device log refuses new "
@@ -182,60 +189,6 @@ class Defects(_Strict):
                                              "clock adjustment outside tolerance")
     alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a3 "
                                                             "has it switched off")
-    rf_han_spur: bool = Field(False, description="the powered ESME radiates rf.han_spur (above the example "
-                                                 "mask in the 2.4 GHz HAN band)")
-    rf_wan_noise: bool = Field(False, description="the powered ESME radiates broadband noise rf.wan_noise in a WAN band")
-    rf_state_spur: bool = Field(False, description="the ESME radiates rf.state_spur in one operating state only "
-                                                   "(active: just after a command)")
-
-
-OperatingState = Literal["idle", "active"]
-BOTH_STATES: list[OperatingState] = ["idle", "active"]
-
-
-class Spur(_Strict):
-    """A narrowband emission of the powered ESME (as an analyser's peak detector sees it)."""
-
-    freq_mhz: float = Field(gt=0, le=50_000)
-    level_dbm: float = Field(ge=-200, le=30)
-    states: list[OperatingState] = Field(default_factory=lambda: list(BOTH_STATES), min_length=1)
-
-
-class NoiseBand(_Strict):
-    """Broadband noise of the powered ESME: a flat density over a frequency range."""
-
-    start_mhz: float = Field(gt=0, le=50_000)
-    stop_mhz: float = Field(gt=0, le=50_000)
-    density_dbm_hz: float = Field(ge=-220, le=-40)
-    states: list[OperatingState] = Field(default_factory=lambda: list(BOTH_STATES), min_length=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "NoiseBand":
-        if self.stop_mhz <= self.start_mhz:
-            raise ValueError(f"stop_mhz ({self.stop_mhz}) is not above start_mhz ({self.start_mhz})")
-        return self
-
-
-class RfParams(_Strict):
-    """What the virtual analyser sees: the ambient floor and the ESME's emissions while powered.
-
-    The defaults are illustrative, not a model of any meter: weak spurs well under the example
-    masks (a compliant ESME), and the emissions the three ``rf_*`` defect switches add.
-    """
-
-    ambient_dbm_hz: float = Field(-164.0, ge=-200, le=-60, description="noise floor density at 10 dB "
-                                  "input attenuation (rises dB for dB with more)")
-    ambient_sigma_db: float = Field(1.5, ge=0, le=10, description="sweep-to-sweep spread of the floor")
-    emissions: list[Spur] = Field(default_factory=lambda: [Spur(freq_mhz=2441.3, level_dbm=-100.0),
-                                                           Spur(freq_mhz=868.7, level_dbm=-104.0)])
-    noise_bands: list[NoiseBand] = Field(default_factory=list)
-    active_window_s: float = Field(30.0, gt=0, description="the ESME counts as active this long after a command")
-    han_spur: Spur = Field(default_factory=lambda: Spur(freq_mhz=2450.0, level_dbm=-55.0))
-    wan_noise: NoiseBand = Field(default_factory=lambda: NoiseBand(start_mhz=800.0, stop_mhz=815.0,
-                                                                   density_dbm_hz=-112.0))
-    state_spur: Spur = Field(default_factory=lambda: Spur(freq_mhz=2425.0, level_dbm=-58.0, states=["active"]))
-
-
 Preset = Literal["north", "central-south", "north-option-b", "central-south-option-b", "compliant"]
 
 
