@@ -189,6 +189,8 @@ class Defects(_Strict):
                                              "clock adjustment outside tolerance")
     alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a3 "
                                                             "has it switched off")
+
+
 Preset = Literal["north", "central-south", "north-option-b", "central-south-option-b", "compliant"]
 
 
