@@ -54,7 +54,8 @@ def line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
-@pytest.mark.parametrize("rig", sorted((ROOT / "rigs").rglob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("rig", sorted(p for p in (ROOT / "rigs").rglob("*.yaml") if p.parent.name != "sim"),
+                         ids=lambda p: p.name)  # rigs/examples/sim/ holds pyvisa-sim instrument files
 def test_every_shipped_rig_file_is_valid(rig: Path):
     loaded = load_rig(rig)
     assert loaded.name
@@ -246,7 +247,7 @@ def test_without_the_optional_fields_the_acb_stands_in_and_the_default_filter_bi
     dut = load_rig(write(tmp_path, GOOD)).dut
     assert dut.esme.install_code is None and dut.esme.install_code_bytes is None
     assert dut.supplier is None and dut.supplier_party == dut.acb
-    assert dut.esme.filter_bits == {0x81C6: 0x01C6}
+    assert dut.esme.filter_bits == {0x81C6: 0xC6}
 
 
 @given(code=st.binary(min_size=16, max_size=16), flip=st.integers(0, 17 * 8 + 7))
@@ -275,7 +276,7 @@ def test_a_malformed_install_code_is_named_at_its_line(tmp_path, value, problem)
 
 @pytest.mark.parametrize("bits, problem", [
     ("{8145: 3}", "expected an alert code as 4 quoted hex digits"),
-    ('{"81C6": 512}', "81C6: expected a bit number 0..511, got 512"),
+    ('{"81C6": 256}', "81C6: expected a bit number 0..255, got 256"),
 ])
 def test_a_bad_alert_filter_bit_is_named(tmp_path, bits, problem):
     msg = error_of(tmp_path, with_esme(f"alert_filter_bits: {bits}"))

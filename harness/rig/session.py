@@ -16,14 +16,14 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from pydantic import BaseModel
 
 from hubrig.harness.capture.events import EventBus
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
 from hubrig.harness.clock import Clock, RealClock, RealTimeScheduler, Scheduler, VirtualClock
-from hubrig.harness.rig.file import RigFile, RigFileError, load_rig
+from hubrig.harness.rig.file import VIRTUAL, RigFile, RigFileError, load_rig
 from hubrig.harness.rig.instruments import (EventSource, Family, Instrument, MainsSwitch, OpenContext, Probe,
                                             failure, families)
 from hubrig.harness.rig.mains import Mains, marker_path
@@ -170,17 +170,17 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
         raise
 
 
-def configured(rig: RigFile) -> list[tuple[Family, BaseModel]]:
+def configured(rig: RigFile) -> list[tuple[Family[Any], BaseModel]]:
     """The registered families the rig file configures, with their sections, in opening order."""
     found = []
     for fam in families():
         section = rig.instruments.section(fam.key)
         if section is not None:
-            found.append((fam, section))
+            found.append((fam, fam.config(section)))
     return found
 
 
-def open_instrument(fam: Family, section: BaseModel, ctx: OpenContext, world: "VirtualWorld | None") -> Instrument:
+def open_instrument(fam: Family[Any], section: BaseModel, ctx: OpenContext, world: "VirtualWorld | None") -> Instrument:
     """Open one family's instrument (virtual or real) and close it with ``ctx.stack``."""
     if world is None:
         inst = fam.open(section, ctx)
@@ -321,8 +321,8 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
     with session:
         for fam, section in configured(rig):
             found = _probe_one(fam, section, session.instruments[fam.key])
-            rows += [Probe(r.name, f"{where}: {r.resource}", r.ok, r.detail, r.check, r.warning, r.fix)
-                     for r in found]
+            rows += [Probe(r.name, where if r.resource == VIRTUAL else f"{where}: {r.resource}", r.ok, r.detail,
+                           r.check, r.warning, r.fix) for r in found]
     return rows
 
 
@@ -349,7 +349,7 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
     return rows
 
 
-def _probe_one(fam: Family, section: BaseModel, inst: Instrument) -> list[Probe]:
+def _probe_one(fam: Family[Any], section: BaseModel, inst: Instrument) -> list[Probe]:
     try:
         return fam.probe(inst, section)
     except Exception as exc:  # a probe bug is one failed row, not a lost check of the others
