@@ -88,13 +88,13 @@ def test_instrument_errors_after_a_change_name_the_commands():
 def test_opc_timeout_is_the_sweep_time_times_the_count_plus_the_margin():
     analyser, device, clock = bench(sweep_margin_s=5.0, timeout_s=1.0)
     seen: list[tuple[str, float | None]] = []
-    original = device.query
+    original = device.write
 
-    def spy(message: str) -> str:
+    def spy(message: str) -> int:
         seen.append((message, device.timeout))
         return original(message)
 
-    device.query = spy  # type: ignore[method-assign]
+    device.write = spy  # type: ignore[method-assign]
     device.timeout = 1000.0
     started = clock.now()
     analyser.measure(HAN)
@@ -158,3 +158,38 @@ def test_rig_check_on_the_virtual_rig_identifies_the_analyser():
     rows = [p for p in probe_rig(default_rig_file()) if p.name == "analyser"]
     assert [(p.check, p.ok, p.warning) for p in rows] == [("identity", True, False), ("errors", True, False)]
     assert rows[0].detail.startswith("Keysight Technologies,N9020B")
+
+
+@pytest.mark.realtime
+def test_a_binary_trace_whose_bytes_hold_line_feeds_reads_whole_through_pyvisa_py():
+    """pyvisa's read_raw stops at the termination character: a REAL,32 block is read by its header."""
+    import struct
+
+    from hubrig.drivers.analyser.analyser import open_analyser
+    from hubrig.harness.clock import RealClock, RealTimeScheduler
+    from hubrig.harness.virtual.analyser import serve_tcp
+
+    with_lf = struct.unpack(">f", b"\xc2\x0a\x0a\x0a")[0]  # -34.51 dBm, three LF bytes big-endian
+    clock, scheduler = RealClock(), None
+    try:
+        scheduler = RealTimeScheduler(clock)
+        device = VirtualAnalyser(scheduler, dialect="keysight-x", rf=RfParams(), spurs=[], noise_bands=[],
+                                 powered=lambda: True, last_command_ns=lambda: None)
+        server = serve_tcp(device)
+        try:
+            cfg = AnalyserConfig(resource=server.resource, dialect="keysight-x", safety=SAFETY, trace_format="binary")
+            analyser = open_analyser(cfg, clock)
+            try:
+                analyser.configure(HAN)  # REAL,32 among the settings
+                device.trace = np.array([-90.0, with_lf, -91.0, with_lf])
+                levels = analyser.read_trace(analyser.read_byte_order(), expected_points=4)
+            finally:
+                analyser.close()
+        finally:
+            server.close()
+    finally:
+        if scheduler is not None:
+            scheduler.close()
+        clock.close()
+    assert levels.tolist() == pytest.approx([-90.0, with_lf, -91.0, with_lf])
+    assert b"\n" in struct.pack(">f", with_lf)

@@ -1,11 +1,13 @@
 """The spectrum-analyser driver: one class for every SCPI analyser, speaking a vendor dialect.
 
 :func:`open_analyser` reaches the instrument through pyvisa (pyvisa-py by default), or takes an
-in-process ``endpoint`` (the virtual rig's analyser). :class:`Analyser` refuses settings outside
-the rig's analyser safety limits before anything is sent, reads the error queue after every
-change, runs single sweeps whose ``*OPC?`` timeout comes from the instrument's sweep time and the
-sweep count plus a margin, and reads traces defensively (:mod:`hubrig.drivers.analyser.trace`):
-a binary trace is decoded in the byte order the instrument reports, never an assumed one.
+in-process ``endpoint`` (the virtual rig's analyser). The conversation (replies parsed
+defensively, the error queue, ``*OPC?`` with its own timeout, block reads, resynchronisation after
+a lost exchange) is the shared :class:`~hubrig.drivers.scpi.ScpiSession`. :class:`Analyser` adds
+the safety limits (refused before anything is sent), single sweeps whose ``*OPC?`` timeout comes
+from the instrument's sweep time and the sweep count plus a margin, and traces read defensively
+(:mod:`hubrig.drivers.analyser.trace`): a binary trace is decoded in the byte order the instrument
+reports, never an assumed one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol, TypeVar
+from typing import Callable, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,34 +24,20 @@ from numpy.typing import NDArray
 from hubrig.drivers.analyser.config import AnalyserConfig
 from hubrig.drivers.analyser.dialects import Detector, Dialect, TraceMode, UnknownDialectError, get_dialect
 from hubrig.drivers.analyser.errors import AnalyserConfigError, AnalyserInstrumentError, AnalyserSafetyError
-from hubrig.drivers.analyser.trace import (MAX_FREQUENCY_HZ, ByteOrder, Encoding, TraceFormatError,
-                                           parse_trace, read_block_header)
-from hubrig.drivers.psu.replies import ReplyError, clean, excerpt, parse_identity, parse_opc, parse_scpi_error
+from hubrig.drivers.analyser.trace import (MAX_FREQUENCY_HZ, ByteOrder, Encoding, TraceFormat, TraceFormatError,
+                                           encode_block, parse_trace)
+from hubrig.drivers.scpi.errors import InstrumentError
+from hubrig.drivers.scpi.replies import ReplyError, clean, excerpt, parse_identity
+from hubrig.drivers.scpi.session import Endpoint, ScpiSession
+from hubrig.drivers.scpi.visa import connection_hint, open_visa
 from hubrig.harness.clock import Clock
 
 FIELD = "instruments.analyser"
-MAX_ERROR_READS = 20
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 """A trace block longer than this is refused before it is read (100,001 REAL,64 points is 0.8 MB)."""
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 T = TypeVar("T")
-
-
-class Endpoint(Protocol):
-    """What the driver needs of an instrument connection (a pyvisa MessageBasedResource)."""
-
-    timeout: float | None
-
-    def write(self, message: str) -> int: ...
-
-    def query(self, message: str) -> str: ...
-
-    def read_bytes(self, count: int) -> bytes: ...
-
-    def read_raw(self) -> bytes: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -101,14 +89,12 @@ class Analyser:
         self.dialect: Dialect = dialect_of(cfg)
         self.description = f"analyser ({self.dialect.name} at {cfg.resource})"
         self.encoding: Encoding = self._encoding()
-        self._endpoint = endpoint
-        self._on_close = on_close
-        self._lock = threading.RLock()
+        self.scpi = ScpiSession(endpoint, name=self.description, hint=connection_hint(FIELD), on_close=on_close)
+        self._lock = threading.RLock()  # one measurement's exchanges are not interleaved with another's
 
     # -- identity ---------------------------------------------------------------------------------
     def identify(self) -> str:
-        with self._lock:
-            return self._ask("*IDN?", parse_identity)
+        return self._ask("*IDN?", parse_identity)
 
     def describe(self) -> dict[str, str]:
         """What the results record about it."""
@@ -165,10 +151,9 @@ class Analyser:
                      d.command(d.trace_mode, word=d.trace_modes[settings.mode]),
                      d.command(d.average_count, value=settings.count),
                      d.command(d.format_command, word=d.formats[self.encoding])]
-        with self._lock:
-            for command in commands:
-                self._send(command)
-            self.check_errors(after=commands)
+        for command in commands:
+            self._send(command)
+        self.check_errors(after=commands)
 
     # -- measuring --------------------------------------------------------------------------------
     def measure(self, settings: SweepSettings) -> Trace:
@@ -194,25 +179,15 @@ class Analyser:
     def read_trace(self, byte_order: ByteOrder | None, expected_points: int | None = None) -> NDArray[np.float64]:
         """The current trace's levels, parsed in the format set (binary: ``byte_order`` as read back)."""
         d = self.dialect
-        fmt = d.trace_format(self.encoding, byte_order)
-        query = d.command(d.trace_query)
-        data = self._read_bytes_reply(query)
-        try:
-            return parse_trace(data, fmt, expected_points=expected_points)
-        except TraceFormatError as exc:
-            raise AnalyserInstrumentError(f"{self.description}: bad trace in reply to {query!r} "
-                                          f"(expected {fmt.describe()}): {exc}") from exc
+        return self._read_values(d.command(d.trace_query), d.trace_format(self.encoding, byte_order),
+                                 expected_points=expected_points)
 
     def frequency_axis(self, byte_order: ByteOrder | None) -> NDArray[np.float64]:
         """The frequency (Hz) of every point: the instrument's X query, else start..stop over the points."""
         d = self.dialect
         if d.x_axis_query is not None:
-            query = d.command(d.x_axis_query)
-            data = self._read_bytes_reply(query)
-            try:
-                return parse_trace(data, d.trace_format(self.encoding, byte_order), max_abs=MAX_FREQUENCY_HZ)
-            except TraceFormatError as exc:
-                raise AnalyserInstrumentError(f"{self.description}: bad frequency axis from {query!r}: {exc}") from exc
+            return self._read_values(d.command(d.x_axis_query), d.trace_format(self.encoding, byte_order),
+                                     max_abs=MAX_FREQUENCY_HZ)
         start = self._ask(d.start_query, lambda r: parse_float(r, MAX_FREQUENCY_HZ))
         stop = self._ask(d.stop_query, lambda r: parse_float(r, MAX_FREQUENCY_HZ))
         if d.points_query is not None:
@@ -226,26 +201,16 @@ class Analyser:
 
     def check_errors(self, after: list[str] | None = None) -> None:
         """Read the error queue; raise :class:`AnalyserInstrumentError` with its entries if any."""
-        errors = []
-        with self._lock:
-            for _ in range(MAX_ERROR_READS):
-                code, text = self._ask(self.dialect.error_query, parse_scpi_error)
-                if code == 0:
-                    break
-                errors.append(f'{code},"{text}"')
-            else:
-                errors.append(f"(error queue still not empty after {MAX_ERROR_READS} reads)")
+        try:
+            errors = self.scpi.error_queue(self.dialect.error_query)
+        except InstrumentError as exc:
+            raise AnalyserInstrumentError(str(exc)) from exc
         if errors:
             sent = f" after {', '.join(repr(c) for c in after)}" if after else ""
             raise AnalyserInstrumentError(f"{self.description} reported {'; '.join(errors)}{sent}")
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._endpoint.close()
-            finally:
-                if self._on_close is not None:
-                    self._on_close()
+        self.scpi.close()
 
     def __repr__(self) -> str:
         return f"<Analyser {self.description}>"
@@ -275,50 +240,41 @@ class Analyser:
     def _single_sweep(self, timeout_s: float) -> None:
         d = self.dialect
         self._send(d.single_sweep)
-        previous = self._endpoint.timeout
-        self._endpoint.timeout = max(timeout_s, self.cfg.timeout_s) * 1000
         try:
-            self._ask(d.opc_query, parse_opc)
-        finally:
-            self._endpoint.timeout = previous
+            self.scpi.opc(d.opc_query, timeout_s=max(timeout_s, self.cfg.timeout_s))
+        except InstrumentError as exc:
+            raise AnalyserInstrumentError(str(exc)) from exc
 
-    def _read_bytes_reply(self, query: str) -> bytes:
-        """Send ``query`` and read its reply as bytes: a definite-length block by its header (so
-        binary bytes equal to LF do not end it), anything else up to the terminator."""
-        self._send(query)
+    def _read_values(self, query: str, fmt: TraceFormat, *, expected_points: int | None = None,
+                     max_abs: float | None = None) -> NDArray[np.float64]:
+        """A trace (or axis) query's values: a binary block read by its header (so data bytes equal
+        to LF do not end it), ASCII as one reply line; parsed by :func:`parse_trace`."""
+        limits = {} if max_abs is None else {"max_abs": max_abs}
+
+        def values(data: bytes) -> NDArray[np.float64]:
+            try:
+                return parse_trace(data, fmt, expected_points=expected_points, **limits)
+            except TraceFormatError as exc:
+                raise ReplyError(f"expected {fmt.describe()}: {exc}") from exc
+
         try:
-            head = self._endpoint.read_bytes(2)
-            if head[:1] == b"#" and head[1:2].isdigit() and head[1:2] != b"0":
-                digits = self._endpoint.read_bytes(int(head[1:2]))
-                try:
-                    _, length = read_block_header(head + digits)
-                except TraceFormatError as exc:
-                    raise AnalyserInstrumentError(f"{self.description}: bad block header in reply to {query!r}: {exc}") from exc
-                if length is None or length > MAX_BLOCK_BYTES:
-                    raise AnalyserInstrumentError(f"{self.description}: reply to {query!r} declares a block of "
-                                                  f"{length} bytes (more than {MAX_BLOCK_BYTES}); refused")
-                return head + digits + self._endpoint.read_bytes(length + 1)
-            return head if head.endswith(b"\n") else head + self._endpoint.read_raw()
-        except AnalyserInstrumentError:
-            raise
-        except Exception as exc:
-            raise AnalyserInstrumentError(f"{self.description}: no reply to {query!r}: {exc}") from exc
+            if fmt.binary:
+                return values(encode_block(self.scpi.query_block(query, MAX_BLOCK_BYTES)))
+            return self.scpi.query(query, lambda reply: values(reply.encode("ascii", "replace")))
+        except InstrumentError as exc:
+            raise AnalyserInstrumentError(str(exc)) from exc
 
     def _send(self, command: str) -> None:
         try:
-            self._endpoint.write(command)
-        except Exception as exc:  # pyvisa and socket errors all end here
-            raise AnalyserInstrumentError(f"{self.description}: sending {command!r} failed: {exc}") from exc
+            self.scpi.write(command)
+        except InstrumentError as exc:
+            raise AnalyserInstrumentError(str(exc)) from exc
 
     def _ask(self, command: str, parse: Callable[[str], T]) -> T:
         try:
-            reply = self._endpoint.query(command)
-        except Exception as exc:
-            raise AnalyserInstrumentError(f"{self.description}: no reply to {command!r}: {exc}") from exc
-        try:
-            return parse(reply)
-        except ReplyError as exc:
-            raise AnalyserInstrumentError(f"{self.description}: bad reply to {command!r}: {exc}") from exc
+            return self.scpi.query(command, parse)
+        except InstrumentError as exc:
+            raise AnalyserInstrumentError(str(exc)) from exc
 
 
 def dialect_of(cfg: AnalyserConfig) -> Dialect:
@@ -337,21 +293,5 @@ def open_analyser(cfg: AnalyserConfig, clock: Clock, *, endpoint: Endpoint | Non
     if cfg.resource == "virtual":
         raise AnalyserConfigError(f"{FIELD}.resource is 'virtual' but no virtual analyser was given: "
                                   "use the virtual rig, or a VISA resource string on a real bench")
-    import pyvisa
-
-    library = cfg.visa_library
-    where = "pyvisa-py" if library == "@py" else (library or "the system VISA")
-    try:
-        manager = pyvisa.ResourceManager(library)
-    except (OSError, ValueError, pyvisa.errors.Error) as exc:
-        raise AnalyserConfigError(f"{FIELD}.visa_library: cannot load {where}: {exc}") from exc
-    try:
-        resource = manager.open_resource(cfg.resource)
-        resource.read_termination = "\n"
-        resource.write_termination = "\n"
-        resource.timeout = round(cfg.timeout_s * 1000)
-    except Exception as exc:
-        manager.close()
-        raise AnalyserInstrumentError(f"analyser at {cfg.resource}: cannot open it through {where}: {exc}; "
-                                      f"check {FIELD}.resource and that the instrument is connected") from exc
-    return Analyser(cfg, clock, resource, on_close=manager.close)
+    resource, close_manager = open_visa(cfg.resource, cfg.visa_library, cfg.timeout_s, what="analyser", field=FIELD)
+    return Analyser(cfg, clock, resource, on_close=close_manager)

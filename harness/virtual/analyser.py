@@ -123,6 +123,8 @@ class VirtualAnalyser:
         """Ground truth: every sweep, with what the ESME radiated during it."""
         self.commands: list[str] = []
         self.errors: list[tuple[int, str]] = []
+        self.ese = 0
+        """The standard event status enable register (``*ESE``)."""
         self.closed = False
         self.timeout: float | None = None
         """pyvisa's timeout attribute (ms); in process the scheduler's time line is the clock."""
@@ -195,6 +197,11 @@ class VirtualAnalyser:
             data, self._out = bytes(self._out), bytearray()
             return data
 
+    def clear(self) -> None:
+        """Device clear: pending output is dropped (IEEE 488.2 section 5.8)."""
+        with self._lock:
+            self._out.clear()
+
     def close(self) -> None:
         self.closed = True
 
@@ -226,6 +233,13 @@ class VirtualAnalyser:
                   "*WAI": self._wait_done, "*RST": self._reset, "*CLS": self.errors.clear}
         if command in common:
             common[command]()
+            return
+        ese = re.fullmatch(r"\*ESE (\d{1,3})", command)
+        if ese or command == "*ESE?":  # the SCPI session's resynchronisation markers
+            if ese:
+                self.ese = int(ese.group(1)) & 0xFF
+            else:
+                self._reply(str(self.ese))
             return
         for kind, pattern in self._grammar:
             found = pattern.fullmatch(command)
