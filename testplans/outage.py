@@ -20,7 +20,7 @@ from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
 from hubrig.harness.gbcs.content.usecases import (OUTAGE_RESTORED_ON_PHASE, SUPPLY_INTERRUPTED,
                                                   SUPPLY_INTERRUPTED_ON_PHASE)
 from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange
-from hubrig.harness.results.store import Trial
+from hubrig.testplans.outage_results import Trial
 
 POA_NOTIFICATION = "AD1"
 CH_PRA_NOTIFICATION = "CH-PRA"

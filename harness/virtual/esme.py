@@ -120,6 +120,8 @@ class VirtualEsme:
         self._boot: Timer | None = None
         self._adjustments: list[tuple[int, float]] = []  # (rig instant, seconds), in time order
         self._power_counter = 0
+        self.last_command_ns: int | None = None
+        """When the ESME last handled a command (its radio and processor busy: the 'active' state)."""
 
     # ------------------------------------------------------------------ time
 
@@ -268,4 +270,5 @@ class VirtualEsme:
         handler = self.handlers.get(message.message_code)
         if handler is None or not self.booted:
             return []
+        self.last_command_ns = self.scheduler.now_ns()
         return list(handler(message, raw))
