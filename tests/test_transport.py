@@ -206,7 +206,7 @@ def test_concurrent_writers_never_interleave(pty_link):
 @pytest.mark.realtime
 def test_close_stops_the_reader_thread(pty_link):
     pair, link, got = pty_link
-    threads = [link._thread, link._delivery]
+    threads = [link._thread]
     assert all(t is not None and t.is_alive() for t in threads)
     link.close()
     assert not any(t.is_alive() for t in threads)
