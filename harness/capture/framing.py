@@ -59,6 +59,11 @@ class LinkFraming(Protocol):
 
     def encode(self, payload: bytes) -> bytes: ...
 
+    def parse(self, raw: bytes) -> Item:
+        """The item one complete frame's exact bytes (a ``Frame``'s ``raw``) frame to, without
+        touching the stream's state: how the capture re-reads frames from its journal."""
+        ...
+
 
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
 
@@ -120,6 +125,13 @@ class GfiFraming:
     def encode(self, payload: bytes) -> bytes:
         """The GFI line for one GBCS message."""
         return self.PREFIX + str(len(payload)).encode() + b":" + payload.hex().upper().encode() + b"\r\n"
+
+    def parse(self, raw: bytes) -> Item:
+        """The item a complete GFI line (with its line end) frames to; the stream is untouched."""
+        body = raw[:-1] if raw.endswith(b"\n") else raw
+        body = body[:-1] if body.endswith(b"\r") else body
+        item = self._frame(body) if body.startswith(self.PREFIX) else self._other(body)
+        return replace(item, raw=raw)
 
     def _overlong(self) -> FramingError:
         raw = bytes(self._buffer[:self.max_line])

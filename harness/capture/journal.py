@@ -198,11 +198,18 @@ class Journal:
         self._db.executemany(
             "INSERT INTO decodes (frame_id, record, error, alert_code, message_code) VALUES (?,?,?,?,?)", rows)
 
-    def frames(self, alert_code: int | str | None = None, since_id: int = 0) -> list[JournalFrame]:
-        """Frames with id > ``since_id`` in id order, optionally only those with ``alert_code``."""
+    def frames(self, alert_code: int | str | None = None, since_id: int = 0, *, until_id: int | None = None,
+               source: str | None = None, direction: str | None = None,
+               limit: int | None = None) -> list[JournalFrame]:
+        """Frames with ``since_id`` < id (<= ``until_id``) in id order, optionally only those with
+        ``alert_code``, from ``source``, in ``direction``; at most ``limit`` of them."""
         sql = ("SELECT f.id, f.direction, f.t_ns, f.wall_ns, f.source, f.kind, f.raw, d.record, d.error "
                "FROM frames f LEFT JOIN decodes d ON d.frame_id = f.id WHERE f.id > ?")
         params: list[Any] = [since_id]
+        for column, value in (("f.id <=", until_id), ("f.source =", source), ("f.direction =", direction)):
+            if value is not None:
+                sql += f" AND {column} ?"
+                params.append(value)
         if alert_code is not None:
             key = _code_key(alert_code)
             if key is None:
@@ -210,7 +217,8 @@ class Journal:
             sql += " AND d.alert_code = ?"
             params.append(key)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY f.id", params).fetchall()
+            rows = self._db.execute(sql + " ORDER BY f.id" + ("" if limit is None else f" LIMIT {int(limit)}"),
+                                    params).fetchall()
         return [JournalFrame(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]),
                              None if r[7] is None else json.loads(r[7]), r[8]) for r in rows]
 

@@ -16,15 +16,17 @@ instant its last chunk arrived, which the transport took before anyone looked at
 In real time (a :class:`~hubrig.harness.clock.RealClock`) three threads share the work:
 
 * the transport's reader reads and stamps, hands the chunk over, and reads again only when
-  the pipeline has room (**backpressure**: at most ``queue_bytes`` read but not yet framed,
-  and at most ``decode_backlog`` journalled but not yet published; beyond that the reader
-  stops reading, so the link's sender waits rather than the harness dropping bytes or growing
-  without bound);
+  the pipeline has room (**backpressure**: beyond ``queue_bytes`` read but not yet framed the
+  reader stops reading, so the link's sender waits rather than the harness dropping bytes or
+  growing without bound);
 * the journal writer frames what was read and commits it in batches (**group commit**): when
   ``batch_frames`` frames are pending, or ``max_delay_s`` after the arrival of the oldest
   pending one, whichever comes first. It never waits for the decoder, so what was read is on
   disk within ``max_delay_s`` plus the time to frame at most ``queue_bytes``;
 * the decoder decodes what is on disk, stores the result, and publishes the events in order.
+  Up to ``decode_backlog`` journalled frames wait for it in memory; beyond that the writer
+  hands it only their journal ids and the decoder reads them back from the journal, so a
+  slow decoder costs neither memory nor reading.
 
 In virtual time (a :class:`~hubrig.harness.clock.VirtualClock`) there are no threads: each
 chunk goes through all steps (one commit per chunk) before the device's write returns.
@@ -49,7 +51,7 @@ from typing import Callable, Protocol, Union
 from hubrig.harness.capture.events import (FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, Match,
                                            WaitTimeout)
 from hubrig.harness.capture.framing import Frame, FramingError, Item, LinkFraming, Notification
-from hubrig.harness.capture.journal import Journal, NewFrame
+from hubrig.harness.capture.journal import Journal, JournalFrame, NewFrame
 from hubrig.harness.clock import NS_PER_S, Clock, to_ns
 
 log = logging.getLogger(__name__)
@@ -103,10 +105,10 @@ class CaptureConfig:
     """Commit as soon as this many frames are pending."""
     max_delay_s: float = 0.005
     """Commit at the latest this long after the arrival of the oldest pending frame."""
-    queue_bytes: int = 1 << 18
+    queue_bytes: int = 1 << 16
     """Read but not yet framed: beyond this the reader stops reading until the writer catches up."""
     decode_backlog: int = 8192
-    """Journalled but not yet published: beyond this the reader stops reading until the decoder catches up."""
+    """Journalled frames held in memory for the decoder; beyond this it reads them back from the journal."""
 
     def __post_init__(self) -> None:
         for name in ("batch_frames", "queue_bytes", "decode_backlog"):
@@ -123,12 +125,16 @@ class CaptureStats:
     frames: int
     """Frames journalled (in and out)."""
     commits: int
+    pending: int
+    """Frames framed but not yet committed now (what a SIGKILL now would lose besides the queue)."""
     max_queued_bytes: int
     """Most bytes ever read but not yet taken by the journal writer."""
     max_decode_backlog: int
-    """Most items ever journalled but not yet taken by the decoder."""
+    """Most journalled frames ever held in memory for the decoder."""
+    spilled: int
+    """Frames the decoder read back from the journal because its backlog was full."""
     backpressure_waits: int
-    """Times the reader stopped reading because the pipeline was full."""
+    """Times the reader stopped reading because the journal writer was behind."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,14 @@ class _Journalled:
 
 
 @dataclass(frozen=True)
+class _Spilled:
+    """Frames ``first_id`` to ``last_id`` of this source are on disk, for the decoder to read back."""
+
+    first_id: int
+    last_id: int
+
+
+@dataclass(frozen=True)
 class _LinkChange:
     state: str
     detail: str
@@ -149,7 +163,7 @@ class _LinkChange:
 
 
 _Entry = Union[tuple[bytes, int], _LinkChange]
-_Published = Union[_Journalled, _LinkChange, None]  # None: the writer has finished
+_Published = Union[_Journalled, _Spilled, _LinkChange, None]  # None: the writer has finished
 
 
 def wall_ns(clock: Clock, t_ns: int) -> int:
@@ -183,9 +197,11 @@ class Capture:
         self._inbox: deque[_Entry] = deque()
         self._outbox: deque[_Published] = deque()
         self._queued_bytes = 0
+        self._in_memory = 0  # _Journalled entries in the outbox
         self._closing = False
         self._stopping = False
-        self._frames = self._commits = self._max_queued = self._max_backlog = self._waits = 0
+        self._pending = 0
+        self._frames = self._commits = self._max_queued = self._max_backlog = self._spilled = self._waits = 0
         self._threads: list[threading.Thread] = []
         if not clock.virtual:
             self._threads = [threading.Thread(target=self._write_loop, name=f"hubrig-journal {source}", daemon=True),
@@ -212,8 +228,7 @@ class Capture:
                     self._room.wait()
 
     def _full(self) -> bool:
-        return not self._closing and (self._queued_bytes >= self.config.queue_bytes
-                                      or len(self._outbox) >= self.config.decode_backlog)
+        return not self._closing and self._queued_bytes >= self.config.queue_bytes
 
     def _on_link(self, state: str, detail: str) -> None:
         change = _LinkChange(state, detail, self.clock.now_ns())
@@ -287,15 +302,27 @@ class Capture:
                             or self.clock.now_ns() - pending[0][1] >= delay_ns):
                 self._hand_over(self._commit(pending))
                 pending = []
+            self._pending = len(pending)
             if stopping:
                 self._hand_over([], None)
                 return
 
     def _hand_over(self, done: list[_Journalled], *then: _Published) -> None:
         with self._lock:
-            self._outbox.extend(done)
+            last = self._outbox[-1] if self._outbox else None
+            on_disk = bool(done) and done[0].frame_id is not None  # a batch is stored whole or not at all
+            if on_disk and (isinstance(last, _Spilled)
+                            or self._in_memory + len(done) > self.config.decode_backlog):
+                first_id = last.first_id if isinstance(last, _Spilled) else done[0].frame_id
+                if isinstance(last, _Spilled):
+                    self._outbox.pop()
+                self._outbox.append(_Spilled(first_id, done[-1].frame_id))
+                self._spilled += len(done)
+            else:
+                self._outbox.extend(done)
+                self._in_memory += len(done)
             self._outbox.extend(then)
-            self._max_backlog = max(self._max_backlog, len(self._outbox))
+            self._max_backlog = max(self._max_backlog, self._in_memory)
             self._to_decode.notify()
 
     # decode and publish ----------------------------------------------------------------------
@@ -305,14 +332,50 @@ class Capture:
             with self._lock:
                 while not self._outbox:
                     self._to_decode.wait()
-                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), self.DECODE_BATCH))]
-                self._room.notify_all()
-            try:
-                self._publish([entry for entry in batch if entry is not None])
-            except Exception:  # a subscriber's bug must not end the capture
-                log.exception("%s: publishing failed; capture continues", self.source)
-            if batch and batch[-1] is None:
+                batch: list[_Published] = []
+                while self._outbox and len(batch) < self.DECODE_BATCH:
+                    entry = self._outbox.popleft()
+                    batch.append(entry)
+                    if isinstance(entry, _Spilled):
+                        break
+                self._in_memory -= sum(isinstance(entry, _Journalled) for entry in batch)
+            last = batch[-1]
+            self._publish_safely([e for e in batch if isinstance(e, (_Journalled, _LinkChange))])
+            if isinstance(last, _Spilled):
+                self._read_back(last)
+            elif last is None:  # the writer has finished, and everything before it is published
                 return
+
+    def _read_back(self, spilled: _Spilled) -> None:
+        """Decode and publish spilled frames, read back from the journal in batches."""
+        since = spilled.first_id - 1
+        while since < spilled.last_id:
+            try:
+                frames = self.journal.frames(since_id=since, until_id=spilled.last_id, source=self.source,
+                                             direction="in", limit=self.DECODE_BATCH)
+            except sqlite3.Error:
+                log.exception("%s: cannot read frames %d to %d back from the journal; they are kept there "
+                              "but not published", self.source, since + 1, spilled.last_id)
+                return
+            if not frames:
+                return
+            since = frames[-1].id
+            self._publish_safely([_Journalled(self._item(f), f.t_ns, f.id, None) for f in frames])
+
+    def _item(self, frame: JournalFrame) -> Item:
+        """The framing item of a journalled frame: as framed then, from what was stored with it."""
+        if frame.kind == "notification" and frame.record is not None:
+            fields = dict(frame.record)
+            return Notification(str(fields.pop("notification", "")), fields, frame.raw)
+        if frame.kind == "garbage":
+            return FramingError(frame.error or "", frame.raw)
+        return self.framing.parse(frame.raw)
+
+    def _publish_safely(self, entries: list[_Journalled | _LinkChange]) -> None:
+        try:
+            self._publish(entries)
+        except Exception:  # a subscriber's bug must not end the capture
+            log.exception("%s: publishing failed; capture continues", self.source)
 
     def decode(self, payload: bytes) -> tuple[Record | None, str | None, int | None]:
         """Decode one payload: ``(record, None, None)`` or ``(None, error, offset)``; never raises."""
@@ -389,7 +452,8 @@ class Capture:
 
     def stats(self) -> CaptureStats:
         with self._lock:
-            return CaptureStats(self._frames, self._commits, self._max_queued, self._max_backlog, self._waits)
+            return CaptureStats(self._frames, self._commits, self._pending, self._max_queued, self._max_backlog, self._spilled,
+                                self._waits)
 
     def close(self) -> None:
         """Stop capturing: what was read is framed, journalled (an incomplete last line as
