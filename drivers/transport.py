@@ -56,8 +56,8 @@ class SerialTransport:
 
     READ_TIMEOUT_S = 0.25
     """Longest a blocked read waits before the reader re-checks whether it is closing."""
-    MAX_CHUNK = 1 << 16
-    """Most bytes handed over in one chunk."""
+    MAX_CHUNK = 1 << 14
+    """Most bytes handed over in one chunk (what one read may add to the pipeline's queue)."""
 
     def __init__(self, url: str, baudrate: int, clock: Clock, on_chunk: OnChunk | None = None,
                  on_link: OnLink | None = None, *, reconnect_s: float = 2.0):

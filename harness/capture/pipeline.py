@@ -105,7 +105,7 @@ class CaptureConfig:
     """Commit as soon as this many frames are pending."""
     max_delay_s: float = 0.005
     """Commit at the latest this long after the arrival of the oldest pending frame."""
-    queue_bytes: int = 1 << 16
+    queue_bytes: int = 1 << 14
     """Read but not yet framed: beyond this the reader stops reading until the writer catches up."""
     decode_backlog: int = 8192
     """Journalled frames held in memory for the decoder; beyond this it reads them back from the journal."""
@@ -258,8 +258,12 @@ class Capture:
         """Journal ``pending`` in one transaction; a failure is carried to the plan, not raised."""
         if not pending:
             return []
-        rows = [NewFrame("in", t_ns, wall_ns(self.clock, t_ns), item.raw, self.source, *_kind(item))
-                for item, t_ns in pending]
+        walls: dict[int, int] = {}  # the frames of one chunk share its instant
+        rows = []
+        for item, t_ns in pending:
+            if t_ns not in walls:
+                walls[t_ns] = wall_ns(self.clock, t_ns)
+            rows.append(NewFrame("in", t_ns, walls[t_ns], item.raw, self.source, *_kind(item)))
         try:
             ids: list[int | None] = list(self.journal.append_many(rows))
             error = None
