@@ -196,6 +196,10 @@ def _silent(waited_s: float, allowed_s: float) -> None:
 class InProcessTransport:
     """The virtual rig's link: device writes reach the driver at the current virtual instant.
 
+    Also the link for a source whose library reads the port itself and hands over what it read
+    (bellows' frame callback): :meth:`device_write` stamps each hand-over with the clock's instant
+    (virtual or real) and delivers it on the caller's thread.
+
     Bytes the device writes before the driver has started are kept, with their instants, and
     delivered on :meth:`start`. Host writes go to every :meth:`on_host_write` callback; with
     none registered they are lost, as on a serial line with nothing plugged in.

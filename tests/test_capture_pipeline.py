@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hubrig.drivers.itch import open_itch
-from hubrig.drivers.transport import LOST, RESTORED, PtyPair, SerialTransport
+from hubrig.drivers.transport import LOST, RESTORED, InProcessTransport, PtyPair, SerialTransport
 from hubrig.harness.capture.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, EventBus
-from hubrig.harness.capture.framing import GfiFraming, Item
+from hubrig.harness.capture.framing import DatagramFraming, GfiFraming, Item
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
-from hubrig.harness.capture.pipeline import Capture, CaptureConfig, OnChunk, OnLink
+from hubrig.harness.capture.pipeline import Capture, CaptureConfig, DecodeError, OnChunk, OnLink
 from hubrig.harness.capture.storm import (LINE_BYTES, StormWriter, capture_child, journalled_seqs, storm_line,
                                           storm_record)
 from hubrig.harness.clock import NS_PER_S, RealClock, VirtualClock
@@ -308,4 +308,47 @@ def test_a_fast_socket_storm_keeps_the_pipeline_within_its_bounds(tmp_path):
         conn.close()
         server.close()
         journal.close()
+        clock.close()
+
+
+@pytest.mark.parametrize("virtual", [True, False])
+def test_a_source_that_hands_over_whole_frames_is_captured_with_its_own_kinds(tmp_path, virtual):
+    """How the HAN stick reuses the pipeline: its library hands over whole frames from its own
+    thread; they are stamped, journalled under the source's kind, decoded and published under
+    the event kinds its decoder's records call for, also when they are read back from the journal."""
+
+    hold = threading.Event()  # in real time the decoder waits until all is sent: its backlog goes to disk
+    if virtual:
+        hold.set()
+
+    def decode(frame: bytes) -> dict:
+        assert hold.wait(30)
+        if frame[0] != 0x01:
+            raise DecodeError(f"unknown frame id {frame[0]:02X}", 0)
+        return {"name": "energyScanResult", "channel": frame[1]}
+
+    clock = VirtualClock() if virtual else RealClock()
+    journal = Journal(tmp_path / JOURNAL_FILENAME)
+    bus = EventBus(clock)
+    link = InProcessTransport(clock, name="ncp")
+    capture = Capture(link, DatagramFraming(), journal, bus, clock, decode, source="han",
+                      config=CaptureConfig(batch_frames=2, max_delay_s=0.001, decode_backlog=2),
+                      frame_kind="ezsp8", event_kind=lambda record: f"han_{record['name']}")
+    frames = [bytes([0x01, channel]) for channel in range(11, 27)] + [b"\x7f\x00"]
+    sender = threading.Thread(target=lambda: [link.device_write(f) for f in frames])
+    sender.start()
+    sender.join(30)
+    hold.set()
+    capture.close()
+    assert virtual or capture.stats().spilled > 0
+    events = bus.events()
+    assert [(e.kind, e.data.get("channel")) for e in events] == [
+        *[("han_energyScanResult", c) for c in range(11, 27)], (FRAME_ERROR, None)]
+    assert events[-1].data["error"] == "unknown frame id 7F" and events[-1].data["offset"] == 0
+    stored = journal.frames()
+    assert [(f.kind, f.source, f.raw) for f in stored] == [("ezsp8", "han", f) for f in frames]
+    assert [e.journal_id for e in events] == [f.id for f in stored]
+    assert stored[0].record == {"name": "energyScanResult", "channel": 11} and stored[-1].error
+    journal.close()
+    if isinstance(clock, RealClock):
         clock.close()

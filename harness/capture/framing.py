@@ -184,6 +184,23 @@ class GfiFraming:
         return FramingError("unrecognised line", body)
 
 
+class DatagramFraming:
+    """Each chunk is one whole frame: for sources whose library delimits frames itself (bellows
+    hands over whole EZSP frames), captured through the same pipeline as a byte stream."""
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        return [Frame(bytes(chunk), bytes(chunk))] if chunk else []
+
+    def flush(self) -> list[Item]:
+        return []
+
+    def encode(self, payload: bytes) -> bytes:
+        return bytes(payload)
+
+    def parse(self, raw: bytes) -> Item:
+        return Frame(bytes(raw), bytes(raw))
+
+
 FRAMINGS: dict[str, type] = {"gfi": GfiFraming}
 
 

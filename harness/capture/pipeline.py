@@ -8,9 +8,12 @@
                    garbage)          durable)
 
 A :class:`Capture` is configured with a transport, a :class:`~hubrig.harness.capture.framing.LinkFraming`
-and a :data:`Decoder`; the Wired ITCH configures it with GFI framing and the GBCS decoder, and
-any other source (the HAN stick) with its own. Each frame is journalled with its ``source`` and
-``kind`` (``frame``, ``notification``, ``garbage``) before it is decoded, and stamped with the
+and a :data:`Decoder`; the Wired ITCH configures it with GFI framing and the GBCS decoder. A
+source whose library owns the port and hands over whole frames (the HAN stick through bellows)
+uses an :class:`~hubrig.drivers.transport.InProcessTransport` it feeds from that library's
+callback, :class:`~hubrig.harness.capture.framing.DatagramFraming`, its own decoder, its own
+journal ``frame_kind`` and ``event_kind``. Each frame is journalled with its ``source`` and kind
+(``frame_kind``, ``notification``, ``garbage``) before it is decoded, and stamped with the
 instant its last chunk arrived, which the transport took before anyone looked at the bytes.
 
 In real time (a :class:`~hubrig.harness.clock.RealClock`) three threads share the work:
@@ -180,7 +183,8 @@ class Capture:
     JOIN_S = 10.0
 
     def __init__(self, transport: Transport, framing: LinkFraming, journal: Journal, bus: EventBus, clock: Clock,
-                 decoder: Decoder, *, source: str, config: CaptureConfig = CaptureConfig()):
+                 decoder: Decoder, *, source: str, config: CaptureConfig = CaptureConfig(),
+                 frame_kind: str = "frame", event_kind: Callable[[Record], str] | None = None):
         self.transport = transport
         self.framing = framing
         self.journal = journal
@@ -189,6 +193,9 @@ class Capture:
         self.decoder = decoder
         self.source = source
         self.config = config
+        self.frame_kind = frame_kind
+        """The journal kind of a framed frame (``frame`` for GBCS; e.g. ``ezsp8`` for a HAN stick's)."""
+        self._event_kind = event_kind
         self._last_chunk_ns = clock.now_ns()
         self._lock = threading.Lock()
         self._to_write = threading.Condition(self._lock)
@@ -263,7 +270,7 @@ class Capture:
         for item, t_ns in pending:
             if t_ns not in walls:
                 walls[t_ns] = wall_ns(self.clock, t_ns)
-            rows.append(NewFrame("in", t_ns, walls[t_ns], item.raw, self.source, *_kind(item)))
+            rows.append(NewFrame("in", t_ns, walls[t_ns], item.raw, self.source, *self._kind(item)))
         try:
             ids: list[int | None] = list(self.journal.append_many(rows))
             error = None
@@ -273,6 +280,14 @@ class Capture:
             self._frames += len(rows)
             self._commits += 1
         return [_Journalled(item, t_ns, frame_id, error) for (item, t_ns), frame_id in zip(pending, ids)]
+
+    def _kind(self, item: Item) -> tuple[str, tuple[Record | None, str | None] | None]:
+        """The journal kind of ``item`` and its outcome when framing already decided it."""
+        if isinstance(item, Frame):
+            return self.frame_kind, None
+        if isinstance(item, Notification):
+            return "notification", ({"notification": item.name, **item.fields}, None)
+        return "garbage", (None, item.error)
 
     def _write_loop(self) -> None:
         pending: list[tuple[Item, int]] = []
@@ -407,7 +422,8 @@ class Capture:
                 if entry.frame_id is not None:
                     results.append((entry.frame_id, record, error))
                 if record is not None:
-                    kind, data = FRAME, {**record, "payload_hex": item.payload.hex().upper()}
+                    kind = FRAME if self._event_kind is None else self._event_kind(record)
+                    data = {**record, "payload_hex": item.payload.hex().upper()}
                 else:
                     kind, data = FRAME_ERROR, _rejected("decode", error or "", item.raw, offset)
             elif isinstance(item, Notification):
@@ -478,15 +494,6 @@ class Capture:
                 thread.join(self.JOIN_S)
                 if thread.is_alive():
                     log.warning("%s: %s did not finish within %g s", self.source, thread.name, self.JOIN_S)
-
-
-def _kind(item: Item) -> tuple[str, tuple[Record | None, str | None] | None]:
-    """The journal kind of ``item`` and its outcome when framing already decided it."""
-    if isinstance(item, Frame):
-        return "frame", None
-    if isinstance(item, Notification):
-        return "notification", ({"notification": item.name, **item.fields}, None)
-    return "garbage", (None, item.error)
 
 
 def _rejected(stage: str, error: str, raw: bytes, offset: int | None) -> dict[str, object]:
