@@ -52,6 +52,14 @@ class Itch:
         self.capture = Capture(transport, framing, journal, bus, clock, gbcs_decoder(decoder), source=name,
                                config=capture)
 
+    def identify(self) -> str:
+        """The Wired ITCH has no identity query: say which link it is on."""
+        return f"Wired ITCH on {self.transport.name} (no identity query)"
+
+    def describe(self) -> dict[str, str]:
+        """Where the link is, for the results."""
+        return {"resource": self.transport.name}
+
     def send(self, payload: bytes) -> int:
         """Frame ``payload``, journal it (direction "out") and write it; returns its journal id."""
         return self.capture.send(payload)
