@@ -164,7 +164,14 @@ def report(runs: list[tuple[dict, dict, float]], args: argparse.Namespace) -> st
         "stamps (framing and journal commits run on the journal writer's thread, decoding on the "
         "decoder's), so what is left is "
         "the CPU scheduler and the GIL: when other processes load the cores, the floor's tail grows "
-        "the same way. On a bench PC, run the harness without other CPU-heavy work.",
+        "the same way. On a bench PC, run the harness without other CPU-heavy work. A 1-minute load "
+        f"average above {os.cpu_count()} means other jobs (on the development machine: other sessions' "
+        "test runs) were competing for the cores.",
+        "",
+        "Earlier figures, before the capture pipeline (a delivery thread committing one frame at a time): "
+        "on a quiet machine (load 0.2 to 0.3, 2026-11-22) capture-stack p99 0.19 to 0.61 ms against a "
+        "floor p99 of 0.16 to 0.17 ms; with other jobs loading both cores, capture p99 0.85 to 2.0 ms "
+        "against a floor p99 of 0.35 to 2.6 ms.",
         "",
     ])
 

@@ -274,7 +274,7 @@ class Capture:
         try:
             ids: list[int | None] = list(self.journal.append_many(rows))
             error = None
-        except (sqlite3.Error, ValueError) as exc:
+        except Exception as exc:  # a full disk, a closed journal: the plan still gets the frames, and why
             ids, error = [None] * len(rows), f"journal write failed: {exc}"
         else:
             self._frames += len(rows)
@@ -372,14 +372,15 @@ class Capture:
             try:
                 frames = self.journal.frames(since_id=since, until_id=spilled.last_id, source=self.source,
                                              direction="in", limit=self.DECODE_BATCH)
-            except sqlite3.Error:
+                entries = [_Journalled(self._item(f), f.t_ns, f.id, None) for f in frames]
+            except Exception:
                 log.exception("%s: cannot read frames %d to %d back from the journal; they are kept there "
                               "but not published", self.source, since + 1, spilled.last_id)
                 return
             if not frames:
                 return
             since = frames[-1].id
-            self._publish_safely([_Journalled(self._item(f), f.t_ns, f.id, None) for f in frames])
+            self._publish_safely(entries)
 
     def _item(self, frame: JournalFrame) -> Item:
         """The framing item of a journalled frame: as framed then, from what was stored with it."""
