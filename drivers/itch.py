@@ -43,14 +43,25 @@ class Itch:
 
     def __init__(self, transport: Transport, framing: LinkFraming, journal: Journal, bus: EventBus, clock: Clock,
                  decoder: Decoder, name: str = "itch", capture: CaptureConfig = CaptureConfig()):
-        self.transport = transport
-        self.framing = framing
-        self.journal = journal
-        self.bus = bus
-        self.clock = clock
         self.name = name
         self.capture = Capture(transport, framing, journal, bus, clock, gbcs_decoder(decoder), source=name,
                                config=capture)
+
+    @property
+    def transport(self) -> Transport:
+        return self.capture.transport
+
+    @property
+    def framing(self) -> LinkFraming:
+        return self.capture.framing
+
+    @property
+    def journal(self) -> Journal:
+        return self.capture.journal
+
+    @property
+    def bus(self) -> EventBus:
+        return self.capture.bus
 
     def identify(self) -> str:
         """The Wired ITCH has no identity query: say which link it is on."""
