@@ -206,7 +206,8 @@ def report(args: argparse.Namespace, alone: dict[str, float], rates: dict[str, d
         "because backpressure had stopped the reader: a pty buffers a few KiB, a loopback TCP connection "
         "megabytes (autotuned), and the same after 1 s or 2 s of storm, so the loss is bounded by buffers, "
         "not by how long the storm lasted. The rest, read but not yet on disk, is the pipeline's own share: "
-        "at most the queue (16 KiB), one read (16 KiB) and the pending batch.", "",
+        "at most what the journal writer has taken and not yet committed (up to 16 KiB plus one 16 KiB read) "
+        "and the queue behind it (as much again), so at most 64 KiB (2,730 of these 24-byte frames).", "",
         "Before (issue 8 item 7: an unbounded queue in front of the journal, one commit per frame): "
         "~3,000 to 4,500 frames/s with decoding; at ~3,000 frames/s 2 of 30,000 frames lost on SIGKILL; "
         "a `socket://` link at ~100,000 frames/s lost 97% of its frames on SIGKILL, with 460 MB queued."]

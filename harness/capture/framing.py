@@ -18,7 +18,7 @@ exhaust memory.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace, field
+from dataclasses import dataclass, field
 from typing import Protocol, Union
 
 
@@ -130,8 +130,7 @@ class GfiFraming:
         """The item a complete GFI line (with its line end) frames to; the stream is untouched."""
         body = raw[:-1] if raw.endswith(b"\n") else raw
         body = body[:-1] if body.endswith(b"\r") else body
-        item = self._frame(body) if body.startswith(self.PREFIX) else self._other(body)
-        return replace(item, raw=raw)
+        return self._frame(body, raw) if body.startswith(self.PREFIX) else self._other(body, raw)
 
     def _overlong(self) -> FramingError:
         raw = bytes(self._buffer[:self.max_line])
@@ -151,37 +150,37 @@ class GfiFraming:
             return
         at = body.find(self.PREFIX)
         if at < 0:
-            item = self._other(body)
-        else:
-            if at > 0:
-                out.append(FramingError("garbage before GBCS frame", body[:at]))
-                body = body[at:]
-            item = self._frame(body)
-        out.append(replace(item, raw=item.raw + end))
+            out.append(self._other(body, body + end))
+            return
+        if at > 0:
+            out.append(FramingError("garbage before GBCS frame", body[:at]))
+            body = body[at:]
+        out.append(self._frame(body, body + end))
 
-    def _frame(self, body: bytes) -> Item:
+    def _frame(self, body: bytes, raw: bytes) -> Item:
+        """The frame on line ``body``; ``raw`` (the line with its end) is what the item keeps."""
         rest = body[len(self.PREFIX):]
         length_text, sep, hex_text = rest.partition(b":")
         if not sep or not length_text.isdigit() or len(length_text) > self.MAX_LENGTH_DIGITS:
-            return FramingError("bad length field in GBCS frame", body)
+            return FramingError("bad length field in GBCS frame", raw)
         if not hex_text or len(hex_text) % 2 or not _HEX.issuperset(hex_text):
-            return FramingError("payload is not an even number of hex digits", body)
+            return FramingError("payload is not an even number of hex digits", raw)
         payload = bytes.fromhex(hex_text.decode("ascii"))
         if len(payload) != int(length_text):
             return FramingError(f"length field says {int(length_text)} bytes, payload has "
-                                f"{len(payload)}", body)
-        return Frame(payload, body)
+                                f"{len(payload)}", raw)
+        return Frame(payload, raw)
 
-    def _other(self, body: bytes) -> Item:
+    def _other(self, body: bytes, raw: bytes) -> Item:
         try:
             text = body.decode("ascii")
         except UnicodeDecodeError:
-            return FramingError("unrecognised line (not ASCII)", body)
+            return FramingError("unrecognised line (not ASCII)", raw)
         for name, pattern in self.notifications.items():
             m = pattern.search(text)
             if m:
-                return Notification(name, m.groupdict(), body)
-        return FramingError("unrecognised line", body)
+                return Notification(name, m.groupdict(), raw)
+        return FramingError("unrecognised line", raw)
 
 
 class DatagramFraming:

@@ -440,8 +440,7 @@ class Capture:
                 self.journal.set_decoded_many(results)
             except sqlite3.Error as exc:  # the raw frames are durable; the decodes can be redone from them
                 log.warning("%s: could not journal %d decode(s): %s", self.source, len(results), exc)
-        for kind, data, t_ns, frame_id in events:
-            self.bus.publish(kind, self.source, data, t_ns=t_ns, journal_id=frame_id)
+        self.bus.publish_many(self.source, events)
 
     # the plan's side -------------------------------------------------------------------------
 
