@@ -63,6 +63,10 @@ class Itch:
     def bus(self) -> EventBus:
         return self.capture.bus
 
+    @property
+    def clock(self) -> Clock:
+        return self.capture.clock
+
     def identify(self) -> str:
         """The Wired ITCH has no identity query: say which link it is on."""
         return f"Wired ITCH on {self.transport.name} (no identity query)"
