@@ -352,3 +352,10 @@ def test_a_source_that_hands_over_whole_frames_is_captured_with_its_own_kinds(tm
     journal.close()
     if isinstance(clock, RealClock):
         clock.close()
+
+
+@pytest.mark.parametrize("field, value", [("batch_frames", 0), ("queue_bytes", -1), ("decode_backlog", 0),
+                                          ("max_delay_s", float("nan")), ("max_delay_s", -0.1), ("max_delay_s", 60)])
+def test_capture_bounds_must_be_sane(field, value):
+    with pytest.raises(ValueError, match=f"capture {field}"):
+        CaptureConfig(**{field: value})
