@@ -359,3 +359,31 @@ def test_a_source_that_hands_over_whole_frames_is_captured_with_its_own_kinds(tm
 def test_capture_bounds_must_be_sane(field, value):
     with pytest.raises(ValueError, match=f"capture {field}"):
         CaptureConfig(**{field: value})
+
+
+class BrokenFraming(GfiFraming):
+    """A framing with bugs: it raises on a chunk with ``boom`` in it, and when flushed."""
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        if b"boom" in chunk:
+            raise RuntimeError("framing bug")
+        return super().feed(chunk)
+
+    def flush(self) -> list[Item]:
+        raise RuntimeError("flush bug")
+
+
+@pytest.mark.parametrize("virtual", [True, False])
+def test_a_framing_bug_is_journalled_and_reported_and_capture_goes_on(tmp_path, virtual):
+    rig = Rig(tmp_path, CaptureConfig(max_delay_s=0.001), virtual=virtual, framing=BrokenFraming())
+    try:
+        rig.link.feed(b"boom\r\n", rig.clock.now_ns())
+        rig.link.feed(storm_line(3), rig.clock.now_ns())
+        rig.capture.close()
+        assert [(e.kind, e.data.get("error"), e.data.get("seq")) for e in rig.events()] == [
+            (FRAME_ERROR, "framing failed: RuntimeError: framing bug", None), (FRAME, None, 3),
+            (FRAME_ERROR, "framing failed at the end of the stream: RuntimeError: flush bug", None)]
+        assert [(f.kind, f.raw) for f in rig.journal.frames()] == [("garbage", b"boom\r\n"), ("frame", storm_line(3)),
+                                                                  ("garbage", b"")]
+    finally:
+        rig.close()

@@ -259,7 +259,11 @@ class Capture:
 
     def _flush(self) -> list[tuple[Item, int]]:
         """A line the stream ended in the middle of (link lost, capture closed), as of its last chunk."""
-        return [(item, self._last_chunk_ns) for item in self.framing.flush()]
+        try:
+            items = self.framing.flush()
+        except Exception as exc:
+            items = [FramingError(f"framing failed at the end of the stream: {type(exc).__name__}: {exc}", b"")]
+        return [(item, self._last_chunk_ns) for item in items]
 
     def _commit(self, pending: list[tuple[Item, int]]) -> list[_Journalled]:
         """Journal ``pending`` in one transaction; a failure is carried to the plan, not raised."""
@@ -480,6 +484,8 @@ class Capture:
         such), decoded and published before this returns. The journal stays open (it belongs
         to the run)."""
         with self._lock:
+            if self._closing:
+                return
             self._closing = True  # the reader must not wait for room it will never get
             self._room.notify_all()
         self.transport.close()
