@@ -12,7 +12,9 @@ A framing is fed arbitrary chunks and returns, in order, :class:`Frame`, :class:
 and :class:`FramingError` items; the same bytes give the same items however they are chunked.
 Garbage is reported and skipped up to the next line end; a line longer than ``max_line`` is
 reported (its first ``max_line`` bytes kept) and dropped, so a device streaming junk cannot
-exhaust memory.
+exhaust memory. ``parse`` frames one stored frame's bytes on their own (the capture pipeline's
+decoder reads frames back from the journal with it). :class:`DatagramFraming` is for sources
+whose library delimits frames itself: each chunk is one frame.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ Item = Union[Frame, Notification, FramingError]
 
 
 class LinkFraming(Protocol):
-    """What a driver needs from a framing."""
+    """What the capture pipeline needs from a framing."""
 
     def feed(self, chunk: bytes) -> list[Item]: ...
 
