@@ -205,7 +205,7 @@ def report(args: argparse.Namespace, alone: dict[str, float], rates: dict[str, d
     lines += [
         "", "In every kill the journal held exactly the storm's first frames, byte for byte, in order. "
         "A lost frame is one the storm writer had handed to the kernel that the journal does not hold. "
-        "Most of them sat in the kernel's buffers (the tty's input queue, read with `FIONREAD`; the "
+        "Some of them (on the socket, nearly all) sat in the kernel's buffers (the tty's input queue, read with `FIONREAD`; the "
         "connection's queues in `/proc/net/tcp`, read just before the kill), never read by the harness "
         "because backpressure had stopped the reader: a pty buffers a few KiB, a loopback TCP connection "
         "megabytes (autotuned), and the same after 1 s or 2 s of storm, so the loss is bounded by buffers, "
