@@ -106,7 +106,7 @@ class CaptureConfig:
 
     batch_frames: int = 512
     """Commit as soon as this many frames are pending."""
-    max_delay_s: float = 0.005
+    max_delay_s: float = 0.002
     """Commit at the latest this long after the arrival of the oldest pending frame."""
     queue_bytes: int = 1 << 14
     """Read but not yet framed: beyond this the reader stops reading until the writer catches up."""
