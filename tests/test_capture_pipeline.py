@@ -388,3 +388,17 @@ def test_a_framing_bug_is_journalled_and_reported_and_capture_goes_on(tmp_path, 
                                                                   ("garbage", b"")]
     finally:
         rig.close()
+
+
+def test_a_transport_that_cannot_start_leaves_no_capture_thread_behind(tmp_path):
+    class Refusing(FedTransport):
+        def start(self, on_chunk: OnChunk, on_link: OnLink | None = None) -> None:
+            raise RuntimeError("port busy")
+
+    clock = RealClock()
+    before = {t.name for t in threading.enumerate()}
+    with Journal(tmp_path / JOURNAL_FILENAME) as journal, pytest.raises(RuntimeError, match="port busy"):
+        Capture(Refusing(), GfiFraming(), journal, EventBus(clock), clock, storm_record, source="refused")
+    assert clock.wait_until(lambda: not [t for t in threading.enumerate()
+                                         if t.name.endswith(" refused") and t.name not in before], 10)
+    clock.close()

@@ -215,7 +215,13 @@ class Capture:
                              threading.Thread(target=self._decode_loop, name=f"hubrig-decode {source}", daemon=True)]
             for thread in self._threads:
                 thread.start()
-        transport.start(self._on_chunk, self._on_link)
+        try:
+            transport.start(self._on_chunk, self._on_link)
+        except BaseException:
+            with self._lock:  # let the threads end rather than wait for a link that never started
+                self._closing = self._stopping = True
+                self._to_write.notify()
+            raise
 
     # the transport's side --------------------------------------------------------------------
 
