@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
-from hubrig.harness.results.store import Trial
+from hubrig.testplans.outage_results import Trial
 
 POA_NOTIFICATION = "AD1"
 CH_PRA_NOTIFICATION = "CH-PRA"

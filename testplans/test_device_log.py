@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from hubrig.fixtures.recording import frame_ids
+from hubrig.harness.gbcs.clockstatus import NOT_SPECIFIED, doubtful_marks
 from hubrig.harness.rig.commands import DEVICE_LOG_CHANGED, CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("historic_device_log")
@@ -59,6 +60,7 @@ def backups(ccs: CommandSender) -> tuple[dict[str, str], list[tuple[str, str]], 
 
 
 def joined(row: dict) -> bool:
+    """Status bit 0, "authorised on PAN" (class 104 active_devices; RTDS shows ``11001000``)."""
     return row["status"][:1] == "1"
 
 
@@ -105,12 +107,16 @@ def insane_fields(row: dict, eui: str, read_at: datetime, evidence: str) -> list
             bad.append(f"last_communication {last} is after the read ({read_at.isoformat()})")
     elif not isinstance(last, dict):
         bad.append(f"last_communication {last!r} is not a date-time")
+    elif marks := doubtful_marks(last.get("clock_status", NOT_SPECIFIED)):
+        bad.append(f"last_communication is marked {', '.join(marks)} by the CH")
     for name in ("hops", "tx_failures", "tx_successes", "app_version", "stack_version"):
         if not (isinstance(row.get(name), int) and 0 <= row[name] <= 255):
             bad.append(f"{name} {row.get(name)!r} is not an unsigned byte")
     return [f"{b} ({evidence})" for b in bad]
 
 
+@pytest.mark.measures("ccs06_drops_removed_esme", "historic_log_keeps_removed_esme", "ccs06_entry_fields_sane",
+                      "restored_esme_keeps_its_key")
 def test_sr8_9_remove_then_restore_the_esme(ccs, rig, itch, clock, esme_install_code, measure):
     esme = rig.rig.dut.esme.eui
     rows, _ = active(ccs)
@@ -157,6 +163,7 @@ def churn_euis(rig, n: int, block: int = 0) -> list[str]:
     return [f"{base | 0xF000 | block << 8 | i:016X}" for i in range(n)]
 
 
+@pytest.mark.measures("historic_log_keeps_newest_15")
 def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock, measure):
     euis = churn_euis(rig, HISTORIC_MAX + 2)
     for eui in euis:
@@ -169,7 +176,7 @@ def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock, 
     kept = [e for e, _ in historic]
     measure.check("historic_log_keeps_newest_15",
                   len(kept) <= HISTORIC_MAX and kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], value=len(kept),
-                  unit="entries", evidence=frame_ids(ex),
+                  unit="entry", evidence=frame_ids(ex),
                   rule=f"CRP535: at most {HISTORIC_MAX} historic entries, the oldest overwritten")
     assert len(kept) <= HISTORIC_MAX, f"historic log holds {len(kept)} entries, over {HISTORIC_MAX} ({ex.evidence})"
     assert kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], (

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubrig.harness.clock import seconds
-from hubrig.harness.results.stats import TrialTiming, latency_table
+from hubrig.testplans.outage_results import TrialTiming, latency_table
 from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
                                      alert_time, code_text, esme_reboot, is_poa, is_pra, observe_outage)
 
@@ -68,7 +68,7 @@ def clock_tolerance(rig) -> float:
 
 def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
     """Record one outage: the trial, its latencies per limit set and the GBCS rules."""
-    measure.trial(obs.trial())
+    measure.record(obs.trial())
     outage = obs.outage_s
     ev_poa = [e.journal_id for e in obs.poas if e.journal_id is not None]
     ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []
@@ -117,18 +117,23 @@ def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
                      "no signature checked: is the ESME's DS certificate in the rig's key store?",
                      evidence=evidence, trial=obs.index)
         return
-    measure.check("pra_signature", all(checked), value=str(checked), evidence=evidence, trial=obs.index,
+    verified = sum(map(bool, checked))
+    measure.check("pra_signature", all(checked), evidence=evidence, trial=obs.index,
+                  value="signature verified" if all(checked) else f"signature INVALID ({len(checked) - verified} of "
+                                                                   f"{len(checked)} checks failed)",
                   outage_s=obs.outage_s, rule="ECS80 is a critical alert, signed by the ESME: the signature "
                                               "verifies against its DS certificate [GBCS]")
 
 
 @scheduled(SHORT_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_short_outage(observe, measure, rig):
     """A 60 s interruption is not a reportable outage: no POA may arrive; an 8F35 PRA must."""
     judge_outage(measure, observe(SHORT_OUTAGE_S), clock_tolerance(rig))
 
 
 @scheduled(LONG_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_long_outage(observe, measure, rig):
     """A 4-minute outage: a POA and an 8F36 PRA carrying the measured cut and restore times."""
     judge_outage(measure, observe(LONG_OUTAGE_S), clock_tolerance(rig))
@@ -155,6 +160,7 @@ def _timer_figures(measure, observations: list[Observation]) -> None:
 
 
 @scheduled(*BOUNDARY_SWEEP_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_three_minute_boundary(observe, measure, rig):
     """Outages just below and above 180 s land on the right side; the timer's accuracy is reported."""
     observations = []
@@ -166,6 +172,7 @@ def test_three_minute_boundary(observe, measure, rig):
 
 
 @pytest.mark.virtual_only
+@pytest.mark.measures("three_minute_timer_s")
 def test_three_minute_boundary_property(observe, measure, rig):
     """Hypothesis-chosen durations around 180 s (virtual rig: outages cost no wall time)."""
     seen: list[Observation] = []
@@ -191,6 +198,7 @@ def test_three_minute_boundary_property(observe, measure, rig):
 
 
 @scheduled(LONG_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_ordering(observe, measure, rig):
     """A long outage: both alerts arrive, and whether the PRA overtook its POA is recorded as an
     observation with its evidence."""
@@ -201,6 +209,7 @@ def test_ordering(observe, measure, rig):
 
 
 @pytest.mark.rig_time(TRIAL_OUTAGE_S + EXPECTED_ALERT_WAIT_S + SETTLE_S, per_trial=True)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_repeated_trials(request, observe, measure, rig):
     """``--trials N`` outages of 6.5 minutes: latency percentiles and delivery ratio per limit set."""
     n = int(request.config.getoption("trials", None) or 5)
@@ -243,6 +252,7 @@ def _attribute(pras, cuts_wall) -> list:
 
 
 @pytest.mark.rig_time(FLAP_COUNT * (FLAP_OFF_S + FLAP_ON_S) + EXPECTED_ALERT_WAIT_S + SETTLE_S)
+@pytest.mark.measures("pra_latency_s", "poa_count", "alerts_captured", "alert_rate_per_min", "pra_suppressed")
 def test_flapping_supply(request, powered, bus, clock, measure, rig):
     """An alert storm: N interruptions of a few seconds; every emitted alert captured, rate reported."""
     since = bus.mark()
@@ -272,13 +282,13 @@ def test_flapping_supply(request, powered, bus, clock, measure, rig):
     measure.latency("poa_count", len(poas), outage_s=FLAP_OFF_S, evidence=[e.journal_id for e in poas])
     window_min = seconds(end_ns - outages[0][0]) / 60
     captured = len(pras) + len(poas)
-    measure.info("alerts_captured", captured, "alerts", note=f"{len(pras)} PRA(s), {len(poas)} POA(s) for "
+    measure.info("alerts_captured", captured, "alert", note=f"{len(pras)} PRA(s), {len(poas)} POA(s) for "
                                                              f"{FLAP_COUNT} interruptions")
     measure.info("alert_rate_per_min", round(captured / window_min, 3), "alerts/min",
                  note=f"over {window_min:.1f} min from the first cut to the end of listening")
     truth = rig.ground_truth
     if truth is None:
-        measure.info("pra_suppressed", FLAP_COUNT - len(pras), "alerts",
+        measure.info("pra_suppressed", FLAP_COUNT - len(pras), "alert",
                      note="interruptions without a captured PRA (suppressed by the device or lost)")
         return
     def flapping(e) -> bool:
@@ -287,7 +297,7 @@ def test_flapping_supply(request, powered, bus, clock, measure, rig):
     emitted = [e for e in truth.on_link() if flapping(e) and e.kind in ("poa", "alert")]
     emitted_pras = [e for e in emitted if e.alert_code in PRA_CODES]
     lost_pras = [e for e in truth.dropped if flapping(e) and e.alert_code in PRA_CODES]
-    measure.info("pra_suppressed", FLAP_COUNT - len(emitted_pras) - len(lost_pras), "alerts",
+    measure.info("pra_suppressed", FLAP_COUNT - len(emitted_pras) - len(lost_pras), "alert",
                  note="interruptions the devices raised no PRA for (ground truth; PRAs lost on the link "
                       "were raised)")
     got = sorted(e.data.get("payload_hex", "") for e in pras)
