@@ -17,6 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 from pydantic_core import PydanticCustomError
 
+from hubrig.harness.virtual.faults import BenchServe
 from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
@@ -323,6 +324,8 @@ class RigFile(_Model):
     state_dir: Path | None = Field(
         default=None, description="where the mains-off marker lives (default ~/.hubrig/state)")
     virtual: VirtualParams = Field(default_factory=VirtualParams)
+    bench: BenchServe | None = Field(default=None, description="how `hubrig bench serve` serves this "
+                                     "virtual rig, and the faults it injects")
 
     @field_validator("state_dir")
     @classmethod
@@ -346,6 +349,8 @@ class RigFile(_Model):
                                 "the harness signs and verifies with")
         if virtual and inst.mains_switch != "supply":
             raise field_problem(("instruments", "mains_switch"), "the virtual rig switches mains with its supply")
+        if not virtual and self.bench is not None:
+            raise field_problem(("bench",), "only a kind: virtual rig file can be served as a bench")
         if virtual and inst.relay is not None:
             raise field_problem(("instruments", "relay"), "the virtual rig has no relay board (its supply "
                                 "switches mains); remove this section")

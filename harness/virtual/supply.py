@@ -22,11 +22,13 @@ import re
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
 from hubrig.harness.clock import Scheduler
+from hubrig.harness.virtual.faults import BenchServe, CommandFault, DroppedSocket
 
 OutputCallback = Callable[[bool, int], None]
 
@@ -128,6 +130,8 @@ class VirtualSupply:
         self._settled = threading.Condition(self._lock)
         self._grammar = self._build_grammar()
         self.closed = False
+        self.ignore_output_off = False
+        """Fault: acknowledge ``OUTP OFF`` (``OUTP?`` says off) but keep the terminals live."""
 
     # -- what the virtual bench uses --------------------------------------------------------
     def on_output(self, callback: OutputCallback) -> None:
@@ -283,6 +287,8 @@ class VirtualSupply:
     def _switch(self, targets: list[int], on: bool) -> None:
         for n in targets:
             self.channels[n].programmed_on = on
+        if not on and self.ignore_output_off:
+            return
         self._pending += 1
         self.scheduler.call_later(self.settle_s, lambda: self._settle(targets, on))
 
@@ -314,23 +320,91 @@ class VirtualSupply:
         self._replies.append("1" if self._pending == 0 else "0")
 
 
-class SupplyServer:
-    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated)."""
+BenchLog = Callable[..., None]
+"""``log(event, **fields)``: where a served supply reports what it did (``hubrig bench serve``)."""
+GARBAGE = b"\xff\xfe\x00#9garbage\x80\x15"
+"""What a garbage reply sends instead of the answer (then the newline)."""
 
-    def __init__(self, supply: VirtualSupply, host: str, port: int):
-        supply_ = supply
+
+class _Hits:
+    """Counts the messages that match one command fault (``skip`` first, then ``times``)."""
+
+    def __init__(self, fault: CommandFault):
+        self.fault, self.command, self.seen = fault, normalise(fault.command), 0
+
+    def hit(self, message: str) -> bool:
+        if not any(normalise(unit).startswith(self.command) for unit in message.split(";")):
+            return False
+        self.seen += 1
+        n = self.seen - self.fault.skip
+        return n >= 1 and (self.fault.times == 0 or n <= self.fault.times)
+
+
+class SupplyFaults:
+    """The SCPI faults of a ``bench:`` section, armed on a :class:`SupplyServer`."""
+
+    def __init__(self, bench: BenchServe):
+        self.late = [_Hits(f) for f in bench.late_replies]
+        self.dropped = [_Hits(f) for f in bench.dropped_sockets]
+        self.garbage = [_Hits(f) for f in bench.garbage_replies]
+
+    def check(self, message: str) -> tuple[float, DroppedSocket | None, bool]:
+        """For one message: (reply delay in s, the dropped-socket fault hitting it, garbage reply?)."""
+        delay = sum(h.fault.delay_s for h in self.late if h.hit(message))
+        dropped = [h.fault for h in self.dropped if h.hit(message)]
+        garbage = any([h.hit(message) for h in self.garbage])
+        return delay, (dropped[0] if dropped else None), garbage
+
+
+class SupplyServer:
+    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated), with
+    optional injected ``faults`` and a ground-truth ``log`` of every message, reply and fault."""
+
+    def __init__(self, supply: VirtualSupply, host: str, port: int, *, faults: SupplyFaults | None = None,
+                 log: BenchLog | None = None):
+        supply_, faults_ = supply, faults
+        log_: BenchLog = log or (lambda event, **fields: None)
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                peer = "%s:%d" % self.client_address[:2]
+                log_("connect", peer=peer)
                 while True:
-                    line = self.rfile.readline(MAX_MESSAGE + 2)
+                    try:
+                        line = self.rfile.readline(MAX_MESSAGE + 2)
+                    except OSError:
+                        line = b""
                     if not line:
+                        log_("disconnect", peer=peer)
                         return
-                    supply_.write(line.decode("ascii", errors="replace").rstrip("\r\n"))
+                    message = line.decode("ascii", errors="replace").rstrip("\r\n")
+                    log_("command", text=message, peer=peer)
+                    delay, dropped, garbage = faults_.check(message) if faults_ else (0.0, None, False)
+                    if dropped is not None:
+                        if dropped.execute:
+                            supply_.write(message)
+                            supply_.take_replies()
+                        log_("fault", fault="dropped_socket", text=message, executed=dropped.execute)
+                        self.request.shutdown(socket.SHUT_RDWR)
+                        return
+                    supply_.write(message)
                     replies = supply_.take_replies()
-                    if replies:
-                        self.wfile.write("".join(r + "\n" for r in replies).encode("ascii", "replace"))
+                    if not replies:
+                        continue
+                    data = "".join(r + "\n" for r in replies).encode("ascii", "replace")
+                    if garbage:
+                        data = GARBAGE + b"\n"
+                        log_("fault", fault="garbage_reply", text=message)
+                    if delay:
+                        log_("fault", fault="late_reply", text=message, delay_s=delay)
+                        time.sleep(delay)
+                    try:
+                        self.wfile.write(data)
+                    except OSError:
+                        log_("disconnect", peer=peer)
+                        return
+                    log_("reply", text=data.decode("ascii", "replace").rstrip("\n"), to=message)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -354,6 +428,7 @@ class SupplyServer:
         self._thread.join(timeout=2)
 
 
-def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0) -> SupplyServer:
+def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0, *,
+              faults: SupplyFaults | None = None, log: BenchLog | None = None) -> SupplyServer:
     """Serve ``supply`` on a TCP socket (``port=0``: any free port; see ``.port``, ``.close()``)."""
-    return SupplyServer(supply, host, port)
+    return SupplyServer(supply, host, port, faults=faults, log=log)
