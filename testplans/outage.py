@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
 from hubrig.harness.results.store import Trial
+from hubrig.harness.rig.bound import step_bound
 
 POA_NOTIFICATION = "AD1"
 OUTAGE_THRESHOLD_S = 180.0
@@ -134,8 +135,17 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
     """Cut mains for ``seconds_``, restore, and collect the alerts the outage produced.
 
     Listening stops ``settle_s`` after every expected alert has arrived (a PRA always; a POA
-    too for outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
+    too for outages of 3 minutes or more), or ``observe_s`` after restoration at the latest. In
+    real time the whole step is bounded by that schedule (:func:`step_bound`), so an instrument
+    that hangs ends it with mains restored.
     """
+    with step_bound(f"{scenario} #{index}", seconds_ + observe_s + settle_s, real_time=not clock.virtual):
+        return _observe(mains, bus, clock, seconds_, scenario=scenario, index=index, observe_s=observe_s,
+                        settle_s=settle_s)
+
+
+def _observe(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int,
+             observe_s: float, settle_s: float) -> Observation:
     since = bus.mark()
     with mains.outage(seconds_) as out:
         pass

@@ -5,6 +5,8 @@ instrument."""
 
 from __future__ import annotations
 
+import os
+
 import json
 from pathlib import Path
 
@@ -163,7 +165,24 @@ def test_probe_flags_a_mains_left_cut(tmp_path, bench):
     (tmp_path / "state" / "bench-r.mains-off").write_text('{"cut_at": "03:00"}')
     rows = {r.name: r for r in probe_rig(write())}
     assert rows["supply"].ok and "Keysight" in rows["supply"].detail
-    assert not rows["mains"].ok and "left cut by a killed run" in rows["mains"].detail
+    marker = tmp_path / "state" / "bench-r.mains-off"
+    assert not rows["mains"].ok and rows["mains"].detail.startswith("MAINS IS STILL OFF on rig 'bench-r'")
+    assert f"marker {marker}" in rows["mains"].detail and "Switch the supply or relay on by hand" in rows["mains"].detail
+
+
+def test_probe_names_a_live_run_holding_the_rig_instead_of_its_marker(tmp_path, bench):
+    from hubrig.harness.rig.lock import RigLock
+
+    write, _ = bench
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "bench-r.mains-off").write_text('{"cut_at": "03:00"}')  # mid-outage, not stale
+    lock = RigLock(tmp_path / "state", "bench-r")
+    lock.acquire()
+    try:
+        rows = {r.name: r for r in probe_rig(write())}
+    finally:
+        lock.release()
+    assert rows["mains"].ok and f"in use by a live run: pid {os.getpid()}" in rows["mains"].detail
 
 
 def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(tmp_path, bench, capsys,
