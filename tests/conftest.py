@@ -57,7 +57,7 @@ instruments:
     voltage: 230.0
     current_limit: 2.0
     frequency: 50.0
-    safety: {{max_voltage: 253.0, max_current: 5.0}}
+    safety: {{max_voltage: 253.0, max_current: 5.0, min_frequency: 45.0, max_frequency: 55.0}}
     verify: false
   itch:
     port: "{port}"
