@@ -37,6 +37,9 @@ def check_rig(args: argparse.Namespace) -> int:
     if args.no_probe:
         return 0
     rows = probe_rig(args.rigfile, realtime=args.realtime)
+    for row in rows:  # mains left off is said first, in full, before the table
+        if row.name == "mains" and not row.ok:
+            console.print(f"[bold red]{escape(row.detail)}[/]", soft_wrap=True)
     table = Table(title=f"rig {escape(rig.name)}: instruments")
     for column in ("instrument", "resource", "answered", "identity or error"):
         table.add_column(column, overflow="fold")
