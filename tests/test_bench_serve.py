@@ -187,3 +187,35 @@ def test_an_instrument_lost_mid_outage_says_mains_is_still_off_and_what_to_do(se
     first = check.stdout.splitlines()[1]
     assert check.returncode == 1 and first.startswith("MAINS IS STILL OFF on rig 'virtual-bench'")
     assert f"marker {marker}" in first and "Switch the supply or relay on by hand" in first
+
+
+def test_a_storm_on_the_itch_link_is_written_numbered_and_logged_batch_by_batch(served):
+    import serial
+
+    from hubrig.harness.capture.framing import Frame, GfiFraming
+
+    bench = served("  storm: {after_s: 0.2, frames_per_s: 2000, seconds: 1.0, payload_bytes: 16}\n")
+    port = serial.serial_for_url(bench.rig.read_text().split("port: ")[1].split()[0], timeout=0.2)
+    try:
+        entries = bench.wait_for(lambda es: any(e["event"] == "storm_end" for e in es), timeout_s=60)
+        framing, frames, idle = GfiFraming(), [], 0
+        while idle < 5:
+            chunk = port.read(65536)
+            idle = 0 if chunk else idle + 1
+            frames += [item for item in framing.feed(chunk) if isinstance(item, Frame)]
+    finally:
+        port.close()
+    (end,) = [e for e in entries if e["event"] == "storm_end"]
+    batches = [e for e in entries if e["event"] == "storm"]
+    assert end["frames"] == 2000 and batches[-1]["last"] == 2000
+    assert [int.from_bytes(f.payload[1:8], "big") for f in frames] == list(range(1, 2001))  # none lost, in order
+
+
+def test_a_garbage_reply_is_refused_by_the_driver_and_named(served):
+    bench = served("  garbage_replies:\n    - {command: \"*IDN?\"}\n")
+    check = subprocess.run([sys.executable, "-m", "hubrig.harness", "rig", "check", str(bench.rig)],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert any(e["fault"] == "garbage_reply" for e in bench.entries("fault"))
+    row = next(line for line in check.stdout.splitlines() if line.startswith("│ supply"))
+    assert "│ no" in row
