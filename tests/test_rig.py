@@ -141,33 +141,38 @@ def test_realtime_is_for_the_virtual_rig_only(tmp_path, bench):
 
 def test_probe_reports_each_instrument_on_its_own(tmp_path, bench):
     write, _ = bench
-    rows = {r.name: r for r in probe_rig(write(resource="TCPIP0::127.0.0.1::1::SOCKET"))}
-    assert not rows["supply"].ok and rows["supply"].resource == "TCPIP0::127.0.0.1::1::SOCKET"
-    assert "Connection refused" in rows["supply"].detail
-    assert rows["itch"].ok and rows["itch"].resource == "loop://"
-    assert rows["mains"].ok
-    assert not rows["limit sets"].ok and "sec-h3.14h" in rows["limit sets"].detail  # a typo is caught
+    rows = {(r.name, r.check): r for r in probe_rig(write(resource="TCPIP0::127.0.0.1::1::SOCKET"))}
+    supply = rows["supply", "identity"]
+    assert not supply.ok and supply.resource == "TCPIP0::127.0.0.1::1::SOCKET"
+    assert "Connection refused" in supply.detail and "instruments.supply.resource" in supply.fix
+    assert rows["itch", "open"].ok and rows["itch", "open"].resource == "loop://"
+    assert rows["itch", "link"].ok and "offers no link-level request" in rows["itch", "link"].detail
+    assert rows["mains", "reachable"].ok
+    limits = rows["limit sets", "known"]
+    assert not limits.ok and "sec-h3.14h" in limits.detail  # a typo is caught
 
 
 def test_probe_reports_a_missing_relay_board(tmp_path, bench):
     write, _ = bench
     path = write()
     path.write_text(path.read_text().replace("  itch:\n", "  relay: {serial: NOPE1, channel: 2}\n  itch:\n"))
-    rows = {r.name: r for r in probe_rig(path)}
-    assert rows["relay"].resource == "USB 16c0:05df serial NOPE1"
-    assert not rows["relay"].ok and "RelayError" in rows["relay"].detail
-    assert rows["supply"].ok  # one silent instrument does not hide the others
+    rows = {(r.name, r.check): r for r in probe_rig(path)}
+    relay = rows["relay", "open"]
+    assert relay.resource == "USB 16c0:05df serial NOPE1"
+    assert not relay.ok and "RelayError" in relay.detail and "instruments.relay" in relay.fix
+    assert all(r.ok for (name, _), r in rows.items() if name == "supply")  # one silent instrument hides no other
 
 
 def test_probe_flags_a_mains_left_cut(tmp_path, bench):
     write, _ = bench
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "bench-r.mains-off").write_text('{"cut_at": "03:00"}')
-    rows = {r.name: r for r in probe_rig(write())}
-    assert rows["supply"].ok and "Keysight" in rows["supply"].detail
+    rows = {(r.name, r.check): r for r in probe_rig(write())}
+    assert rows["supply", "identity"].ok and "Keysight" in rows["supply", "identity"].detail
+    mains = rows["mains", "reachable"]
     marker = tmp_path / "state" / "bench-r.mains-off"
-    assert not rows["mains"].ok and rows["mains"].detail.startswith("MAINS IS STILL OFF on rig 'bench-r'")
-    assert f"marker {marker}" in rows["mains"].detail and "Switch the supply or relay on by hand" in rows["mains"].detail
+    assert not mains.ok and mains.detail.startswith("MAINS IS STILL OFF on rig 'bench-r'")
+    assert f"marker {marker}" in mains.detail and "Switch the supply or relay on by hand" in mains.detail
 
 
 def test_probe_names_a_live_run_holding_the_rig_instead_of_its_marker(tmp_path, bench):
@@ -179,10 +184,11 @@ def test_probe_names_a_live_run_holding_the_rig_instead_of_its_marker(tmp_path, 
     lock = RigLock(tmp_path / "state", "bench-r")
     lock.acquire()
     try:
-        rows = {r.name: r for r in probe_rig(write())}
+        rows = {(r.name, r.check): r for r in probe_rig(write())}
     finally:
         lock.release()
-    assert rows["mains"].ok and f"in use by a live run: pid {os.getpid()}" in rows["mains"].detail
+    mains = rows["mains", "reachable"]
+    assert mains.ok and f"in use by a live run: pid {os.getpid()}" in mains.detail
 
 
 def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(tmp_path, bench, capsys,
@@ -196,7 +202,8 @@ def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(t
     assert "/dev/hubrig-no-such-port" in capsys.readouterr().out
 
 
-def test_rig_check_cli_on_the_virtual_rig(capsys):
+def test_rig_check_cli_on_the_virtual_rig(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["rig", "check", str(VIRTUAL)]) == 0
     out = capsys.readouterr().out
     assert "supply" in out and "itch" in out and "AC6801B" in out
