@@ -218,4 +218,43 @@ def test_a_garbage_reply_is_refused_by_the_driver_and_named(served):
     assert check.returncode == 1
     assert any(e["fault"] == "garbage_reply" for e in bench.entries("fault"))
     row = next(line for line in check.stdout.splitlines() if line.startswith("│ supply"))
-    assert "│ no" in row
+    assert "identity" in row and "FAIL" in row
+
+
+TWO_CUTS = """
+import sys, time
+from hubrig.harness.rig.session import open_rig
+
+with open_rig(sys.argv[1], sys.argv[2]) as session:
+    try:
+        session.mains.cut()
+        print("first cut confirmed", flush=True)
+    except Exception as exc:
+        print("first cut failed:", type(exc).__name__, flush=True)
+    time.sleep(float(sys.argv[3]))  # the late reply arrives while the harness is not listening
+    session.mains.restore()
+    with session.mains.outage(1.0) as outage:
+        pass
+    print("second", outage.cut_ns, outage.restore_ns, flush=True)
+"""
+
+
+@pytest.mark.parametrize("late_s", [3.0, 7.0], ids=["inside-timeout", "past-timeout"])
+def test_after_a_late_opc_the_next_cut_is_stamped_from_its_own_reply_within_the_ground_truth(served, tmp_path,
+                                                                                             late_s):
+    """Issue 8 item 2 end to end: the cut's *OPC? answers late (within, then past, the 5 s timeout);
+    the session resynchronises, and the next cut's confirmed instant is never before the bench
+    really switched, nor later than one exchange after it (a stale '1' would confirm it early)."""
+    bench = served(f"  late_replies:\n    - {{command: \"*OPC?\", skip: 1, delay_s: {late_s}}}\n")
+    child = subprocess.run([sys.executable, "-c", TWO_CUTS, str(bench.rig), str(tmp_path / "out"), "1.0"],
+                           capture_output=True, text=True, timeout=180)
+    assert child.returncode == 0, child.stderr[-3000:]
+    lines = child.stdout.splitlines()
+    assert lines[0] == ("first cut confirmed" if late_s < 5 else "first cut failed: InstrumentError")
+    _, cut_ns, restore_ns = lines[-1].split()
+    outputs = bench.outputs()
+    assert [on for _, on in outputs] == [True, False, True, False, True]  # open, cut 1, restore, cut 2, restore
+    (true_cut, _), (true_restore, _) = outputs[3], outputs[4]
+    assert true_cut <= int(cut_ns) <= true_cut + 500_000_000
+    assert true_restore <= int(restore_ns) <= true_restore + 500_000_000
+    assert bench.mains_on() and not marker_path(bench.state, rig_name(bench)).exists()

@@ -4,7 +4,8 @@ devices, and the faults it injects (see docs/rigs.md, "A bench in another proces
 Command faults name the SCPI command they hit as the driver sends it (``"*OPC?"``, ``"OUTP OFF"``);
 it is compared in canonical short form (``:OUTPut:STATe OFF`` matches ``OUTP OFF``), and a
 program message is hit when any of its ``;``-separated commands starts with it. ``skip`` lets that
-many matching messages pass first; ``times`` is how many are then hit (0: every later one).
+many matching messages pass first; ``times`` is how many are then hit (0: every later one);
+``after`` narrows it to messages that follow a given one on the same connection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class CommandFault(_Strict):
     """Which SCPI messages a fault hits."""
 
     command: str = Field(min_length=1, max_length=200, description='e.g. "*OPC?", "OUTP OFF"')
+    after: str | None = Field(default=None, min_length=1, max_length=200,
+                              description='only right after this message, e.g. the cut\'s *OPC?: after "OUTP OFF"')
     skip: int = Field(default=0, ge=0, le=1_000_000)
     times: int = Field(default=1, ge=0, le=1_000_000, description="0: every matching message after skip")
 
@@ -34,9 +37,12 @@ class LateReply(CommandFault):
 
 
 class DroppedSocket(CommandFault):
-    """Close the connection on the hit message, without a reply; ``execute``: carry it out first."""
+    """Drop the connection on the hit message, without a reply; ``execute``: carry it out first.
+    ``how``: ``reset`` (TCP RST, as from an instrument that rebooted or lost power) or ``close``
+    (an orderly FIN, as when an instrument ends the session itself)."""
 
     execute: bool = False
+    how: Literal["reset", "close"] = "reset"
 
 
 class GarbageReply(CommandFault):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -346,14 +347,19 @@ GARBAGE = b"\xff\xfe\x00#9garbage\x80\x15"
 """What a garbage reply sends instead of the answer (then the newline)."""
 
 
+def _matches(message: str, command: str) -> bool:
+    return any(normalise(unit).startswith(command) for unit in message.split(";"))
+
+
 class _Hits:
     """Counts the messages that match one command fault (``skip`` first, then ``times``)."""
 
     def __init__(self, fault: CommandFault):
         self.fault, self.command, self.seen = fault, normalise(fault.command), 0
+        self.after = None if fault.after is None else normalise(fault.after)
 
-    def hit(self, message: str) -> bool:
-        if not any(normalise(unit).startswith(self.command) for unit in message.split(";")):
+    def hit(self, message: str, previous: str) -> bool:
+        if not _matches(message, self.command) or (self.after is not None and not _matches(previous, self.after)):
             return False
         self.seen += 1
         n = self.seen - self.fault.skip
@@ -368,11 +374,12 @@ class SupplyFaults:
         self.dropped = [_Hits(f) for f in bench.dropped_sockets]
         self.garbage = [_Hits(f) for f in bench.garbage_replies]
 
-    def check(self, message: str) -> tuple[float, DroppedSocket | None, bool]:
-        """For one message: (reply delay in s, the dropped-socket fault hitting it, garbage reply?)."""
-        delay = sum(h.fault.delay_s for h in self.late if h.hit(message))
-        dropped = [h.fault for h in self.dropped if h.hit(message)]
-        garbage = any([h.hit(message) for h in self.garbage])
+    def check(self, message: str, previous: str) -> tuple[float, DroppedSocket | None, bool]:
+        """For one message (after ``previous`` on its connection): (reply delay in s, the
+        dropped-socket fault hitting it, garbage reply?)."""
+        delay = sum(h.fault.delay_s for h in self.late if h.hit(message, previous))
+        dropped = [h.fault for h in self.dropped if h.hit(message, previous)]
+        garbage = any([h.hit(message, previous) for h in self.garbage])
         return delay, (dropped[0] if dropped else None), garbage
 
 
@@ -390,6 +397,7 @@ class SupplyServer:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 peer = "%s:%d" % self.client_address[:2]
                 log_("connect", peer=peer)
+                previous = ""
                 while True:
                     try:
                         line = self.rfile.readline(MAX_MESSAGE + 2)
@@ -400,13 +408,18 @@ class SupplyServer:
                         return
                     message = line.decode("ascii", errors="replace").rstrip("\r\n")
                     log_("command", text=message, peer=peer)
-                    delay, dropped, garbage = faults_.check(message) if faults_ else (0.0, None, False)
+                    delay, dropped, garbage = faults_.check(message, previous) if faults_ else (0.0, None, False)
+                    previous = message
                     if dropped is not None:
                         if dropped.execute:
                             supply_.write(message)
                             supply_.take_replies()
-                        log_("fault", fault="dropped_socket", text=message, executed=dropped.execute)
-                        self.request.shutdown(socket.SHUT_RDWR)
+                        log_("fault", fault="dropped_socket", text=message, executed=dropped.execute,
+                             how=dropped.how)
+                        if dropped.how == "reset":
+                            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        else:
+                            self.request.shutdown(socket.SHUT_RDWR)
                         return
                     supply_.write(message)
                     replies = supply_.take_replies()
