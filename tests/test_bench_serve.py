@@ -258,3 +258,17 @@ def test_after_a_late_opc_the_next_cut_is_stamped_from_its_own_reply_within_the_
     assert true_cut <= int(cut_ns) <= true_cut + 500_000_000
     assert true_restore <= int(restore_ns) <= true_restore + 500_000_000
     assert bench.mains_on() and not marker_path(bench.state, rig_name(bench)).exists()
+
+
+def test_a_pytest_run_that_cannot_restore_mains_says_so_plainly_not_as_an_internal_error(served, tmp_path):
+    bench = served("  dropped_sockets:\n    - {command: \"OUTP ON\", skip: 1}\n")
+    plan = tmp_path / "test_cut.py"
+    plan.write_text("def test_cut(mains):\n    mains.cut()\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", str(plan), "--rig", str(bench.rig), "--out",
+                          str(tmp_path / "out"), "-p", "no:cacheprovider", "-p", "no:timeout", "-q",
+                          "--rootdir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert run.returncode == 1
+    assert "INTERNALERROR" not in run.stdout + run.stderr
+    assert "hubrig: MAINS IS STILL OFF on rig 'virtual-bench'" in run.stdout
+    assert not bench.mains_on()
