@@ -5,12 +5,15 @@ own ground truth. As short as the plan allows: a 60 s outage, the PRA, the plan'
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from bench import serve_bench
+from hubrig.harness.rig.mains import marker_path
 
 pytestmark = pytest.mark.realtime
 
@@ -42,3 +45,25 @@ def test_short_outage_runs_green_in_real_time_against_the_bench_and_matches_its_
     # the truth, and within a loopback round trip of it.
     assert true_outage_s - 0.05 <= trial["outage_seconds"] <= true_outage_s + 0.5
     assert true_pra_s - 0.5 <= trial["pra_seconds"] <= true_pra_s + 0.5
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_hubrig_run_passes_a_signal_to_its_plans_and_waits_for_mains_to_be_restored(tmp_path, sig):
+    """A dropped SSH session (SIGHUP) or a cancelled job (SIGTERM) reaches ``hubrig run`` alone: it
+    passes the signal on, the plans restore mains, and ``hubrig run`` ends after them, not first."""
+    bench = serve_bench(tmp_path, virtual_section=IMMEDIATE_ALERTS)
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "hubrig.harness", "run", "--rig", str(bench.rig), "--plan",
+                                "power-outage", "-k", "short_outage", "--out", str(tmp_path / "run"),
+                                "--db", str(tmp_path / "results.sqlite")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        bench.wait_for(lambda es: [e["on"] for e in es if e["event"] == "output"] == [True, False], timeout_s=120)
+        os.kill(run.pid, sig)  # the parent only, as a hang-up or a job runner would
+        out, err = run.communicate(timeout=180)
+    finally:
+        bench.stop()
+    assert run.returncode not in (-sig, 0), out[-2000:] + err[-2000:]  # it waited, and did not call it a pass
+    assert f"hubrig: {signal.Signals(sig).name}: waiting for the plans to restore mains" in err
+    assert [on for _, on in bench.outputs()] == [True, False, True]
+    assert not marker_path(bench.state, "virtual-bench").exists()
+    assert "MAINS IS STILL OFF" not in out + err
