@@ -51,25 +51,24 @@ class Thermometer:
         Thermometer.log.append(f"close {self.where}")
 
 
-def _open(cfg: BaseModel, ctx: OpenContext) -> Thermometer:
-    assert isinstance(cfg, ThermoConfig)
+def _open(cfg: ThermoConfig, ctx: OpenContext) -> Thermometer:
     return Thermometer(cfg, cfg.port)
 
 
-def _open_virtual(cfg: BaseModel, ctx: OpenContext, world: VirtualWorld) -> Thermometer:
-    assert isinstance(cfg, ThermoConfig) and world.bench is not None
+def _open_virtual(cfg: ThermoConfig, ctx: OpenContext, world: VirtualWorld) -> Thermometer:
+    assert world.bench is not None
     return Thermometer(cfg, f"virtual ({'realtime' if world.realtime else 'in-process'})")
 
 
-def _probe(inst: Instrument, cfg: BaseModel) -> list[Probe]:
-    assert isinstance(inst, Thermometer) and isinstance(cfg, ThermoConfig)
+def _probe(inst: Instrument, cfg: ThermoConfig) -> list[Probe]:
+    assert isinstance(inst, Thermometer)
     reading = inst.read_celsius()
     return [Probe("thermo", cfg.port, reading < cfg.max_celsius, f"{reading} °C", check="reading",
                   fix="" if reading < cfg.max_celsius else "let the bench cool down")]
 
 
 THERMO = Family(key="thermo", section=ThermoConfig, open=_open, open_virtual=_open_virtual, probe=_probe,
-                where=lambda cfg: cfg.port if isinstance(cfg, ThermoConfig) else "?")
+                where=lambda cfg: cfg.port)
 
 
 @pytest.fixture

@@ -17,25 +17,20 @@ if TYPE_CHECKING:
     from hubrig.harness.rig.session import VirtualWorld
 
 
-def _config(cfg: object) -> ItchConfig:
-    assert isinstance(cfg, ItchConfig), cfg
-    return cfg
-
-
-def open_real(cfg: object, ctx: OpenContext) -> "Itch":
+def open_real(section: ItchConfig, ctx: OpenContext) -> "Itch":
     """The serial port (device path or pyserial URL) with the rig's framing and GBCS decoder."""
     from hubrig.drivers.itch import open_itch
     from hubrig.harness.rig.session import decoder_for
 
-    return open_itch(_config(cfg), ctx.clock, ctx.bus, ctx.journal, decoder=decoder_for(ctx.rig, ctx.keys))
+    return open_itch(section, ctx.clock, ctx.bus, ctx.journal, decoder=decoder_for(ctx.rig, ctx.keys))
 
 
-def open_virtual(cfg: object, ctx: OpenContext, world: "VirtualWorld") -> "Itch":
+def open_virtual(section: ItchConfig, ctx: OpenContext, world: "VirtualWorld") -> "Itch":
     """The virtual Comms Hub's link: in process, or (``realtime``) the pty opened like a serial port."""
     from hubrig.drivers.itch import open_itch
     from hubrig.harness.rig.session import decoder_for
 
-    section, decoder = _config(cfg), decoder_for(ctx.rig, ctx.keys)
+    decoder = decoder_for(ctx.rig, ctx.keys)
     if world.realtime:
         return open_itch(section.model_copy(update={"port": world.link.port}), ctx.clock, ctx.bus, ctx.journal,
                          decoder=decoder)
@@ -46,15 +41,15 @@ LISTEN_S = 1.0
 """How long ``rig check`` listens to the link (rig time)."""
 
 
-def probe(inst: Instrument, cfg: object) -> list[Probe]:
+def probe(inst: Instrument, section: ItchConfig) -> list[Probe]:
     """The port opens; then, since the link framing has no request an ITCH must answer (GFI has no
     ping), the probe says so plainly and listens for ``LISTEN_S``: lines that arrive are checked
     against the framing (bytes that never frame mean a wrong baud rate or framing)."""
     from hubrig.drivers.itch import Itch
     from hubrig.harness.capture.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION
 
-    assert isinstance(inst, Itch), inst
-    section = _config(cfg)
+    if not isinstance(inst, Itch):
+        raise TypeError(f"the itch family opened a {type(inst).__name__}")
     port, framing = section.port, section.framing
     rows = [Probe("itch", port, True, f"{inst.identify()}: port open at {section.baudrate} baud", check="open")]
     mark = inst.mark()
@@ -77,8 +72,8 @@ def probe(inst: Instrument, cfg: object) -> list[Probe]:
     return rows
 
 
-def where(cfg: object) -> str:
-    return _config(cfg).port
+def where(section: ItchConfig) -> str:
+    return section.port
 
 
 FAMILY = register_family(Family(key="itch", section=ItchConfig, open=open_real, open_virtual=open_virtual,

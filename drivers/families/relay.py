@@ -11,24 +11,19 @@ if TYPE_CHECKING:
     from hubrig.drivers.relay import HidRelay
 
 
-def _config(cfg: object) -> RelayConfig:
-    assert isinstance(cfg, RelayConfig), cfg
-    return cfg
-
-
-def open_real(cfg: object, ctx: OpenContext) -> "HidRelay":
+def open_real(section: RelayConfig, ctx: OpenContext) -> "HidRelay":
     """The board through pyusb (libusb)."""
     from hubrig.drivers.relay import open_relay
 
-    return open_relay(_config(cfg), ctx.clock, ctx.bus)
+    return open_relay(section, ctx.clock, ctx.bus)
 
 
-def probe(inst: Instrument, cfg: object) -> list[Probe]:
+def probe(inst: Instrument, section: RelayConfig) -> list[Probe]:
     """The board answers its feature report, and the relay's state reads back (nothing is switched)."""
     from hubrig.drivers.relay import HidRelay
 
-    section = _config(cfg)
-    assert isinstance(inst, HidRelay), inst
+    if not isinstance(inst, HidRelay):
+        raise TypeError(f"the relay family opened a {type(inst).__name__}")
     here = where(section)
     try:
         identity = inst.identify()
@@ -42,8 +37,8 @@ def probe(inst: Instrument, cfg: object) -> list[Probe]:
                   check="state")]
 
 
-def where(cfg: object) -> str:
-    r = _config(cfg)
+def where(section: RelayConfig) -> str:
+    r = section
     return f"USB {r.vendor_id:04x}:{r.product_id:04x}" + (f" serial {r.serial}" if r.serial else "")
 
 

@@ -12,30 +12,17 @@ if TYPE_CHECKING:
     from hubrig.harness.rig.session import VirtualWorld
 
 
-def _config(cfg: object) -> SupplyConfig:
-    assert isinstance(cfg, SupplyConfig), cfg
-    return cfg
-
-
-def _supply(inst: Instrument) -> "Supply":
-    from hubrig.drivers.psu.supply import Supply
-
-    assert isinstance(inst, Supply), inst
-    return inst
-
-
-def open_real(cfg: object, ctx: OpenContext) -> "Supply":
+def open_real(section: SupplyConfig, ctx: OpenContext) -> "Supply":
     """Through pyvisa (the rig file's ``resource`` and ``visa_library``)."""
     from hubrig.drivers.psu import open_supply
 
-    return open_supply(_config(cfg), ctx.clock, ctx.bus)
+    return open_supply(section, ctx.clock, ctx.bus)
 
 
-def open_virtual(cfg: object, ctx: OpenContext, world: "VirtualWorld") -> "Supply":
+def open_virtual(section: SupplyConfig, ctx: OpenContext, world: "VirtualWorld") -> "Supply":
     """The virtual bench's supply: in process, or (``realtime``) behind loopback TCP through pyvisa-py."""
     from hubrig.drivers.psu import open_supply
 
-    section = _config(cfg)
     if not world.realtime:
         return open_supply(section, ctx.clock, ctx.bus, endpoint=world.supply)
     from hubrig.harness.virtual.supply import serve_tcp
@@ -46,15 +33,18 @@ def open_virtual(cfg: object, ctx: OpenContext, world: "VirtualWorld") -> "Suppl
                        ctx.clock, ctx.bus)
 
 
-def probe(inst: Instrument, cfg: object) -> list[Probe]:
-    """What ``rig check`` proves of a supply (see :func:`hubrig.drivers.psu.checks.check_supply`)."""
+def probe(inst: Instrument, section: SupplyConfig) -> list[Probe]:
+    """What ``rig check`` proves of a supply (see :mod:`hubrig.drivers.psu.checks`)."""
     from hubrig.drivers.psu.checks import check_supply
+    from hubrig.drivers.psu.supply import Supply
 
-    return check_supply(_supply(inst), _config(cfg))
+    if not isinstance(inst, Supply):
+        raise TypeError(f"the supply family opened a {type(inst).__name__}")
+    return check_supply(inst, section)
 
 
-def where(cfg: object) -> str:
-    return _config(cfg).resource
+def where(section: SupplyConfig) -> str:
+    return section.resource
 
 
 FAMILY = register_family(Family(key="supply", section=SupplyConfig, open=open_real, open_virtual=open_virtual,

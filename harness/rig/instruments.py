@@ -23,7 +23,7 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -137,30 +137,30 @@ class OpenContext:
     stack: ExitStack
 
 
-Opener = Callable[[BaseModel, OpenContext], Instrument]
-"""Open the instrument a section describes, on a real bench (nothing is switched yet)."""
-VirtualOpener = Callable[[BaseModel, OpenContext, "VirtualWorld"], Instrument]
-"""Open the family's instrument on the virtual rig: reach the virtual bench's device (in process,
-or behind a real OS transport when ``world.realtime``)."""
-Prober = Callable[[Instrument, BaseModel], list[Probe]]
-"""Prove the opened instrument can do its job: each check one :class:`Probe` row, failures saying
-what to check. Must not switch anything the DUT depends on, and must not raise."""
+C = TypeVar("C", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Family:
-    """One kind of instrument: its rig-file section, openers and ``rig check`` probe."""
+class Family(Generic[C]):
+    """One kind of instrument: its rig-file section, openers and ``rig check`` probe.
+
+    Every callable receives the family's own section model (``C``), as validated from the rig file.
+    """
 
     key: str
     """The rig file's key under ``instruments:`` (also the fixture's and the results' name)."""
-    section: type[BaseModel]
+    section: type[C]
     """The section's pydantic model (strict; its errors come out as ``file:line: field: problem``)."""
-    open: Opener
-    probe: Prober
-    where: Callable[[BaseModel], str]
-    """Where the section says the instrument is, for probe rows and errors."""
-    open_virtual: VirtualOpener | None = None
-    """How it is opened on the virtual rig; ``None``: the family has no virtual device yet."""
+    open: Callable[[C, OpenContext], Instrument]
+    """Open the instrument the section describes, on a real bench (nothing is switched yet)."""
+    probe: Callable[[Instrument, C], list[Probe]]
+    """Prove the opened instrument can do its job: each check one :class:`Probe` row, failures saying
+    what to check. Must not switch anything the DUT depends on, and must not raise."""
+    where: Callable[[C], str]
+    """Where the section says the instrument is, for probe rows and results."""
+    open_virtual: Callable[[C, OpenContext, "VirtualWorld"], Instrument] | None = None
+    """How it is opened on the virtual rig: reach the virtual bench's device (in process, or behind a
+    real OS transport when ``world.realtime``); ``None``: the family has no virtual device yet."""
     mains_switch: bool = False
     """Its instruments are :class:`MainsSwitch` es (``instruments.mains_switch`` may name it)."""
     after_mains: bool = False
@@ -168,8 +168,14 @@ class Family:
     order: int = 50
     """Opening order within its phase (lower first)."""
 
+    def config(self, section: BaseModel) -> C:
+        """``section`` as this family's model (the rig-file loader validated it with it)."""
+        if not isinstance(section, self.section):
+            raise TypeError(f"instruments.{self.key}: expected a {self.section.__name__}, got {type(section).__name__}")
+        return section
 
-_registry: dict[str, Family] = {}
+
+_registry: dict[str, Family[Any]] = {}
 _lock = threading.Lock()
 _discovered = False
 
@@ -178,7 +184,7 @@ class FamilyError(ValueError):
     """A family that cannot be registered (its key is taken by another, or is not a valid key)."""
 
 
-def register_family(family: Family) -> Family:
+def register_family(family: Family[C]) -> Family[C]:
     """Add ``family`` to the registry (again with the same record is harmless); return it."""
     if not family.key.isidentifier() or family.key == "mains_switch":
         raise FamilyError(f"instrument family key {family.key!r} must be a lower-case identifier, "
@@ -198,14 +204,14 @@ def unregister_family(key: str) -> None:
         _registry.pop(key, None)
 
 
-def families() -> list[Family]:
+def families() -> list[Family[Any]]:
     """Every registered family, in opening order (shipped ones and entry points loaded on first use)."""
     _discover()
     with _lock:
         return sorted(_registry.values(), key=lambda f: (f.after_mains, f.order, f.key))
 
 
-def family(key: str) -> Family | None:
+def family(key: str) -> Family[Any] | None:
     """The family registered under ``key``, if any."""
     _discover()
     with _lock:

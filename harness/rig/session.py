@@ -16,7 +16,7 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from pydantic import BaseModel
 
@@ -175,17 +175,17 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
         raise
 
 
-def configured(rig: RigFile) -> list[tuple[Family, BaseModel]]:
+def configured(rig: RigFile) -> list[tuple[Family[Any], BaseModel]]:
     """The registered families the rig file configures, with their sections, in opening order."""
     found = []
     for fam in families():
         section = rig.instruments.section(fam.key)
         if section is not None:
-            found.append((fam, section))
+            found.append((fam, fam.config(section)))
     return found
 
 
-def open_instrument(fam: Family, section: BaseModel, ctx: OpenContext, world: "VirtualWorld | None") -> Instrument:
+def open_instrument(fam: Family[Any], section: BaseModel, ctx: OpenContext, world: "VirtualWorld | None") -> Instrument:
     """Open one family's instrument (virtual or real) and close it with ``ctx.stack``."""
     if world is None:
         inst = fam.open(section, ctx)
@@ -359,7 +359,7 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
     return rows
 
 
-def _probe_one(fam: Family, section: BaseModel, inst: Instrument) -> list[Probe]:
+def _probe_one(fam: Family[Any], section: BaseModel, inst: Instrument) -> list[Probe]:
     try:
         return fam.probe(inst, section)
     except Exception as exc:  # a probe bug is one failed row, not a lost check of the others
