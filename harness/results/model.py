@@ -46,6 +46,8 @@ class Verdict(str, Enum):
     INFO = "info"
     UNSET = "unset"
     """Declared by the test, never recorded."""
+    INCONCLUSIVE = "inconclusive"
+    """A ratio requirement the trials can neither show nor refute (its confidence bounds straddle it)."""
 
 
 Comparison = Literal["<=", "<", ">=", ">", "between", "holds"]
