@@ -65,17 +65,27 @@ def clock_tolerance(rig) -> float:
     return float(rig.rig.dut.clock_tolerance_s)
 
 
-def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
-    """Record one outage: the trial, its latencies per limit set and the GBCS rules."""
+def judge_outage(measure, obs: Observation, rig) -> None:
+    """Record one outage: the trial, its latencies per limit set and the GBCS rules.
+
+    The latencies are the devices' share (confirmed switch to the ITCH's port); with the rig file's
+    ``dut.network_allowance_s`` an end-to-end estimate (device share + allowance) is judged by the
+    same limits as ``poa_end_to_end_s`` / ``pra_end_to_end_s``."""
+    tolerance_s = clock_tolerance(rig)
+    allowance = rig.rig.dut.network_allowance_s
     measure.record(obs.trial())
     outage = obs.outage_s
     ev_poa = [e.journal_id for e in obs.poas if e.journal_id is not None]
     ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []
     measure.latency("poa_count", len(obs.poas), outage_s=outage, evidence=ev_poa, trial=obs.index)
-    measure.latency("poa_latency_s", obs.poa_s, outage_s=outage, evidence=ev_poa[:1], trial=obs.index,
-                    missing="no POA arrived")
-    measure.latency("pra_latency_s", obs.pra_s, outage_s=outage, evidence=ev_pra, trial=obs.index,
-                    missing="no PRA arrived")
+    for alert, value, evidence in (("poa", obs.poa_s, ev_poa[:1]), ("pra", obs.pra_s, ev_pra)):
+        missing = f"no {alert.upper()} arrived"
+        measure.latency(f"{alert}_latency_s", value, outage_s=outage, evidence=evidence, trial=obs.index,
+                        missing=missing)
+        if allowance is not None:
+            measure.latency(f"{alert}_latency_s", None if value is None else value + allowance, outage_s=outage,
+                            evidence=evidence, trial=obs.index, missing=missing, name=f"{alert}_end_to_end_s",
+                            note=f"device share + the rig's network allowance of {allowance:g} s")
     if obs.pra is None:
         return
     if obs.pra_from_ch:  # North option B: no ECS80 reached the harness, so no code, times or signature
@@ -128,14 +138,14 @@ def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
 @pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_short_outage(observe, measure, rig):
     """A 60 s interruption is not a reportable outage: no POA may arrive; an 8F35 PRA must."""
-    judge_outage(measure, observe(SHORT_OUTAGE_S), clock_tolerance(rig))
+    judge_outage(measure, observe(SHORT_OUTAGE_S), rig)
 
 
 @scheduled(LONG_OUTAGE_S)
 @pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_long_outage(observe, measure, rig):
     """A 4-minute outage: a POA and an 8F36 PRA carrying the measured cut and restore times."""
-    judge_outage(measure, observe(LONG_OUTAGE_S), clock_tolerance(rig))
+    judge_outage(measure, observe(LONG_OUTAGE_S), rig)
 
 
 def _timer_figures(measure, observations: list[Observation]) -> None:
@@ -166,7 +176,7 @@ def test_three_minute_boundary(observe, measure, rig):
     for i, duration in enumerate(BOUNDARY_SWEEP_S):
         obs = observe(duration, index=i, of=len(BOUNDARY_SWEEP_S))
         observations.append(obs)
-        judge_outage(measure, obs, clock_tolerance(rig))
+        judge_outage(measure, obs, rig)
     _timer_figures(measure, observations)
 
 
@@ -202,7 +212,7 @@ def test_ordering(observe, measure, rig):
     """A long outage: both alerts arrive, and whether the PRA overtook its POA is recorded as an
     observation with its evidence."""
     obs = observe(LONG_OUTAGE_S)
-    judge_outage(measure, obs, clock_tolerance(rig))
+    judge_outage(measure, obs, rig)
     measure.check("poa_and_pra_arrived", obs.poa is not None and obs.pra is not None, evidence=obs.evidence,
                   outage_s=obs.outage_s, rule="both alerts arrive, so their order can be judged")
 
@@ -215,9 +225,8 @@ def test_repeated_trials(request, observe, measure, rig):
     confidence bounds: 5 of 5 delivered cannot show 99.5 %."""
     n = int(request.config.getoption("trials", None) or 5)
     observations = [observe(TRIAL_OUTAGE_S, index=i, of=n) for i in range(n)]
-    tolerance = clock_tolerance(rig)
     for obs in observations:
-        judge_outage(measure, obs, tolerance)
+        judge_outage(measure, obs, rig)
     for ls in measure.limit_sets:
         for alert, latency_of in (("poa", lambda o: o.poa_s), ("pra", lambda o: o.pra_s)):
             due = [(ls.latency_limit(f"{alert}_latency_s", o.outage_s), o) for o in observations]

@@ -212,3 +212,23 @@ def test_a_comms_hub_that_reports_restoration_itself_is_recognised_and_timed(pyt
     assert "pra_source" in names and not names & {"pra_alert_code", "pra_signature", "pra_times_error_s"}
     (trial,) = [r["data"] for r in doc["records"] if r["plan"] == "power-outage" and r["kind"] == "trial"]
     assert trial["pra_seconds"] is not None and trial["pra_alert_code"] is None
+
+
+def test_a_network_allowance_turns_device_share_into_an_end_to_end_margin(pytester, tmp_path):
+    """The bench measures the devices' share; with dut.network_allowance_s the plan also judges
+    the end-to-end estimate by the same limits, and the report says what budget is left."""
+    rig = make_rig(tmp_path, COMPLIANT)
+    rig.write_text(rig.read_text().replace("clock_tolerance_s: 10", "clock_tolerance_s: 10\n  network_allowance_s: 50"))
+    run_plan(pytester, rig, "short_outage", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    device = {m["limit_set"]: m for m in doc["measurements"] if m["name"] == "pra_latency_s"}
+    end_to_end = {m["limit_set"]: m for m in doc["measurements"] if m["name"] == "pra_end_to_end_s"}
+    assert set(end_to_end) == set(device) == {"sec-h3.14g", "dno-ena-2019"}
+    for name, m in end_to_end.items():
+        assert m["value"] == pytest.approx(device[name]["value"] + 50)
+        assert "network allowance of 50 s" in m["note"]
+    assert doc["rig"]["network_allowance_s"] == 50
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "devices' share" in report and "budget left for the network" in report
+    assert "end-to-end margin with the rig's 50 s network allowance" in report
+    assert "PRA (from power interruption)" in report

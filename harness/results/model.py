@@ -188,6 +188,8 @@ class RigInfo(_Strict):
     seed: int | None = None
     preset: str | None = None
     clock_tolerance_s: float | None = None
+    network_allowance_s: float | None = Field(
+        default=None, description="the rig file's allowance for the network's share (s), if declared")
 
 
 class DeviceIdentity(_Strict):

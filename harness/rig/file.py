@@ -313,6 +313,10 @@ class Dut(_Model):
         default=None, description="EUI-64 of the supplier party that commands the ESME (ECS70, "
         "ECS25a3, ECS35a) and is the CHF commands' supplementary remote party; absent: the ACB's")
     clock_tolerance_s: float = Field(default=10, ge=0)
+    network_allowance_s: float | None = Field(
+        default=None, ge=0, le=3600, allow_inf_nan=False,
+        description="seconds the network (WAN, DSP, DCC) is allowed after the devices: a bench measures "
+                    "the devices' share only; the report adds this to show the end-to-end margin")
 
     _check_acb = field_validator("acb", mode="before")(lambda cls, v: _eui(v))
     _check_supplier = field_validator("supplier", mode="before")(lambda cls, v: None if v is None else _eui(v))
