@@ -232,3 +232,52 @@ def test_a_network_allowance_turns_device_share_into_an_end_to_end_margin(pytest
     assert "devices' share" in report and "budget left for the network" in report
     assert "end-to-end margin with the rig's 50 s network allowance" in report
     assert "PRA (from power interruption)" in report
+
+
+def storm_rig(tmp_path, policy: str = "") -> Path:
+    """A compliant rig whose CH holds each PRA 40 s (longer than the storm's 30 s cycle) and
+    consolidates: only the last restoration's PRA goes out."""
+    rig = make_rig(tmp_path, "  preset: compliant\n  ch: {consolidate_pra: true, windows: {pra: "
+                             "{distribution: fixed, min_s: 40, max_s: 40}}}\n")
+    if policy:
+        rig.write_text(rig.read_text().replace("clock_tolerance_s: 10", f"clock_tolerance_s: 10\n  {policy}"))
+    return rig
+
+
+def test_a_consolidated_storm_fails_the_every_restoration_policy(pytester, tmp_path):
+    run_plan(pytester, storm_rig(tmp_path), "flapping_supply", tmp_path / "out").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    per = next(m for m in doc["measurements"] if m["name"] == "pra_per_interruption")
+    assert per["value"] == "1 of 10" and per["note"].endswith("0 0 0 0 0 0 0 0 0 1")
+    missing = [m for m in doc["measurements"] if m["name"] == "pra_latency_s" and m["verdict"] == "fail"]
+    assert missing and all(m["note"] == "no PRA for this interruption" for m in missing)
+
+
+def test_a_consolidated_storm_passes_a_consolidation_policy_and_reports_its_rate(pytester, tmp_path):
+    rig = storm_rig(tmp_path, "storm_policy: {mode: consolidated, max_alerts: 1, window_s: 300}")
+    run_plan(pytester, rig, "flapping_supply", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    by_name = {m["name"]: m for m in doc["measurements"]}
+    assert by_name["storm_pras_per_window"]["verdict"] == "pass" and by_name["storm_pras_per_window"]["value"] == 1
+    assert by_name["alert_rate_peak_per_min"]["value"] == 1
+    last = [m for m in doc["measurements"] if m["name"] == "pra_latency_s"]
+    assert last and all(m["trial"] == 9 and m["verdict"] == "pass" for m in last)  # the last state, on time
+
+
+def test_a_device_that_sends_every_restoration_breaks_a_one_per_window_policy(pytester, tmp_path):
+    rig = make_rig(tmp_path, COMPLIANT)
+    rig.write_text(rig.read_text().replace(
+        "clock_tolerance_s: 10", "clock_tolerance_s: 10\n  storm_policy: {mode: consolidated, max_alerts: 2, window_s: 120}"))
+    run_plan(pytester, rig, "flapping_supply", tmp_path / "out").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    (window,) = [m for m in doc["measurements"] if m["name"] == "storm_pras_per_window"]
+    assert window["verdict"] == "fail" and window["value"] >= 4  # one PRA every 30 s (+ 0..20 s windows)
+
+
+def test_most_in_window_is_a_sliding_window_count():
+    from hubrig.testplans.test_power_outage import most_in_window
+
+    s = 10 ** 9
+    assert most_in_window([], 60) == 0
+    assert most_in_window([0, 30 * s, 59 * s, 60 * s, 200 * s], 60) == 3
+    assert most_in_window([5 * s] * 4, 1) == 4
