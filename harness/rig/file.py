@@ -350,6 +350,16 @@ class EsmeIdentity(DeviceIdentity):
         return {int(code, 16): bit for code, bit in self.alert_filter_bits.items()}
 
 
+class StormPolicy(_Model):
+    """How an alert storm (a flapping supply) is judged: ``every`` restoration alerted (ENA: PRAs for
+    all outages), or ``consolidated`` to at most ``max_alerts`` restoration alerts per ``window_s``
+    with the last state correct (a consolidation a CSP may apply under DP119)."""
+
+    mode: Literal["every", "consolidated"] = "every"
+    max_alerts: int = Field(default=1, ge=1, le=1000)
+    window_s: float = Field(default=300.0, gt=0, le=86400, allow_inf_nan=False)
+
+
 class CommsHubIdentity(DeviceIdentity):
     type: DeviceType = "CHTS"
     csp_region: Literal["north", "central", "south", "central-south"]
@@ -368,6 +378,12 @@ class Dut(_Model):
         default=None, description="EUI-64 of the supplier party that commands the ESME (ECS70, "
         "ECS25a3, ECS35a) and is the CHF commands' supplementary remote party; absent: the ACB's")
     clock_tolerance_s: float = Field(default=10, ge=0)
+    storm_policy: StormPolicy = Field(default_factory=StormPolicy,
+                                      description="how the flapping-supply scenario judges an alert storm")
+    network_allowance_s: float | None = Field(
+        default=None, ge=0, le=3600, allow_inf_nan=False,
+        description="seconds the network (WAN, DSP, DCC) is allowed after the devices: a bench measures "
+                    "the devices' share only; the report adds this to show the end-to-end margin")
 
     _check_acb = field_validator("acb", mode="before")(lambda cls, v: _eui(v))
     _check_supplier = field_validator("supplier", mode="before")(lambda cls, v: None if v is None else _eui(v))
