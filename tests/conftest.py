@@ -10,6 +10,12 @@ from pathlib import Path
 
 import matplotlib.figure  # noqa: F401  (see below)
 import pytest
+from hypothesis import settings
+
+# Tests never judge wall-clock speed (benchmarks/ does): hypothesis's 200 ms per-example deadline
+# would turn a loaded machine into failures, so it is off for the whole suite.
+settings.register_profile("hubrig", deadline=None)
+settings.load_profile("hubrig")
 
 # pytester's in-process runs unload the modules a run imported; loaded here first, they stay, so
 # numpy is not loaded twice and cryptography's key classes keep one identity across runs.
