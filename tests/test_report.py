@@ -99,6 +99,8 @@ def test_values_carry_their_units_in_words():
         "1 alert", "2 alerts", "16 entries", "0 alerts"]
     assert [value_text(75.5, "s"), value_text(0.6, "ratio"), value_text(True, ""), value_text(None, "s")] == [
         "75.5 s", "60 %", "yes", "none"]
+    assert [value_text(1, "alerts"), value_text(1, "entries"), value_text(3, "POA"), value_text(1, "POAs")] == [
+        "1 alert", "1 entry", "3 POAs", "1 POA"]
     assert value_text("signature verified", "") == "signature verified"
     assert value_text(1.25, "alerts/min") == "1.25 alerts/min"
 

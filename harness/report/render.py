@@ -39,10 +39,15 @@ _SYMBOL_UNITS = {"s", "ms", "ns", "V", "A", "W", "Hz", "kHz", "MHz", "GHz", "dB"
 
 
 def plural(unit: str, n: float) -> str:
-    """``alert`` -> ``alerts`` unless ``n`` is 1; symbols (s, V, dBm) and rates stay as they are."""
-    if n == 1 or not unit.isalpha() or unit in _SYMBOL_UNITS or unit.endswith("s"):
+    """A count noun agreeing with ``n`` (``1 alert``, ``2 alerts``, ``1 entry``, ``0 entries``,
+    whichever number the unit was written in); symbols (s, V, dBm) and rates stay as they are."""
+    if not unit.isalpha() or unit in _SYMBOL_UNITS or len(unit) < 3:
         return unit
-    return unit[:-1] + "ies" if unit.endswith("y") and unit[-2:-1] not in "aeiou" else unit + "s"
+    one = unit[:-3] + "y" if unit.endswith("ies") else unit[:-1] if unit.endswith("s") and not unit.endswith(
+        "ss") else unit
+    if n == 1:
+        return one
+    return one[:-1] + "ies" if one.endswith("y") and one[-2:-1] not in "aeiou" else one + "s"
 
 
 def number(v: float) -> str:
