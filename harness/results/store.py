@@ -65,8 +65,8 @@ class SqliteResultsStore:
             if "runs" in tables and tag != 3:
                 raise ResultsError(f"{self.path}: a results database of an older hubrig (not {_SCHEMA_TAG}); "
                                    "point --db at a new file")
-            self._db.executescript(_SQLITE_SCHEMA)
-            self._db.execute("PRAGMA user_version = 3")
+            if tag != 3:  # a new file: create the tables once
+                self._db.executescript(_SQLITE_SCHEMA + "PRAGMA user_version = 3;")
         except sqlite3.DatabaseError as exc:
             raise ResultsError(f"{self.path}: not a hubrig results database ({exc})") from None
         except OSError as exc:
