@@ -151,7 +151,7 @@ def test_run_takes_every_standard_plan_unless_told_which(tmp_path):
                                       "clock-alert"])
     assert selected_plans(args.plan) == ["power-outage", "clock-alert"]
     assert {p.name for p in map(plan_path, PLANS)} == {"test_power_outage.py", "test_device_log.py",
-                                                        "test_clock_alert.py"}
+                                                        "test_clock_alert.py", "test_rf_noise.py"}
     assert all(plan_path(p).exists() for p in PLANS)
     assert [plan_name(plan_path(p)) for p in PLANS] == list(PLANS)  # results group tests under these names
 

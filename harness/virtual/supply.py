@@ -27,6 +27,7 @@ from typing import Callable
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
 from hubrig.harness.clock import Scheduler
+from hubrig.harness.virtual.scpi import canonical
 
 OutputCallback = Callable[[bool, int], None]
 
@@ -38,7 +39,6 @@ LONG_FORMS = {
 }
 OPTIONAL_NODES = {"STAT", "LEV", "IMM", "AMPL", "SCAL", "NEXT", "SOUR", "DC", "RMS"}
 """Nodes SCPI lets a command leave out (``[:STATe]``, ``[SOURce:]`` ...), dropped before matching."""
-_MNEMONIC = re.compile(r"([A-Z]+)(\d*)(\??)")
 _NUMBER = r"(?P<value>[+-]?(?:\d+\.?\d*|\.\d+)(?:E[+-]?\d+)?)\s*(?:V|A|HZ)?"
 
 # Standard SCPI error codes (SCPI-1999 Vol. 2, ch. 21.8).
@@ -54,22 +54,7 @@ MAX_MESSAGE = 4096
 
 def normalise(message: str) -> str:
     """A command in canonical short form: ``:SOURce:VOLTage:LEVel 230`` -> ``VOLT 230``."""
-    header, _, params = message.strip().partition(" ")
-    nodes = []
-    for node in header.upper().lstrip(":").split(":"):
-        found = _MNEMONIC.fullmatch(node)
-        if not found:
-            nodes.append(node)
-            continue
-        base, suffix, query = found.groups()
-        base = LONG_FORMS.get(base, base)
-        if base in OPTIONAL_NODES and not suffix:
-            if query and nodes:
-                nodes[-1] += "?"
-            continue
-        nodes.append(base + suffix + query)
-    params = re.sub(r"\s*,\s*", ",", params.strip().upper())
-    return ":".join(nodes) + (" " + params if params else "")
+    return canonical(message, LONG_FORMS, OPTIONAL_NODES)
 
 
 def _pattern(template: str, numeric_booleans: bool = True) -> re.Pattern[str]:
@@ -117,6 +102,9 @@ class VirtualSupply:
         self.errors: list[tuple[int, str]] = []
         self.eer = 0
         self.esr = 0
+        self.ese = 0
+        self.timeout: float | None = 5000.0
+        """pyvisa's read timeout (ms); the in-process supply answers at once or not at all."""
         self.changes: list[tuple[int, int, bool]] = []
         """Ground truth: (t_ns, channel, on) for every real output change."""
         self.commands: list[str] = []
@@ -175,6 +163,11 @@ class VirtualSupply:
             replies, self._replies = self._replies, []
             return replies
 
+    def clear(self) -> None:
+        """Device clear: pending replies are dropped (IEEE 488.2 section 5.8)."""
+        with self._lock:
+            self._replies.clear()
+
     def close(self) -> None:
         self.closed = True
 
@@ -199,6 +192,10 @@ class VirtualSupply:
                   "*CLS": self._clear, "*ESR?": self._read_esr}
         if command in common:
             common[command]()
+            return
+        ese = re.fullmatch(r"\*ESE (\d{1,3})", command)
+        if command == "*ESE?" or ese:
+            self._event_status_enable(None if ese is None else int(ese.group(1)))
             return
         for kind, pattern in self._grammar:
             found = pattern.fullmatch(command)
@@ -264,6 +261,14 @@ class VirtualSupply:
             return self.dialect.no_error_reply
         code, text = self.errors.pop(0)
         return f'{code},"{text}"'
+
+    def _event_status_enable(self, value: int | None) -> None:
+        if value is None:
+            self._replies.append(str(self.ese))
+        elif value > 255:
+            self._error(DATA_OUT_OF_RANGE, ESR_EXECUTION_ERROR, register=100)
+        else:
+            self.ese = value
 
     def _read_esr(self) -> None:
         esr, self.esr = self.esr, 0
