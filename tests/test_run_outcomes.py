@@ -125,7 +125,7 @@ def test_an_interrupted_run_is_interrupted_everywhere_and_keeps_what_it_measured
     assert "INTERRUPTED" in printed and "PASS:" not in printed
     doc = json.loads((out / "results.json").read_text())
     assert doc["verdict"] == "interrupted" and doc["status"] == "interrupted"
-    assert doc["interruption"] == ("interrupted by SIGTERM" if how == "SIGTERM" else "interrupted (Ctrl-C)")
+    assert how in doc["interruption"]  # says which signal (the recorder's or the mains guard's words)
     outcomes = {t["outcome"] for t in doc["tests"]}
     assert "not run" in outcomes  # the later plans never started, and say so
     assert doc["measurements"] or doc["records"]  # what was measured is kept
@@ -217,6 +217,6 @@ def test_a_dropped_session_sighup_writes_the_run_as_interrupted(tmp_path):
     printed, _ = proc.communicate(timeout=60)
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, printed
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert doc["verdict"] == "interrupted" and doc["interruption"] == "interrupted by SIGHUP"
+    assert doc["verdict"] == "interrupted" and "SIGHUP" in doc["interruption"]
     assert [t["outcome"] for t in doc["tests"]] == ["interrupted", "not run"]
     assert [m["name"] for m in doc["measurements"]] == ["before"]
