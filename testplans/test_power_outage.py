@@ -485,7 +485,7 @@ def test_esme_reboot_raises_no_poa(rig, powered, bus, clock, measure, progress):
         clock.sleep(FALSE_POA_WATCH_S)
     false_poas = [e for e in bus.events(since=mark) if is_poa(e)]
     first = [round(seconds(e.t_ns - rebooted_ns), 1) for e in false_poas[:1]]
-    measure.check("false_poa_count", not false_poas, value=len(false_poas), unit="POAs",
+    measure.check("false_poa_count", not false_poas, value=len(false_poas), unit="POA",
                   evidence=[e.journal_id for e in false_poas if e.journal_id is not None],
                   rule="ENA 2019: false positives under 0.1% a year; DCC study: an ESME firmware reboot "
                        "without mains loss must not raise a POA",

@@ -65,8 +65,8 @@ class SqliteResultsStore:
             if "runs" in tables and tag != 3:
                 raise ResultsError(f"{self.path}: a results database of an older hubrig (not {_SCHEMA_TAG}); "
                                    "point --db at a new file")
-            self._db.executescript(_SQLITE_SCHEMA)
-            self._db.execute("PRAGMA user_version = 3")
+            if tag != 3:  # a new file: create the tables once
+                self._db.executescript(_SQLITE_SCHEMA + "PRAGMA user_version = 3;")
         except sqlite3.DatabaseError as exc:
             raise ResultsError(f"{self.path}: not a hubrig results database ({exc})") from None
         except OSError as exc:
@@ -99,23 +99,15 @@ class SqliteResultsStore:
     def list(self, where: RunFilter | None = None) -> list[RunSummary]:
         """The most recent runs first, narrowed by ``where``."""
         f = where or RunFilter()
+        narrowing = [("rig = ?", f.rig), ("instr(lower(dut), lower(?)) > 0", f.dut),
+                     ("run_id IN (SELECT run_id FROM run_plans WHERE plan = ?)", f.plan),
+                     ("verdict = ?", f.verdict), ("started >= ?", f.since and f.since.isoformat())]
         sql = ["SELECT run_id, started, plans, rig, dut, verdict, n_records, n_failures FROM runs WHERE 1 = 1"]
         args: list[object] = []
-        if f.rig is not None:
-            sql.append("AND rig = ?")
-            args.append(f.rig)
-        if f.dut is not None:
-            sql.append("AND instr(lower(dut), lower(?)) > 0")
-            args.append(f.dut)
-        if f.plan is not None:
-            sql.append("AND run_id IN (SELECT run_id FROM run_plans WHERE plan = ?)")
-            args.append(f.plan)
-        if f.verdict is not None:
-            sql.append("AND verdict = ?")
-            args.append(f.verdict)
-        if f.since is not None:
-            sql.append("AND started >= ?")
-            args.append(f.since.isoformat())
+        for clause, value in narrowing:
+            if value is not None:
+                sql.append(f"AND {clause}")
+                args.append(value)
         sql.append("ORDER BY started DESC, run_id DESC LIMIT ?")
         args.append(f.limit)
         rows = self._db.execute(" ".join(sql), args).fetchall()
