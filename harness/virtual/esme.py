@@ -77,6 +77,8 @@ class VirtualEsme:
         self.handlers: dict[int, Handler] = {}
         self.event_log: list[LogEntry] = []
         self.han_uplink: Callable[[HanFrame], None] | None = None
+        self.transmit_listeners: list[Callable[[], None]] = []
+        """Called whenever the ESME puts a frame on the HAN (the HAN radio world listens)."""
         self.booted = True
         self._counter = params.counter_start
         self._t0_ns = scheduler.now_ns()
@@ -168,6 +170,8 @@ class VirtualEsme:
 
     def send(self, frame: HanFrame) -> None:
         """Put ``frame`` on the HAN: the Comms Hub receives it ``han_latency_s`` later."""
+        for listener in self.transmit_listeners:
+            listener()
         uplink = self.han_uplink
         if uplink is not None:
             self.scheduler.call_later(self.params.han_latency_s, lambda: uplink(frame))

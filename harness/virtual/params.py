@@ -21,6 +21,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hubrig.harness.virtual.han.radio import HanRadioParams
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -198,6 +200,7 @@ class VirtualParams(_Strict):
     esme: EsmeParams = Field(default_factory=EsmeParams)
     ch: CommsHubParams = Field(default_factory=CommsHubParams)
     defects: Defects = Field(default_factory=Defects)
+    han: HanRadioParams = Field(default_factory=HanRadioParams)
 
     def resolve(self) -> "ResolvedParams":
         """The preset with this section's overrides applied."""
@@ -206,7 +209,7 @@ class VirtualParams(_Strict):
         base = PRESETS[self.preset]
         esme = EsmeParams.model_validate(_merge(base["esme"], _explicit(self.esme)))
         ch = CommsHubParams.model_validate(_merge(base["ch"], _explicit(self.ch)))
-        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects)
+        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects, han=self.han)
 
 
 def _explicit(model: BaseModel) -> dict:
@@ -240,3 +243,4 @@ class ResolvedParams(_Strict):
     esme: EsmeParams
     ch: CommsHubParams
     defects: Defects
+    han: HanRadioParams = Field(default_factory=HanRadioParams)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from hubrig.harness.clock import Scheduler
 from hubrig.harness.virtual.han.ash import FLAG, RESET_POWER_ON, RESET_WATCHDOG, AshNcp
 from hubrig.harness.virtual.han.ezsp import EzspNcp, Firmware, ScanSource
+
+if TYPE_CHECKING:
+    from hubrig.harness.virtual.han.radio import HanRadioParams
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class VirtualHanStick:
         self.radio = radio
         self._wire: Callable[[bytes], None] = lambda data: None
         self._direct: Callable[[bytes], None] | None = None
+        self._direct_reset: Callable[[str], None] | None = None
         self._corrupt = 0
         self.ezsp = EzspNcp(firmware, scheduler, radio, self._from_ezsp)
         self.ash = AshNcp(scheduler, self._write, self.ezsp.handle, self.ezsp.reset)
@@ -58,9 +62,11 @@ class VirtualHanStick:
         self._direct = None
         self._wire = write
 
-    def attach_direct(self, receive: Callable[[bytes], None]) -> None:
-        """Serve in-process: EZSP frames go to ``receive``; the host calls :meth:`command`."""
+    def attach_direct(self, receive: Callable[[bytes], None], on_reset: Callable[[str], None] | None = None) -> None:
+        """Serve in-process: EZSP frames go to ``receive``; the host calls :meth:`command`;
+        ``on_reset(why)`` hears of a reset the NCP does by itself (there is no RSTACK without ASH)."""
         self._direct = receive
+        self._direct_reset = on_reset
         self.ezsp.reset()
 
     def command(self, frame: bytes) -> None:
@@ -75,12 +81,23 @@ class VirtualHanStick:
         """The NCP resets by itself: announced with RSTACK ``code``; a scan in progress is lost."""
         if self._direct is not None:
             self.ezsp.reset()
+            if self._direct_reset is not None:
+                self._direct_reset(f"NCP reset (code 0x{code:02X})")
         else:
             self.ash.fault_reset(code)
 
     def corrupt_next(self, frames: int = 1) -> None:
         """The next ``frames`` frames the NCP sends leave with one CRC bit flipped."""
         self._corrupt += frames
+
+
+def stick_for(params: "HanRadioParams", scheduler: Scheduler, radio: ScanSource) -> VirtualHanStick:
+    """The virtual stick a rig file's ``virtual.han`` section describes (firmware family, EUI-64)."""
+    from dataclasses import replace
+
+    from hubrig.harness.virtual.han.radio import FIRMWARES
+
+    return VirtualHanStick(replace(FIRMWARES[params.firmware], eui64=params.stick_eui.upper()), scheduler, radio)
 
 
 class PtyServer:
