@@ -111,6 +111,7 @@ class Scan:
     kind: str
     channels: tuple[int, ...]
     started_ns: int
+    duration: int = 3
     energy: list[EnergyReading] = field(default_factory=list)
     networks: list[NetworkHeard] = field(default_factory=list)
     complete: bool = False
@@ -238,43 +239,104 @@ class HanStick:
 
     def energy_scan(self, channels: Iterable[int] = ZIGBEE_CHANNELS, duration: int = 3) -> Scan:
         """Maximum RSSI per channel; each reading is stamped and journalled as it arrives."""
-        return self._run_scan(ENERGY_SCAN, tuple(channels), duration)
+        return self._run_scan("energy", tuple(channels), duration)
 
     def active_scan(self, channels: Iterable[int] = ZIGBEE_CHANNELS, duration: int = 3) -> Scan:
         """The PANs that answer a beacon request on each channel."""
-        return self._run_scan(ACTIVE_SCAN, tuple(channels), duration)
+        return self._run_scan("active", tuple(channels), duration)
 
-    def _run_scan(self, scan_type: int, channels: tuple[int, ...], duration: int) -> Scan:
+    def begin_scan(self, kind: str, channels: Iterable[int] = ZIGBEE_CHANNELS, duration: int = 3) -> Scan:
+        """Start an ``energy`` or ``active`` scan and return at once; the :class:`Scan` fills in as
+        frames arrive (and its events reach the bus). One scan at a time: :class:`HanError` if busy."""
+        if kind not in ("energy", "active"):
+            raise ValueError(f"scan kind {kind!r}: expected 'energy' or 'active'")
         if not 0 <= duration <= MAX_DURATION:
             raise ValueError(f"scan duration {duration} is outside 0..{MAX_DURATION}")
+        channels = tuple(sorted(set(channels)))
         mask = channel_mask(channels)
-        scan = Scan("energy" if scan_type == ENERGY_SCAN else "active", tuple(sorted(set(channels))),
-                    self.clock.now_ns())
+        if self._scan is not None and not self._scan.complete and self._scan.interrupted is None:
+            raise HanError(f"HAN stick {self.port}: a {self._scan.kind} scan is still running")
+        if self._session.lost:
+            self._recover(self._session.lost)
+        scan = Scan(kind, channels, self.clock.now_ns(), duration=duration)
         self._scan = scan
-        try:
-            if self._session.lost:
-                self._recover(self._session.lost)
-            self._session.start_scan(scan_type, mask, duration)
-            timeout = len(scan.channels) * dwell_s(duration) * 2 + 5.0
-            session = self._session
-
-            def settled() -> bool:
-                return scan.complete or session.lost is not None or session.scan_failure() is not None
-
-            self.clock.wait_until(settled, timeout)
-            if not scan.complete:
-                why = session.lost or session.scan_failure() or f"no scanCompleteHandler within {timeout:.1f} s"
-                scan.interrupted = why
-                scan.ended_ns = self.clock.now_ns()
-                log.warning("HAN %s: %s scan interrupted (%s); kept %d reading(s) already stamped",
-                            self.port, scan.kind, why, len(scan.energy) + len(scan.networks))
-                self._recover(why)
-        finally:
-            self._scan = None
+        self._session.start_scan(ENERGY_SCAN if kind == "energy" else ACTIVE_SCAN, mask, duration)
         return scan
+
+    def settled(self, scan: Scan) -> bool:
+        """Whether ``scan`` completed, or the NCP or its port went away under it."""
+        session = self._session
+        return scan.complete or scan.interrupted is not None or session.lost is not None \
+            or session.scan_failure() is not None
+
+    def finish_scan(self, scan: Scan) -> Scan:
+        """Wait (bounded: twice the scan's dwell time plus 5 s) for ``scan``; an interrupted scan
+        keeps what it heard, is marked ``complete=False`` and the stick is recovered."""
+        timeout = len(scan.channels) * dwell_s(scan.duration) * 2 + 5.0
+        remaining = timeout - (self.clock.now_ns() - scan.started_ns) / 1e9
+        self.clock.wait_until(lambda: self.settled(scan), max(remaining, 0.0))
+        if not scan.complete and scan.interrupted is None:
+            session = self._session
+            why = session.lost or session.scan_failure() or f"no scanCompleteHandler within {timeout:.1f} s"
+            scan.interrupted = why
+            scan.ended_ns = self.clock.now_ns()
+            log.warning("HAN %s: %s scan interrupted (%s); kept %d reading(s) already stamped",
+                        self.port, scan.kind, why, len(scan.energy) + len(scan.networks))
+            if self._scan is scan:
+                self._scan = None
+            self._recover(why)
+        return scan
+
+    def _run_scan(self, kind: str, channels: tuple[int, ...], duration: int) -> Scan:
+        return self.finish_scan(self.begin_scan(kind, channels, duration))
+
+    def watch(self, cadence_s: float, channels: Iterable[int] = ZIGBEE_CHANNELS, duration: int = 0) -> "Watch":
+        """Active scans every ``cadence_s`` on the rig clock, in the background, until ``stop()``."""
+        return Watch(self, cadence_s, tuple(channels), duration)
 
     def close(self) -> None:
         self._session.close()
+
+
+class Watch:
+    """Background active scans at a cadence (see :meth:`HanStick.watch`): :attr:`scans` in order.
+
+    Each tick runs on the rig clock's timer (the virtual clock's callbacks, or the real clock's
+    timer thread): it closes the previous scan if it settled and starts the next one. A scan still
+    running at a tick is left to finish; a lost NCP is recovered at the next tick."""
+
+    def __init__(self, stick: HanStick, cadence_s: float, channels: tuple[int, ...], duration: int):
+        if not cadence_s > 0:
+            raise ValueError(f"scan cadence {cadence_s!r} s must be positive")
+        self.stick = stick
+        self.cadence_s = cadence_s
+        self.channels = channels
+        self.duration = duration
+        self.scans: list[Scan] = []
+        self.errors: list[str] = []
+        self._stopped = False
+        self._timer = stick.clock.call_later(0, self._tick)
+
+    def _tick(self) -> None:
+        if self._stopped:
+            return
+        last = self.scans[-1] if self.scans else None
+        try:
+            if last is None or self.stick.settled(last):
+                if last is not None and not last.complete and last.interrupted is None:
+                    last.interrupted = self.stick._session.lost or "scan failed"
+                    last.ended_ns = self.stick.clock.now_ns()
+                self.scans.append(self.stick.begin_scan("active", self.channels, self.duration))
+        except HanError as exc:  # the stick is gone for now: say so, try again next tick
+            log.warning("%s", exc)
+            self.errors.append(str(exc))
+        self._timer = self.stick.clock.call_later(self.cadence_s, self._tick)
+
+    def stop(self) -> list[Scan]:
+        """Stop scanning (a scan in flight still finishes on the NCP) and return the scans."""
+        self._stopped = True
+        self._timer.cancel()
+        return self.scans
 
 
 def open_han(cfg: Any, clock: Clock, bus: EventBus, journal: Journal, *, stick: Any = None,

@@ -144,11 +144,23 @@ class ItchConfig(_Model):
 
 
 class HanConfig(_Model):
-    """A ZigBee HAN stick (zigpy/bellows); placeholder for the HAN work."""
+    """A ZigBee HAN stick: an EmberZNet NCP spoken to with EZSP over ASH (bellows). Firmware families:
+    EmberZNet 7.x images run 115200 baud with RTS/CTS, 6.x images mostly 57600 with XON/XOFF."""
 
-    port: str = Field(min_length=1)
+    port: str = Field(min_length=1, description='/dev/serial/by-id/..., socket://host:port; "virtual" on the '
+                                                "virtual rig")
     radio: Literal["ezsp"] = "ezsp"
-    baudrate: int = Field(default=115200, gt=0)
+    baudrate: Literal[57600, 115200, 230400, 460800] = 115200
+    flow_control: Literal["hardware", "software", "none"] = Field(
+        "hardware", description="hardware: RTS/CTS; software: XON/XOFF (the NCP image decides which)")
+    scan_cadence_s: float = Field(5.0, ge=0.5, le=600, description="seconds between active scans while a plan "
+                                                                  "watches the Comms Hub's PAN")
+    scan_duration: int = Field(2, ge=0, le=8, description="scan duration exponent: (2**n + 1) x 15.36 ms a channel")
+    channel: int | None = Field(None, ge=11, le=26, description="the CH's HAN channel, if known (scans only it)")
+    extended_pan_id: str | None = Field(None, description="the CH's extended PAN id (16 hex digits; default: "
+                                                          "the Comms Hub's EUI-64)")
+
+    _check_epid = field_validator("extended_pan_id", mode="before")(lambda cls, v: None if v is None else _eui(v))
 
 
 class Instruments(_Model):
@@ -334,7 +346,8 @@ class RigFile(_Model):
         inst = self.instruments
         virtual = self.kind == VIRTUAL
         for at, value in ((("instruments", "supply", "resource"), inst.supply and inst.supply.resource),
-                          (("instruments", "itch", "port"), inst.itch.port)):
+                          (("instruments", "itch", "port"), inst.itch.port),
+                          (("instruments", "han", "port"), inst.han and inst.han.port)):
             if value is None:
                 continue
             if virtual and value != VIRTUAL:

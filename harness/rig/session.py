@@ -64,6 +64,8 @@ class RigSession:
     mains: Mains
     itch: Any
     bench: Any = None
+    han: Any = None
+    """The HAN stick (:class:`hubrig.drivers.han.HanStick`), when the rig file has ``instruments.han``."""
     realtime: bool = False
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
@@ -152,8 +154,12 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     else:
         itch = _open_itch(rig.instruments.itch, rig, clock, bus, journal, keys, None)
     stack.callback(itch.close)
+    han = None
+    if rig.instruments.han is not None:
+        han = devices.open_han(bus, journal) if devices else _open_han(rig.instruments.han, clock, bus, journal)
+        stack.callback(han.close)
     return RigSession(rig=rig, path=path, out_dir=out, clock=clock, bus=bus, journal=journal, keys=keys,
-                      supply=supply, relay=relay, mains=mains, itch=itch,
+                      supply=supply, relay=relay, mains=mains, itch=itch, han=han,
                       bench=devices.bench if devices else None, realtime=realtime, _stack=stack)
 
 
@@ -184,6 +190,12 @@ def _open_relay(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
     from hubrig.drivers.relay import open_relay
 
     return open_relay(rig.instruments.relay, clock, bus)
+
+
+def _open_han(cfg: Any, clock: Clock, bus: EventBus, journal: Any) -> Any:
+    from hubrig.drivers.han import open_han
+
+    return open_han(cfg, clock, bus, journal)
 
 
 def _open_itch(cfg: Any, rig: RigFile, clock: Clock, bus: EventBus, journal: Any, keys: Any,
@@ -228,6 +240,19 @@ class _VirtualDevices:
         self._stack.callback(server.close)
         return open_supply(cfg.model_copy(update={"resource": server.resource, "visa_library": "@py"}),
                            self.clock, bus)
+
+    def open_han(self, bus: EventBus, journal: Any) -> Any:
+        """The virtual HAN stick: in-process on the virtual clock, or behind a pty (bellows) in real time."""
+        from hubrig.drivers.han import open_han
+        from hubrig.harness.virtual.han.stick import PtyServer, stick_for
+
+        cfg = self.rig.instruments.han
+        stick = stick_for(self.bench.params.han, self.scheduler, self.bench.radio)
+        if not self.realtime:
+            return open_han(cfg, self.clock, bus, journal, stick=stick)
+        server = PtyServer(stick)
+        self._stack.callback(server.close)
+        return open_han(cfg.model_copy(update={"port": server.port}), self.clock, bus, journal)
 
     def itch_transport(self) -> Any:
         """The in-process link, or ``None`` for the driver to open the pty like a serial port."""
@@ -295,6 +320,8 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
         rows = [_probe_supply(session.supply, f"{where}: {session.supply.cfg.resource}")]
         itch_where = getattr(session.itch.transport, "name", rig.instruments.itch.port)
         rows.append(Probe("itch", f"{where}: {itch_where}", True, "link open (virtual Comms Hub)"))
+        if session.han is not None:
+            rows.append(_probe_han(session.han, f"{where}: {session.han.port}"))
     return rows
 
 
@@ -336,10 +363,37 @@ def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
             else:
                 rows.append(Probe("itch", inst.itch.port, True, f"port open at {inst.itch.baudrate} baud"))
                 itch.close()
+        if inst.han is not None:
+            with Journal(tmp / "han-journal.sqlite") as journal:
+                try:
+                    han = _open_han(inst.han, clock, bus, journal)
+                except Exception as exc:
+                    rows.append(Probe("han", inst.han.port, False, _failed(exc)))
+                else:
+                    try:
+                        rows.append(_probe_han(han, inst.han.port))
+                    finally:
+                        han.close()
         rows.append(_probe_marker(rig))
     finally:
         clock.close()
     return rows
+
+
+def _probe_han(han: Any, where: str) -> Probe:
+    """Identity and one energy scan: the stick answers, scans, and which firmware family it runs."""
+    try:
+        ident = han.identify()
+        scan = han.energy_scan(duration=1)
+    except Exception as exc:
+        return Probe("han", where, False, _failed(exc))
+    if not scan.complete:
+        return Probe("han", where, False, f"energy scan interrupted: {scan.interrupted}")
+    loudest = max(scan.energy, key=lambda r: r.max_rssi_dbm)
+    return Probe("han", where, True,
+                 f"EUI-64 {ident.eui64}, {ident.manufacturer or '?'} {ident.board or '?'}, firmware "
+                 f"{ident.firmware or '?'}, EZSP {ident.protocol_version} = {ident.family}; energy scan "
+                 f"{len(scan.energy)} channels, loudest {loudest.channel} at {loudest.max_rssi_dbm} dBm")
 
 
 def _probe_supply(supply: Any, resource: str) -> Probe:
