@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hubrig.harness.clock import seconds
 from hubrig.harness.results.stats import TrialTiming, latency_table
 from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
-                              alert_time, code_text, is_poa, is_pra, observe_outage)
+                              alert_time, code_text, is_poa, is_pra, observe_outage, pan_target)
 
 SHORT_OUTAGE_S = 60.0
 LONG_OUTAGE_S = 240.0
@@ -39,15 +39,17 @@ def powered(mains):
 
 
 @pytest.fixture
-def observe(request, powered, bus, clock, progress):
-    """``observe(seconds, index=0) -> Observation`` for this test's scenario."""
+def observe(request, powered, bus, clock, progress, rig):
+    """``observe(seconds, index=0) -> Observation`` for this test's scenario (with a HAN stick on the
+    rig, the Comms Hub's PAN is watched too)."""
     observe_s = request.config.getoption("observe_s")
     scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
+    pan = pan_target(rig)
 
     def run(duration_s: float, index: int = 0) -> Observation:
         with progress.waiting(f"{scenario} #{index}: POA/PRA"):
             return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
-                                  observe_s=observe_s, settle_s=SETTLE_S)
+                                  observe_s=observe_s, settle_s=SETTLE_S, pan=pan)
 
     return run
 
@@ -67,6 +69,7 @@ def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
                     missing="no POA arrived")
     measure.latency("pra_latency_s", obs.pra_s, outage_s=outage, evidence=ev_pra, trial=obs.index,
                     missing="no PRA arrived")
+    judge_pan(measure, obs)
     if obs.pra is None:
         return
     judge_signature(measure, obs, ev_pra)
@@ -91,6 +94,27 @@ def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
         measure.check("poa_before_pra", not obs.pra_before_poa, evidence=obs.evidence, trial=obs.index,
                       outage_s=outage, rule="a POA arrives before its PRA (DCC study: PRAs sometimes "
                                             "overtake their POAs)")
+
+
+def judge_pan(measure, obs: Observation) -> None:
+    """HAN-down and HAN-back (figures, no limit set bounds them): when the CH's PAN went and came back."""
+    pan = obs.pan
+    if pan is None:
+        return
+    if not pan.heard_before_cut:
+        measure.info("han_down_s", None, "s", trial=obs.index, note=f"the Comms Hub's PAN was not heard before "
+                     f"the cut ({pan.scans} scan(s)): check instruments.han channel / extended_pan_id")
+        return
+    if pan.down_ns is None:
+        measure.info("han_down_s", None, "s", trial=obs.index, evidence=pan.evidence,
+                     note=f"PAN held through the outage (heard in every one of {pan.scans} scans)")
+        return
+    measure.info("han_down_s", round(obs.han_down_s, 3), "s", trial=obs.index, evidence=pan.evidence[:2],
+                 note="first scan after the cut without the CH's PAN (good to one scan cadence)")
+    measure.info("han_back_s", None if obs.han_back_s is None else round(obs.han_back_s, 3), "s",
+                 trial=obs.index, evidence=pan.evidence[2:],
+                 note="first beacon of the CH's PAN after the restore" if obs.han_back_s is not None
+                 else "the PAN was not heard again before listening ended")
 
 
 def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:

@@ -117,6 +117,7 @@ class Scan:
     complete: bool = False
     interrupted: str | None = None
     ended_ns: int | None = None
+    complete_journal_id: int | None = None
 
 
 SessionFactory = Callable[[Callable[[bytes], None]], Session]
@@ -168,7 +169,7 @@ class HanStick:
                 "rssi_dbm": heard.rssi_dbm}, t_ns=t_ns, journal_id=journal_id)
         elif name == frames.COMPLETE:
             if scan is not None:
-                scan.complete, scan.ended_ns = True, t_ns
+                scan.complete, scan.ended_ns, scan.complete_journal_id = True, t_ns, journal_id
             self.bus.publish(HAN_SCAN_COMPLETE, self.name, {"status": record.get("status")}, t_ns=t_ns,
                              journal_id=journal_id)
         self.clock.notify()
@@ -294,6 +295,11 @@ class HanStick:
         """Active scans every ``cadence_s`` on the rig clock, in the background, until ``stop()``."""
         return Watch(self, cadence_s, tuple(channels), duration)
 
+    @property
+    def lost(self) -> str | None:
+        """Why the NCP session went away (an unexpected reset, the port gone), until recovered."""
+        return self._session.lost
+
     def close(self) -> None:
         self._session.close()
 
@@ -324,7 +330,7 @@ class Watch:
         try:
             if last is None or self.stick.settled(last):
                 if last is not None and not last.complete and last.interrupted is None:
-                    last.interrupted = self.stick._session.lost or "scan failed"
+                    last.interrupted = self.stick.lost or "scan failed"
                     last.ended_ns = self.stick.clock.now_ns()
                 self.scans.append(self.stick.begin_scan("active", self.channels, self.duration))
         except HanError as exc:  # the stick is gone for now: say so, try again next tick

@@ -74,6 +74,10 @@ class Trial(_Strict):
         default=None, description="interruption time inside the PRA minus the measured cut")
     restoration_error_s: float | None = Field(
         default=None, description="restoration time inside the PRA minus the measured restore")
+    han_down_seconds: float | None = Field(
+        default=None, description="the CH's PAN gone (HAN stick), from the cut; null when held or no stick")
+    han_back_seconds: float | None = Field(
+        default=None, description="the CH's PAN heard again (HAN stick), from the restore")
     evidence: list[int] = Field(default_factory=list, description="journal frame ids (POA, PRA)")
 
 
