@@ -216,11 +216,14 @@ def _latency_blocks(r: RunResults, trials: list[Trial], plot: Path | None) -> li
         out.append(("ul", [f"[{t.scenario}] trial {t.index}: PRA arrived before its POA "
                            f"(evidence: {', '.join(f'journal #{i}' for i in t.evidence)})" for t in flagged]))
     out.append(("h", 3, "Trials"))
-    out.append(("table", ["scenario", "#", "outage", "POA", "PRA", "code", "clock error (int/rest)", "evidence"],
-                [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
-                  _secs(t.pra_seconds), t.pra_alert_code or "-",
-                  f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}",
-                  ", ".join(f"#{i}" for i in t.evidence)] for t in trials]))
+    han = any(t.han_down_seconds is not None or t.han_back_seconds is not None for t in trials)
+    rows = [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
+             _secs(t.pra_seconds), t.pra_alert_code or "-",
+             f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}"]
+            + ([f"{_secs(t.han_down_seconds)} / {_secs(t.han_back_seconds)}"] if han else [])
+            + [", ".join(f"#{i}" for i in t.evidence)] for t in trials]
+    out.append(("table", ["scenario", "#", "outage", "POA", "PRA", "code", "clock error (int/rest)"]
+                + (["HAN down / back"] if han else []) + ["evidence"], rows))
     return out
 
 
