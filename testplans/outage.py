@@ -229,15 +229,26 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
         restore_ns = out.restore_ns
         long_outage = seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
 
+        settled_at: dict[int, bool] = {}  # by number of scans: the answer only changes with a new scan
+
         def pan_settled() -> bool:
             if watch is None:
                 return True
-            times = pan_times(list(watch.scans), pan.extended_pan_id, out.cut_ns)
-            return times.down_ns is None or times.back_ns is not None
+            n = len(watch.scans)
+            if n not in settled_at:
+                times = pan_times(watch.scans[:n], pan.extended_pan_id, out.cut_ns)
+                settled_at.clear()
+                settled_at[n] = times.down_ns is None or times.back_ns is not None
+            return settled_at[n]
+
+        seen = {"next": since, "pra": False, "poa": not long_outage}  # events are read once each
 
         def complete() -> bool:
-            events = bus.events(since=since)
-            return any(map(is_pra, events)) and (not long_outage or any(map(is_poa, events))) and pan_settled()
+            for e in bus.events(since=seen["next"]):
+                seen["pra"] = seen["pra"] or is_pra(e)
+                seen["poa"] = seen["poa"] or is_poa(e)
+                seen["next"] = e.seq + 1
+            return seen["pra"] and seen["poa"] and pan_settled()
 
         remaining = observe_s - seconds(clock.now_ns() - restore_ns)
         if clock.wait_until(complete, max(remaining, 0.0)):

@@ -7,20 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from test_power_outage_plan import make_rig
+
 from hubrig.drivers.han.stick import dwell_s
 from hubrig.harness.clock import to_ns
-from hubrig.harness.rig.session import default_rig_file, open_rig
+from hubrig.harness.rig.session import open_rig
 from hubrig.testplans.outage import observe_outage, pan_target
 
 
-def make_rig(tmp: Path, virtual: str, han: str = "") -> Path:
-    text = default_rig_file().read_text()
-    head = text[: text.index("\nvirtual:")]
-    if han:
-        head = head.replace("    scan_cadence_s: 5.0", han)
-    path = tmp / "rig.yaml"
-    path.write_text(head + "\nvirtual:\n" + virtual)
-    return path
+def with_cadence(rig: Path, cadence_s: float) -> Path:
+    rig.write_text(rig.read_text().replace("    scan_cadence_s: 5.0", f"    scan_cadence_s: {cadence_s}"))
+    return rig
 
 
 def observe(rig: Path, out: Path, durations: list[float]):
@@ -35,7 +32,7 @@ def observe(rig: Path, out: Path, durations: list[float]):
 
 @pytest.mark.parametrize("cadence", [5.0, 2.0])
 def test_central_south_han_down_and_back_equal_the_ground_truth_within_the_cadence(tmp_path, cadence):
-    rig = make_rig(tmp_path, "  preset: central-south\n", han=f"    scan_cadence_s: {cadence}")
+    rig = with_cadence(make_rig(tmp_path, "  preset: central-south\n"), cadence)
     observations, bench, pan = observe(rig, tmp_path / "out", [60.0, 390.0, 240.0])
     scan_s = len(pan.channels) * dwell_s(pan.duration)
     truth = bench.radio.pan_log
@@ -54,18 +51,22 @@ def test_central_south_han_down_and_back_equal_the_ground_truth_within_the_caden
         assert len(obs.pan.evidence) == 3
 
 
-def test_evidence_is_the_journalled_beacons_and_scan_end(tmp_path):
-    rig = make_rig(tmp_path, "  preset: central-south\n")
-    with open_rig(rig, tmp_path / "out") as session:
+def one_outage(tmp_path: Path, seconds_: float):
+    """One central-south outage with the HAN watch: the observation and the journal's frames."""
+    with open_rig(make_rig(tmp_path, "  preset: central-south\n"), tmp_path / "out") as session:
         session.mains.restore()
-        obs = observe_outage(session.mains, session.bus, session.clock, 120.0, scenario="t", observe_s=3000.0,
+        obs = observe_outage(session.mains, session.bus, session.clock, seconds_, scenario="t", observe_s=3000.0,
                              pan=pan_target(session))
-        frames = {f.id: f for f in session.journal.frames()}
+        return obs, {f.id: f for f in session.journal.frames()}, session.rig.dut.comms_hub.eui
+
+
+def test_evidence_is_the_journalled_beacons_and_scan_end(tmp_path):
+    obs, frames, ch_eui = one_outage(tmp_path, 120.0)
     last_heard, gone, first_back = (frames[i] for i in obs.pan.evidence)
     assert last_heard.record["name"] == "networkFoundHandler" and last_heard.t_ns < obs.pan.down_ns
     assert gone.record["name"] == "scanCompleteHandler" and gone.t_ns > obs.pan.down_ns
     assert first_back.record["name"] == "networkFoundHandler" and first_back.t_ns == obs.pan.back_ns
-    assert first_back.record["networkFound"]["extendedPanId"] == session.rig.dut.comms_hub.eui
+    assert first_back.record["networkFound"]["extendedPanId"] == ch_eui
 
 
 def test_north_holds_its_pan_through_the_outage(tmp_path):
@@ -80,11 +81,7 @@ def test_north_holds_its_pan_through_the_outage(tmp_path):
 def test_plan_records_han_measurements(tmp_path):
     from hubrig.testplans.test_power_outage import judge_pan
 
-    rig = make_rig(tmp_path, "  preset: central-south\n")
-    with open_rig(rig, tmp_path / "out") as session:
-        session.mains.restore()
-        obs = observe_outage(session.mains, session.bus, session.clock, 60.0, scenario="t", observe_s=3000.0,
-                             pan=pan_target(session))
+    obs, _, _ = one_outage(tmp_path, 60.0)
     recorded = {}
 
     class Measure:

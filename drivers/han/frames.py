@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import bellows.types as t
+import zigpy.types as zt
 
 ENERGY = "energyScanResultHandler"
 NETWORK = "networkFoundHandler"
@@ -51,7 +52,7 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "as_dict"):
+    if isinstance(value, zt.Struct):
         return {k: _plain(v) for k, v in value.as_dict().items()}
     return str(value)
 

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from hubrig.drivers.han import frames
-from hubrig.drivers.han.session import HanError, Session
+from hubrig.drivers.han.session import DirectStick, HanError, Session
 from hubrig.harness.capture.events import LINK, EventBus
 from hubrig.harness.capture.journal import Journal
 from hubrig.harness.clock import Clock
+
+if TYPE_CHECKING:
+    from hubrig.harness.rig.file import HanConfig
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +152,10 @@ class HanStick:
                                          f"ezsp{self._protocol}")
         record = frames.decode(frame, self._protocol)
         self.journal.set_decoded(journal_id, None if "error" in record else record, record.get("error"))
-        name = record.get("name")
+        if "error" in record:
+            log.warning("HAN %s: undecodable frame from the NCP (journal #%d): %s", self.port, journal_id,
+                        record["error"])
+        name = None if "error" in record else record.get("name")
         scan = self._scan
         if name == frames.ENERGY:
             reading = EnergyReading(record["channel"], record["maxRssiValue"], t_ns, journal_id)
@@ -345,14 +351,16 @@ class Watch:
         return self.scans
 
 
-def open_han(cfg: Any, clock: Clock, bus: EventBus, journal: Journal, *, stick: Any = None,
-             name: str = "han") -> HanStick:
+def open_han(cfg: "HanConfig | None", clock: Clock, bus: EventBus, journal: Journal, *,
+             stick: DirectStick | None = None, name: str = "han") -> HanStick:
     """Open the HAN stick of a rig file's ``instruments.han`` section; ``stick``: the virtual stick
     to use in-process (virtual time) instead of a port."""
     from hubrig.drivers.han.session import BellowsSession, InProcessSession
 
     if stick is not None:
         return HanStick(lambda tap: InProcessSession(stick, tap), clock, bus, journal, port="virtual", name=name)
+    if cfg is None:
+        raise ValueError("open_han needs the rig file's instruments.han section, or a virtual stick")
     flow = None if cfg.flow_control == "none" else cfg.flow_control
     return HanStick(lambda tap: BellowsSession(cfg.port, cfg.baudrate, flow, tap), clock, bus, journal,
                     port=cfg.port, name=name)
