@@ -29,6 +29,13 @@ FLAP_COUNT = 10
 FLAP_OFF_S = 5.0
 FLAP_ON_S = 25.0
 SETTLE_S = 30.0
+EXPECTED_ALERT_WAIT_S = 300.0
+"""For the run's schedule estimate only: alerts are due within 5 minutes (ENA 2019)."""
+
+
+def scheduled(*outages_s: float) -> pytest.MarkDecorator:
+    """The rig time a scenario of these outages is expected to take (the live time-left estimate)."""
+    return pytest.mark.rig_time(sum(o + EXPECTED_ALERT_WAIT_S + SETTLE_S for o in outages_s))
 
 
 @pytest.fixture
@@ -46,8 +53,8 @@ def observe(request, powered, bus, clock, progress, rig):
     scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
     pan = pan_target(rig)
 
-    def run(duration_s: float, index: int = 0) -> Observation:
-        with progress.waiting(f"{scenario} #{index}: POA/PRA"):
+    def run(duration_s: float, index: int = 0, of: int | None = None) -> Observation:
+        with progress.waiting("POA/PRA", trial=(index + 1, of) if of else None):
             return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
                                   observe_s=observe_s, settle_s=SETTLE_S, pan=pan)
 
@@ -130,11 +137,13 @@ def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
                                               "verifies against its DS certificate [GBCS]")
 
 
+@scheduled(SHORT_OUTAGE_S)
 def test_short_outage(observe, measure, rig):
     """A 60 s interruption is not a reportable outage: no POA may arrive; an 8F35 PRA must."""
     judge_outage(measure, observe(SHORT_OUTAGE_S), clock_tolerance(rig))
 
 
+@scheduled(LONG_OUTAGE_S)
 def test_long_outage(observe, measure, rig):
     """A 4-minute outage: a POA and an 8F36 PRA carrying the measured cut and restore times."""
     judge_outage(measure, observe(LONG_OUTAGE_S), clock_tolerance(rig))
@@ -160,11 +169,12 @@ def _timer_figures(measure, observations: list[Observation]) -> None:
                      note="worst (device-reported outage - measured outage) over the sweep")
 
 
+@scheduled(*BOUNDARY_SWEEP_S)
 def test_three_minute_boundary(observe, measure, rig):
     """Outages just below and above 180 s land on the right side; the timer's accuracy is reported."""
     observations = []
     for i, duration in enumerate(BOUNDARY_SWEEP_S):
-        obs = observe(duration, index=i)
+        obs = observe(duration, index=i, of=len(BOUNDARY_SWEEP_S))
         observations.append(obs)
         judge_outage(measure, obs, clock_tolerance(rig))
     _timer_figures(measure, observations)
@@ -192,6 +202,7 @@ def test_three_minute_boundary_property(observe, measure, rig):
     _timer_figures(measure, seen)
 
 
+@scheduled(LONG_OUTAGE_S)
 def test_ordering(observe, measure, rig):
     """A long outage whose PRA overtakes its POA is recorded and flagged."""
     obs = observe(LONG_OUTAGE_S)
@@ -200,10 +211,11 @@ def test_ordering(observe, measure, rig):
                   outage_s=obs.outage_s, rule="both alerts arrive, so their order can be judged")
 
 
+@pytest.mark.rig_time(TRIAL_OUTAGE_S + EXPECTED_ALERT_WAIT_S + SETTLE_S, per_trial=True)
 def test_repeated_trials(request, observe, measure, rig):
     """``--trials N`` outages of 6.5 minutes: latency percentiles and delivery ratio per limit set."""
     n = int(request.config.getoption("trials", None) or 5)
-    observations = [observe(TRIAL_OUTAGE_S, index=i) for i in range(n)]
+    observations = [observe(TRIAL_OUTAGE_S, index=i, of=n) for i in range(n)]
     tolerance = clock_tolerance(rig)
     for obs in observations:
         judge_outage(measure, obs, tolerance)
@@ -241,6 +253,7 @@ def _attribute(pras, cuts_wall) -> list:
     return out
 
 
+@pytest.mark.rig_time(FLAP_COUNT * (FLAP_OFF_S + FLAP_ON_S) + EXPECTED_ALERT_WAIT_S + SETTLE_S)
 def test_flapping_supply(request, powered, bus, clock, measure, rig):
     """An alert storm: N interruptions of a few seconds; every emitted alert captured, rate reported."""
     since = bus.mark()
