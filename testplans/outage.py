@@ -95,13 +95,15 @@ class PanTarget:
 
 def pan_target(rig: Any) -> PanTarget | None:
     """The rig session's HAN watch (``instruments.han``), or None without a HAN stick."""
-    if rig.han is None:
-        return None
-    from hubrig.drivers.han.stick import ZIGBEE_CHANNELS
+    from hubrig.drivers.han.config import HanConfig
+    from hubrig.drivers.han.stick import ZIGBEE_CHANNELS, HanStick
 
-    cfg = rig.rig.instruments.han
+    han = rig.instrument("han", HanStick)
+    cfg = rig.rig.instruments.section("han")
+    if han is None or not isinstance(cfg, HanConfig):
+        return None
     epid = (cfg.extended_pan_id or rig.rig.dut.comms_hub.eui).upper()
-    return PanTarget(rig.han, epid, (cfg.channel,) if cfg.channel else ZIGBEE_CHANNELS, cfg.scan_cadence_s,
+    return PanTarget(han, epid, (cfg.channel,) if cfg.channel else ZIGBEE_CHANNELS, cfg.scan_cadence_s,
                      cfg.scan_duration)
 
 

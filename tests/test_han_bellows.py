@@ -124,7 +124,7 @@ def test_driver_identity_and_scans_are_stamped_journalled_and_published(rig, tra
     stick, server, path = serve(rig, transport)
     han = driver(rig, path)
     try:
-        ident = han.identify()
+        ident = han.read_identity()
         before = rig.clock.now_ns()
         scan = han.energy_scan(duration=1)
         active = han.active_scan(duration=1)

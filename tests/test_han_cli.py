@@ -31,7 +31,7 @@ def test_served_stick_is_reachable_by_the_driver(tmp_path, how):
             han = open_han(SimpleNamespace(port=where, baudrate=115200, flow_control="hardware"), clock,
                            EventBus(clock), journal)
             try:
-                assert han.identify().protocol_version == 13
+                assert han.read_identity().protocol_version == 13
                 scan = han.active_scan(channels=[20], duration=0)
             finally:
                 han.close()

@@ -129,7 +129,7 @@ def test_driver_in_virtual_time_identity_scans_and_reset_recovery(tmp_path):
     with Journal(tmp_path / "j.sqlite") as journal:
         bus = EventBus(clock)
         han = open_han(None, clock, bus, journal, stick=stick)
-        ident = han.identify()
+        ident = han.read_identity()
         assert (ident.protocol_version, ident.board, ident.eui64) == (8, "virtual-em3581", params.stick_eui)
         start = clock.now_ns()
         scan = han.energy_scan(duration=3)

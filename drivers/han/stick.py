@@ -27,7 +27,7 @@ from hubrig.harness.capture.journal import Journal
 from hubrig.harness.clock import Clock
 
 if TYPE_CHECKING:
-    from hubrig.harness.rig.file import HanConfig
+    from hubrig.drivers.han.config import HanConfig
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,25 @@ class HanStick:
 
     # ----------------------------------------------------------------- what plans call
 
-    def identify(self) -> Identity:
+    def identify(self) -> str:
+        """Who the stick says it is, as one line (the instrument interface's identity)."""
+        i = self.identity or self.read_identity()
+        return (f"{i.manufacturer or '?'} {i.board or '?'} EUI-64 {i.eui64}, firmware {i.firmware or '?'}, "
+                f"EZSP {i.protocol_version}")
+
+    def describe(self) -> dict[str, str]:
+        """What the results record about the stick."""
+        out = {"resource": self.port, "family": "han"}
+        if self.identity is not None:
+            out.update(eui64=self.identity.eui64, firmware=self.identity.firmware or "?",
+                       ezsp=str(self.identity.protocol_version), firmware_family=self.identity.family)
+        return out
+
+    def mark(self) -> int:
+        """A bus position: the stick's events after it are the ones that arrive from now on."""
+        return self.bus.mark()
+
+    def read_identity(self) -> Identity:
         """EUI-64, manufacturer and board strings, firmware version and the negotiated protocol."""
         s = self._session
         (eui,) = s.command("getEui64")
