@@ -187,3 +187,12 @@ def test_a_relay_board_is_identified_and_its_state_read_back_without_switching(t
     assert rows["relay", "identity"].ok and "channel 2" in rows["relay", "identity"].detail
     assert rows["relay", "state"].detail == "mains on (relay closed, mains on when closed)"
     assert board.state == 0b10  # probing switched nothing
+
+
+@pytest.mark.parametrize("given, expected", [("@py", "@py"), ("", ""), ("@ivi", "@ivi"),
+                                             ("lib/libvisa.so", "{dir}/lib/libvisa.so"),
+                                             ("sim/x.yaml@sim", "{dir}/sim/x.yaml@sim"),
+                                             ("/opt/visa.so", "/opt/visa.so")])
+def test_visa_library_paths_resolve_against_the_rig_files_folder(sim_rig, given, expected):
+    path = sim_rig(**{'visa_library: "sim/rigol-dp832.yaml@sim"': f'visa_library: "{given}"'})
+    assert load_rig(path).instruments.supply.visa_library == expected.format(dir=path.parent.resolve())

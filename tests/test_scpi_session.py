@@ -162,6 +162,31 @@ def test_an_interrupted_exchange_resynchronises_before_the_next_command():
     assert scpi.resyncs == 1
 
 
+def test_a_restore_from_a_signal_handler_mid_query_gets_its_own_reply():
+    """A signal handler (SIGTERM restoring mains) runs in the thread that was waiting for a reply: the
+    nested exchange finds the session dirty, resynchronises past the pending reply, and its *OPC? is
+    confirmed by its own reply, not by the one the interrupted query was waiting for."""
+    inst = Laggy(lags={1: 1})  # the interrupted query's reply has not arrived when the signal comes
+    scpi = session(inst)
+    nested: list[int] = []
+
+    real_read = inst.read
+
+    def read_with_signal() -> str:
+        if not nested:
+            nested.append(0)
+            scpi.write("OUTP ON")  # the handler's restore, re-entering the session's lock
+            scpi.opc()
+            nested.append(inst.taken[-1].query_id)
+        return real_read()
+
+    inst.read = read_with_signal  # type: ignore[method-assign]
+    with pytest.raises(InstrumentError):
+        scpi.query("MEAS?", str)  # its reply was consumed by the handler's resynchronisation
+    assert nested[-1] == inst.last_query("*OPC?") and scpi.resyncs == 1
+    assert scpi.dirty  # the interrupted query failed: the next command checks the conversation again
+
+
 def test_a_reply_that_is_not_this_querys_answer_makes_the_session_resynchronise():
     inst = Laggy()
     scpi = session(inst)

@@ -142,6 +142,7 @@ class ScpiSession:
             try:
                 raw = endpoint.read_raw()
             except Exception as exc:
+                self.dirty = True
                 raise InstrumentError(f"{self.name}: no reply to {command!r}: {exc}{self.hint(exc)}") from exc
             try:
                 data = parse_block(raw, max_bytes)
@@ -244,4 +245,5 @@ class ScpiSession:
         try:
             return self.endpoint.read()
         except Exception as exc:
+            self.dirty = True  # even if a nested exchange (a signal handler's) resynchronised meanwhile
             raise InstrumentError(f"{self.name}: no reply to {command!r}: {exc}{self.hint(exc)}") from exc
