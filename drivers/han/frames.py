@@ -17,6 +17,9 @@ from typing import Any
 import bellows.types as t
 import zigpy.types as zt
 
+SUPPORTED_PROTOCOLS = frozenset(range(4, 20)) - {15}
+"""EZSP protocol versions the pinned bellows (1.2.1) has command tables for: the ones this driver accepts."""
+
 ENERGY = "energyScanResultHandler"
 NETWORK = "networkFoundHandler"
 COMPLETE = "scanCompleteHandler"

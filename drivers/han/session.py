@@ -25,7 +25,7 @@ import bellows.types as t
 import zigpy.config as zconf
 from bellows.ezsp import EZSP
 
-from hubrig.drivers.han.frames import split
+from hubrig.drivers.han.frames import SUPPORTED_PROTOCOLS, split
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class InProcessSession:
             self._replies[seq] = frame
 
     def _table(self) -> dict[str, tuple[int, Any, Any]]:
-        version = self.protocol_version if self.protocol_version in _KNOWN else 13
+        version = self.protocol_version if self.protocol_version in SUPPORTED_PROTOCOLS else 13
         return importlib.import_module(f"bellows.ezsp.v{version}.commands").COMMANDS
 
     def command(self, name: str, **params: Any) -> list[Any]:
@@ -235,6 +235,3 @@ class InProcessSession:
     def close(self) -> None:
         self._stick.attach_direct(lambda frame: None)
 
-
-_KNOWN = frozenset(range(4, 20)) - {15}
-"""EZSP protocol versions bellows 1.2.1 has command tables for."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from hubrig.drivers.han import frames
+from hubrig.drivers.han.frames import SUPPORTED_PROTOCOLS
 from hubrig.drivers.han.session import DirectStick, HanError, Session
 from hubrig.harness.capture.events import LINK, EventBus
 from hubrig.harness.capture.journal import Journal
@@ -37,8 +38,6 @@ HAN_SCAN_COMPLETE = "han_scan_complete"
 
 ENERGY_SCAN, ACTIVE_SCAN = 0, 1
 ZIGBEE_CHANNELS = tuple(range(11, 27))
-SUPPORTED_PROTOCOLS = frozenset(range(4, 20)) - {15}
-"""EZSP protocol versions the pinned bellows (1.2.1) has tables for and this driver accepts."""
 MAX_DURATION = 14
 
 FIRMWARE_FAMILIES = (

@@ -301,7 +301,7 @@ class EzspNcp:
     def _get_value(self, r: _Reader) -> bytes:
         value_id = r.u8()
         r.end()
-        if value_id == VERSION_INFO_ID:
+        if value_id == VALUE_VERSION_INFO:
             major, minor, patch, special = (int(p) for p in self.firmware.stack_version.split("."))
             value = struct.pack("<HBBBB", self.firmware.build, major, minor, patch, special)
         elif value_id in self.values:
@@ -314,7 +314,7 @@ class EzspNcp:
         value_id = r.u8()
         value = r.lv()
         r.end()
-        if value_id == VERSION_INFO_ID:
+        if value_id == VALUE_VERSION_INFO:
             return self._status(EZSP_ERROR_INVALID_CALL)
         self.values[value_id] = value
         return self._status(SUCCESS)
@@ -386,7 +386,6 @@ class EzspNcp:
             self._callback(SCAN_COMPLETE_HANDLER, bytes((channel,)) + self._status(SUCCESS))
 
 
-VERSION_INFO_ID = VALUE_VERSION_INFO
 DEFAULT_CONFIG = {0x01: 75, 0x02: 8, 0x03: 2, 0x05: 16, 0x0C: 16, 0x13: 6, 0x19: 16, 0x29: 0}
 """Configuration id -> value an NCP reports before the host sets it (a plausible EmberZNet default
 subset: packet buffers, neighbour table, APS unicasts, binding table, address table, ...)."""
