@@ -211,6 +211,10 @@ class TcpServer:
 
     def close(self) -> None:
         self._closed = True
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread; close() alone does not
+        except OSError:
+            pass
         self._server.close()
         with self._lock:
             client, self._client = self._client, None
