@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import matplotlib.figure  # noqa: F401  (see below)
 import pytest
 from hypothesis import settings
 
@@ -15,6 +16,11 @@ from hypothesis import settings
 # would turn a loaded machine into failures, so it is off for the whole suite.
 settings.register_profile("hubrig", deadline=None)
 settings.load_profile("hubrig")
+
+# pytester's in-process runs unload the modules a run imported; loaded here first, they stay, so
+# numpy is not loaded twice and cryptography's key classes keep one identity across runs.
+import hubrig.harness.rig.session  # noqa: F401,E402
+import hubrig.harness.virtual.bench  # noqa: F401,E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -63,7 +69,7 @@ instruments:
     voltage: 230.0
     current_limit: 2.0
     frequency: 50.0
-    safety: {{max_voltage: 253.0, max_current: 5.0}}
+    safety: {{max_voltage: 253.0, max_current: 5.0, min_frequency: 45.0, max_frequency: 55.0}}
     verify: false
   itch:
     port: "{port}"
@@ -85,3 +91,41 @@ def bench_rig_file(folder: Path, *, resource: str, name: str = "bench", port: st
     path.write_text(BENCH_RIG.format(name=name, resource=resource, port=port, limit_sets=limit_sets,
                                      esme_spec=esme_spec, esme_gbcs=esme_gbcs))
     return path
+
+
+TEST_TIMEOUT_S = 300
+"""The harness's own tests' bound (pytest-timeout); here, not in pyproject.toml, so that ``hubrig
+run`` (plans run from the same tree) never inherits it."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
+
+
+@pytest.fixture(autouse=True)
+def _every_results_json_follows_the_shipped_schema(request: pytest.FixtureRequest):
+    """After each test: every results.json it produced (under its tmp_path or pytester folder)
+    validates against the JSON Schema shipped in the package."""
+    roots = [request.getfixturevalue("tmp_path")] if "tmp_path" in request.fixturenames else []
+    if "pytester" in request.fixturenames:
+        roots.append(request.getfixturevalue("pytester").path)
+    yield
+    found = [p for root in roots for p in Path(root).rglob("results.json")]
+    if not found:
+        return
+    import json
+
+    import jsonschema
+
+    from hubrig.harness.results.model import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    for path in found:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue  # a test that writes a broken file on purpose
+        if doc.get("schema_version") == schema["properties"]["schema_version"]["const"]:
+            jsonschema.validate(doc, schema)

@@ -26,7 +26,7 @@ def bench_file(tmp_path: Path, resource: str = "TCPIP0::127.0.0.1::9::SOCKET", e
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """pytest in a child process, as a user runs it (the plugin loads through its entry point;
     an in-process run would unload modules such as cryptography's under the outer session)."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", *args)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", *args)
 
 
 def test_sessions_without_rig_fixtures_open_nothing(pytester, tmp_path):
@@ -139,7 +139,7 @@ def test_progress_in_a_log_is_one_line_per_labelled_wait_start_and_end(pytester,
     # default --rig: the embedded virtual rig, in virtual time
     result = run(pytester, f"--out={tmp_path / 'out'}", "--progress-every=30")
     result.assert_outcomes(passed=1)
-    lines = [line for line in result.outlines if line.startswith("hubrig: ")]
+    lines = [line for line in result.outlines if line.startswith("hubrig: ") and not line.startswith("hubrig: run ")]
     assert len(lines) == 2, lines
     assert lines[0].endswith(" outage-with-a-labelled-wait trial 2/3: waiting for POA started")
     assert " outage-with-a-labelled-wait trial 2/3: waiting for POA ended after 01:40 rig time (" in lines[1]

@@ -37,6 +37,8 @@ import random
 import threading
 from typing import Callable, Protocol, TypeVar, runtime_checkable
 
+from pyvisa.resources import TCPIPSocket
+
 from hubrig.drivers.scpi.errors import InstrumentError
 from hubrig.drivers.scpi.replies import ReplyError, excerpt, parse_block, parse_marker, parse_opc, parse_scpi_error
 
@@ -80,8 +82,27 @@ class BinaryEndpoint(Endpoint, Protocol):
     def read_raw(self) -> bytes: ...
 
 
+@runtime_checkable
+class CountedEndpoint(BinaryEndpoint, Protocol):
+    """An endpoint that reads exactly ``count`` bytes (pyvisa's ``read_bytes``): a block is read by
+    its header, so data bytes equal to the termination character (LF) do not end it early."""
+
+    def read_bytes(self, count: int) -> bytes: ...
+
+
 def no_hint(exc: BaseException) -> str:
     return ""
+
+
+def _read_counted_block(endpoint: CountedEndpoint, max_bytes: int) -> bytes:
+    """A definite-length block read by its header (and the terminator after it)."""
+    head = endpoint.read_bytes(2)
+    if head[:1] != b"#" or not head[1:2].isdigit() or head[1:2] == b"0":
+        raise ReplyError(f"expected a definite-length block '#<n><length>...', got {excerpt(head)}")
+    digits = endpoint.read_bytes(int(head[1:2]))
+    if not digits.isdigit() or int(digits) > max_bytes:
+        raise ReplyError(f"block length field {excerpt(digits)} is not a length up to {max_bytes} bytes")
+    return head + digits + endpoint.read_bytes(int(digits) + 1)
 
 
 class ScpiSession:
@@ -140,7 +161,10 @@ class ScpiSession:
             self.dirty = True
             self._send(command)
             try:
-                raw = endpoint.read_raw()
+                raw = _read_counted_block(endpoint, max_bytes) if isinstance(endpoint, CountedEndpoint) \
+                    else endpoint.read_raw()
+            except ReplyError as exc:
+                raise InstrumentError(f"{self.name}: bad reply to {command!r}: {exc}") from exc
             except Exception as exc:
                 self.dirty = True
                 raise InstrumentError(f"{self.name}: no reply to {command!r}: {exc}{self.hint(exc)}") from exc
@@ -190,10 +214,13 @@ class ScpiSession:
     def resync(self) -> None:
         """Bring the conversation back in step (see the module docstring); InstrumentError if it cannot."""
         with self._lock:
-            try:
-                self.endpoint.clear()
-            except Exception:  # noqa: BLE001 - no device clear on this resource: the markers do it all
-                pass
+            # pyvisa-py's "clear" of a raw TCP socket only drains input (the markers below do that
+            # too) and spins forever on a socket the instrument has closed: skip it there.
+            if not isinstance(self.endpoint, TCPIPSocket):
+                try:
+                    self.endpoint.clear()
+                except Exception:  # noqa: BLE001 - no device clear on this resource: the markers do it all
+                    pass
             discarded: list[str] = []
             timeouts = streak = 0
             marker = self._send_marker()

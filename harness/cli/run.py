@@ -4,15 +4,23 @@ report for the run) and ``hubrig results list|show`` (runs kept in the results s
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from typing import TYPE_CHECKING
 
 from hubrig.harness.cli import UserError
 
+if TYPE_CHECKING:
+    from hubrig.harness.rig.file import RigFile
+
 PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.py",
-         "clock-alert": "test_clock_alert.py"}
+         "clock-alert": "test_clock_alert.py", "rf-noise": "test_rf_noise.py"}
 """The standard plans, in the order a run takes them: plan name -> module in ``testplans``."""
 
 
@@ -35,10 +43,12 @@ def selected_plans(chosen: list[str] | None) -> list[str]:
 def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str]:
     """The pytest command line ``hubrig run`` executes."""
     plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
-    cmd = [sys.executable, "-m", "pytest", *plans,
+    # -p no:timeout: a plan is bounded by its own schedule (testplans.outage.step_bound), never by
+    # a pytest-timeout default a configuration file near the plans may set for other tests.
+    cmd = [sys.executable, "-m", "pytest", *plans, "-p", "no:timeout",
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
            "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
-           "--results-db", args.db or _default_db()]
+           "--results-db", args.db or _default_db(), "-o", "junit_suite_name=hubrig"]
     for name in args.limit_set:
         cmd += ["--limit-set", name]
     if args.limits:
@@ -56,6 +66,12 @@ def _default_db() -> str:
     return default_store_location()
 
 
+EXIT_PASS, EXIT_FAIL, EXIT_NOT_RECORDED, EXIT_INTERRUPTED = 0, 1, 3, 130
+"""``hubrig run``'s exit status: PASS, FAIL, results not recorded (results.json, the report or the
+store could not be written: a full disk, a read-only store), INTERRUPTED (Ctrl-C, SIGTERM, SIGHUP;
+what was measured is kept). Usage errors exit 2."""
+
+
 def _run(args: argparse.Namespace) -> int:
     from hubrig.fixtures.recording import new_run_id
     from hubrig.harness.rig.session import default_rig_file
@@ -68,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     rig_path = Path(args.rig)
     try:
-        load_rig(rig_path)  # a bad rig file fails here, as one line naming file:line
+        rig = load_rig(rig_path)  # a bad rig file fails here, as one line naming file:line
     except RigFileError as exc:
         raise UserError(str(exc)) from None
     if args.trials < 1:
@@ -76,56 +92,119 @@ def _run(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     out = Path(args.out) if args.out else Path("runs") / run_id
     out.mkdir(parents=True, exist_ok=True)
+    args.db = args.db or _default_db()
     cmd = pytest_command(args, run_id, out)
     print(f"hubrig: run {run_id}: plans {', '.join(selected_plans(args.plan))} on {rig_path}, "
           f"{args.trials} trial(s), output {out}", flush=True)
-    status = run_plans(cmd)
-    return _finish(out, status)
+    from hubrig.harness.rig.lock import WAIT_ENV
+
+    env = dict(os.environ)
+    if args.wait_for_rig is not None:
+        env[WAIT_ENV] = str(args.wait_for_rig)
+    status = run_plans(cmd, env)
+    _say_if_mains_left_off(rig)
+    return _finish(out, status, run_id, args.db)
 
 
-def run_plans(cmd: list[str]) -> int:
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+"""Signals ``hubrig run`` passes on to its pytest child (which restores mains on each)."""
+
+
+def run_plans(cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Run the pytest child to its end and return its exit status.
 
-    Ctrl-C reaches the child from the terminal, and SIGTERM sent to ``hubrig run`` is passed on
-    to it: either way the child restores mains and writes what it captured, and this waits for
-    it (``subprocess.call`` would kill it 0.25 s after a Ctrl-C, mid-restore).
+    SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to ``hubrig run`` are passed on to the child, and this
+    keeps waiting: the child restores mains and writes what it captured (``subprocess.call`` would
+    kill it 0.25 s after a Ctrl-C, mid-restore). A dropped SSH session (SIGHUP) no longer ends
+    ``hubrig run`` first. Ctrl-C at a terminal reaches both; the child takes a repeat calmly.
     """
-    child = subprocess.Popen(cmd)
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    child = subprocess.Popen(cmd, env=env)
+
+    def forward(signum: int, frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+        print(f"hubrig: {signal.Signals(signum).name}: waiting for the plans to restore mains and save "
+              "their results", file=sys.stderr, flush=True)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                print("hubrig: interrupted; waiting for the plans to restore mains and save their results",
-                      file=sys.stderr, flush=True)
+        return child.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _finish(out: Path, status: int) -> int:
-    """Say how the run went, what the DUT's TSAT verdict is, and where everything is."""
-    from hubrig.harness.report.render import tsat_warning_lines
-    from hubrig.harness.results.store import ResultsError, load_results
+def _say_if_mains_left_off(rig: "RigFile") -> None:
+    """First thing after the plans end: if the rig's mains is still cut (the child could not
+    restore it, or was killed outright), say so with the marker and what to do."""
+    if rig.is_virtual:
+        return
+    from hubrig.harness.rig.lock import holder
+    from hubrig.harness.rig.mains import marker_path
+    from hubrig.harness.rig.session import default_state_dir, mains_left_off
+
+    state = rig.state_dir or default_state_dir()
+    marker = marker_path(state, rig.name)
+    if marker.exists() and holder(state, rig.name) is None:
+        print(f"hubrig: {mains_left_off(rig.name, marker)}", file=sys.stderr, flush=True)
+
+
+PYTEST_INTERRUPTED = 2
+
+
+def _finish(out: Path, status: int, run_id: str, db: str) -> int:
+    """Say how the run went, what the DUT's TSAT verdict is, and where everything is; the exit
+    status follows the verdict (see ``EXIT_*``), checked against what was really recorded."""
+    from hubrig.harness.results.files import ResultsError, load_results
 
     try:
         results = load_results(out / "results.json")
     except ResultsError as exc:
-        raise UserError(f"the plans wrote no readable results (pytest exit {status}): {exc}") from None
+        if status == PYTEST_INTERRUPTED:
+            print(f"hubrig: run {run_id}: INTERRUPTED before any result was recorded", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"hubrig: run {run_id}: the plans wrote no readable results (pytest exit {status}): {exc}",
+              file=sys.stderr)
+        return status if status not in (0, 1) else EXIT_NOT_RECORDED
     counts = results.counts()
-    print(f"hubrig: run {results.run_id}: {results.verdict.upper()}: {counts['passed']} passed, "
-          f"{counts['failed']} failed, {counts['skipped']} skipped; {len(results.failures())} failed "
-          f"measurement(s)")
-    for line in tsat_warning_lines(results):
+    verdict = results.verdict.upper() + (f" ({results.interruption})" if results.interruption else "")
+    print(f"hubrig: run {results.run_id}: {verdict}: {counts['passed']} passed, {counts['failed']} failed, "
+          f"{counts['skipped']} skipped" + (f", {counts['not run']} not run" if counts["not run"] else "")
+          + f"; {len(results.failures())} failed measurement(s)")
+    for line in [] if results.tsat is None else results.tsat.warning_lines():
         print(f"hubrig: {line}")
-    files = [("journal", out / "journal.sqlite"), ("JUnit", out / "junit.xml"), ("results", out / "results.json")]
+    files = [("journal", out / "journal.sqlite"), ("JUnit", out / "junit.xml"), ("results", out / "results.json"),
+             ("report", out / "report.html"), ("Markdown report", out / "report.md")]
     print("hubrig: " + "; ".join(f"{name} {path}" for name, path in files if path.exists()))
-    print(f"hubrig: report {out / 'report.html'} (and {out / 'report.md'})")
-    return status
+    stored = _stored(db, results.run_id)
+    if stored:
+        print(f"hubrig: run {results.run_id} NOT stored in {db}: {stored}", file=sys.stderr)
+    if results.verdict == "interrupted":
+        return EXIT_INTERRUPTED
+    if stored or not (out / "report.html").exists() or status == 3:
+        return EXIT_NOT_RECORDED
+    return EXIT_FAIL if results.verdict == "fail" else EXIT_PASS
+
+
+def _stored(db: str, run_id: str) -> str:
+    """Why the store does not hold ``run_id`` (empty: it does)."""
+    from hubrig.harness.results.files import ResultsError
+    from hubrig.harness.results.store import open_store
+
+    try:
+        store = open_store(db)
+        try:
+            store.get(run_id)
+        finally:
+            store.close()
+    except ResultsError as exc:
+        return str(exc)
+    return ""
 
 
 def _open(args: argparse.Namespace):
-    from hubrig.harness.results.store import ResultsError, open_store
+    from hubrig.harness.results.files import ResultsError
+    from hubrig.harness.results.store import open_store
 
     try:
         return open_store(args.db)
@@ -133,30 +212,55 @@ def _open(args: argparse.Namespace):
         raise UserError(str(exc)) from None
 
 
+def _since(text: str) -> datetime:
+    """``--since``: an ISO date or date-time (UTC unless it says), or ``Nd`` / ``Nh`` ago."""
+    if text[:-1].isdigit() and text[-1:] in ("d", "h"):
+        return datetime.now(timezone.utc) - timedelta(**{"days" if text[-1] == "d" else "hours": int(text[:-1])})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date, date-time or Nd/Nh: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 def _list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from hubrig.harness.results.model import RunFilter
 
     store = _open(args)
     try:
-        runs = store.list(limit=args.limit)
+        runs = store.list(RunFilter(rig=args.rig, dut=args.dut, plan=args.plan_name, verdict=args.verdict,
+                                    since=args.since, limit=args.limit))
     finally:
         store.close()
-    table = Table()
-    for name in ("run", "started (UTC)", "plans", "rig", "DUT", "trials", "failures", "verdict"):
-        table.add_column(name, no_wrap=name != "DUT", overflow="fold")
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in runs], indent=1))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"pass": "green", "fail": "red", "interrupted": "yellow"}
+    # One line per run: the id, date and verdict always whole; plans, rig and DUT cut to fit a terminal.
+    table = Table(box=None, pad_edge=False)
+    whole = {"run": max([len(r.run_id) for r in runs] + [3]), "started (UTC)": 16, "verdict": 11, "failures": 8}
+    for name in ("run", "started (UTC)", "verdict", "failures", "plans", "rig", "DUT"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", justify="right" if name == "failures" else "left",
+                         min_width=whole.get(name, 6))
     for r in runs:
-        table.add_row(r.run_id, r.started.strftime("%Y-%m-%d %H:%M:%S"), r.plan, r.rig, r.dut, str(r.trials),
-                      str(r.failures), r.verdict.upper())
-    console = Console()
-    console.width = max(console.width, 160)
-    console.print(table if runs else "no runs stored yet")
+        table.add_row(r.run_id, r.started.strftime("%Y-%m-%d %H:%M"), f"[{colour[r.verdict]}]{r.verdict.upper()}[/]",
+                      str(r.failures), r.plans, r.rig, r.dut)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 250  # a pipe or a file: nothing to fit
+    console.print(table if runs else "no run matches" if _filtered(args) else "no runs stored yet")
     return 0
 
 
+def _filtered(args: argparse.Namespace) -> bool:
+    return any(v is not None for v in (args.rig, args.dut, args.plan_name, args.verdict, args.since))
+
+
 def _show(args: argparse.Namespace) -> int:
-    from hubrig.harness.report.render import markdown
-    from hubrig.harness.results.store import ResultsError
+    from hubrig.harness.results.files import ResultsError
 
     store = _open(args)
     try:
@@ -168,6 +272,8 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(results.model_dump_json(indent=2))
     else:
+        from hubrig.harness.report.render import markdown
+
         print(markdown(results))
     return 0
 
@@ -184,15 +290,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--limits", help="limits file (default: the shipped harness/data/limits.yaml)")
     run.add_argument("--observe-s", type=float, help="how long after restoration to listen for alerts")
     run.add_argument("-k", help="only the scenarios matching this pytest -k expression")
+    run.add_argument("--wait-for-rig", type=float, metavar="SECONDS",
+                     help="if another run holds the rig, wait this long for it (default: refuse at once)")
     run.add_argument("--db", help="results store (path or sqlite:/// URL; default $HUBRIG_RESULTS_DB "
                                   "or ~/.local/share/hubrig/results.sqlite)")
     run.set_defaults(handler=_run)
 
-    results = subparsers.add_parser("results", help="runs kept in the results store")
+    results = subparsers.add_parser("results", help="runs kept in the results store: list, show")
     sub = results.add_subparsers(dest="results_command", metavar="ACTION")
     sub.required = True
-    listing = sub.add_parser("list", help="the most recent runs")
-    listing.add_argument("--limit", type=int, default=50)
+    listing = sub.add_parser("list", help="the most recent runs, one line each")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    listing.add_argument("--rig", help="only runs on this rig (its name)")
+    listing.add_argument("--dut", help="only runs whose DUT matches this text (EUI, firmware)")
+    listing.add_argument("--plan", dest="plan_name", choices=list(PLANS), help="only runs of this plan")
+    listing.add_argument("--verdict", choices=["pass", "fail", "interrupted"], help="only runs with this verdict")
+    listing.add_argument("--since", type=_since, help="only runs started since: 2026-11-01, 2026-11-01T08:00, 7d, 12h")
+    listing.add_argument("--json", action="store_true", help="print the runs as JSON")
     listing.add_argument("--db", help="results store (default as for hubrig run)")
     listing.set_defaults(handler=_list)
     show = sub.add_parser("show", help="one run's report (or its results.json with --json)")

@@ -1,16 +1,10 @@
-"""The results of a run: a versioned schema (after HardPy) and a store to compare runs later.
+"""The results store: runs kept to compare later. Save, list (with filters), get.
 
-``results.json`` in a run's output directory is a :class:`RunResults` document
-(``schema_version`` ``hubrig-results/2``; every model forbids unknown fields, so a reader can
-trust what it loads). It records the rig, the identity of every device under test and of every
-instrument, the DUT's TSAT verdict as of the run date (and the table it was judged against), the
-plans run, every test's outcome, the limit sets with their citations, every measurement with its
-verdict and journal evidence, and the ``trials`` list (one outage each).
-
-Stores: :func:`open_store` takes a plain path or an SQLAlchemy-style URL
-(``sqlite:///relative``, ``sqlite:////absolute``); SQLite is the default: one file, no set-up.
-The :class:`ResultsStore` protocol is what a PostgreSQL backend for racks of rigs will
-implement: register it in ``STORE_BACKENDS`` under its URL scheme.
+:func:`open_store` takes a plain path or an SQLAlchemy-style URL (``sqlite:///relative``,
+``sqlite:////absolute``); SQLite is the default: one file, no set-up. The :class:`ResultsStore`
+protocol is what another backend implements: register it in ``STORE_BACKENDS`` under its URL
+scheme. A store keeps the whole document of each run (:class:`~hubrig.harness.results.model.RunResults`)
+plus queryable rows for its measurements and its plans' records; it knows no plan's fields.
 """
 
 from __future__ import annotations
@@ -18,206 +12,19 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Literal, Protocol
+from typing import Callable, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from hubrig.harness.rules.limits import LimitSet
-from hubrig.harness.results.measurements import Measurement, Verdict
-
-SCHEMA_VERSION = "hubrig-results/2"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RigInfo(_Strict):
-    name: str
-    kind: Literal["real", "virtual"]
-    file: str | None = None
-    seed: int | None = None
-    preset: str | None = None
-    clock_tolerance_s: float | None = None
-
-
-class DeviceIdentity(_Strict):
-    role: str  # "esme", "comms_hub"
-    eui: str | None = None
-    type: str | None = None
-    spec_version: str | None = None
-    gbcs_version: str | None = None
-    firmware: str | None = None
-    csp_region: str | None = None
-
-
-class InstrumentInfo(_Strict):
-    name: str  # "supply", "itch", "relay"
-    resource: str | None = None
-    identity: str | None = None
-
-
-class Trial(_Strict):
-    """One outage: what was cut, what arrived, and the frames that prove it."""
-
-    scenario: str
-    index: int = 0
-    outage_seconds: float
-    poa_seconds: float | None = Field(description="POA arrival minus outage start; null when none arrived")
-    pra_seconds: float | None = Field(description="PRA arrival minus restoration; null when none arrived")
-    pra_alert_code: str | None = Field(default=None, pattern="^[0-9A-F]{4}$")
-    poa_count: int = 0
-    pra_before_poa: bool = False
-    interruption_error_s: float | None = Field(
-        default=None, description="interruption time inside the PRA minus the measured cut")
-    restoration_error_s: float | None = Field(
-        default=None, description="restoration time inside the PRA minus the measured restore")
-    han_down_seconds: float | None = Field(
-        default=None, description="the CH's PAN gone (HAN stick), from the cut; null when held or no stick")
-    han_back_seconds: float | None = Field(
-        default=None, description="the CH's PAN heard again (HAN stick), from the restore")
-    evidence: list[int] = Field(default_factory=list, description="journal frame ids (POA, PRA)")
-
-
-class TestOutcome(_Strict):
-    """One test's outcome in the run."""
-
-    __test__ = False  # a record, not a pytest test class
-    nodeid: str
-    outcome: Literal["passed", "failed", "skipped", "error"]
-    duration_s: float = 0.0
-    message: str = ""
-    plan: str = Field(default="", description="the plan the test belongs to (e.g. device-log)")
-    scenario: str = Field(default="", description="the scenario its measurements and trials carry")
-
-
-class DeviceTsat(_Strict):
-    """One DUT device judged against the TSAT on the run date (``hubrig.harness.rules.tsat.Verdict``)."""
-
-    role: str  # "comms_hub", "esme"
-    device_type: str
-    spec: str
-    gbcs: str | None = None
-    installable: bool
-    maintainable: bool
-    gbcs_applicable: bool | None = Field(description="null: a SMETS1 row, which has no GBCS")
-    reasons: list[str] = Field(default_factory=list)
-    violations: list[str] = Field(default_factory=list,
-                                  description="the reasons for each period the device is outside of")
-    row: str = Field(description="the table row's citation")
-
-
-class TsatRecord(_Strict):
-    """The DUT's TSAT verdict as of the run date, and what a violation does to the run."""
-
-    date: date
-    table: str = Field(description="which table, e.g. 'Schedule 11 v9.0 + MP139'")
-    on_violation: Literal["warn", "fail"] = "warn"
-    devices: list[DeviceTsat] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list,
-                              description="devices the table could not judge (e.g. an unknown version)")
-
-    def violations(self) -> list[str]:
-        """One sentence per breach: a device outside its IVP, MVP or GBCS Applicability Period,
-        or one the table cannot judge, each quoting the rule (the table row)."""
-        return [f"{d.role}: {v}" for d in self.devices for v in d.violations] + list(self.errors)
-
-    @property
-    def fails_run(self) -> bool:
-        return self.on_violation == "fail" and bool(self.violations())
-
-
-class RunResults(_Strict):
-    """Everything a run produced, in one self-explaining document."""
-
-    schema_version: Literal["hubrig-results/2"] = SCHEMA_VERSION
-    run_id: str
-    started: datetime
-    finished: datetime | None = None
-    plans: list[str] = Field(default_factory=list, description="the plans run, in order")
-    hubrig_version: str = ""
-    rig: RigInfo
-    dut: list[DeviceIdentity] = Field(default_factory=list)
-    tsat: TsatRecord | None = None
-    instruments: list[InstrumentInfo] = Field(default_factory=list)
-    limits_version: str = ""
-    limit_sets: list[LimitSet] = Field(default_factory=list)
-    measurements: list[Measurement] = Field(default_factory=list)
-    trials: list[Trial] = Field(default_factory=list)
-    tests: list[TestOutcome] = Field(default_factory=list)
-    journal: str | None = None
-
-    @property
-    def verdict(self) -> str:
-        """``fail`` if any measurement or test failed, or the DUT breaks the TSAT and the rig file
-        says ``tsat.on_violation: fail``; else ``pass``."""
-        failed = any(m.verdict is Verdict.FAIL for m in self.measurements) or any(
-            t.outcome in ("failed", "error") for t in self.tests) or (self.tsat is not None and self.tsat.fails_run)
-        return "fail" if failed else "pass"
-
-    def failures(self) -> list[Measurement]:
-        return [m for m in self.measurements if m.verdict is Verdict.FAIL]
-
-    def counts(self, plan: str | None = None) -> dict[str, int]:
-        """Tests passed / failed (errors included) / skipped, for one plan or the whole run."""
-        tests = [t for t in self.tests if plan is None or t.plan == plan]
-        return {"passed": sum(t.outcome == "passed" for t in tests),
-                "failed": sum(t.outcome in ("failed", "error") for t in tests),
-                "skipped": sum(t.outcome == "skipped" for t in tests)}
-
-
-def parse_results(text: str | bytes) -> RunResults:
-    """A results document from its JSON text."""
-    return RunResults.model_validate(json.loads(text))
-
-
-class ResultsError(ValueError):
-    """A results file or store that cannot be read, or a run that is not there."""
-
-
-def load_results(path: str | Path) -> RunResults:
-    """Read and validate a results.json; errors name the file and the first bad field."""
-    p = Path(path)
-    try:
-        return parse_results(p.read_bytes())
-    except OSError as exc:
-        raise ResultsError(f"{p}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{p}:{exc.lineno}: not JSON: {exc.msg}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first["loc"])
-        raise ResultsError(f"{p}: {field or 'document'}: {first['msg']}") from None
-
-
-def save_results(results: RunResults, path: str | Path) -> Path:
-    """Write results.json atomically (a reader never sees half a file)."""
-    p = Path(path)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(results.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(tmp, p)
-    return p
-
-
-class RunSummary(_Strict):
-    run_id: str
-    started: datetime
-    plan: str
-    rig: str
-    dut: str
-    verdict: str
-    trials: int
-    failures: int
+from hubrig.harness.results.files import ResultsError
+from hubrig.harness.results.model import RunFilter, RunResults, RunSummary, parse_results, summarise
 
 
 class ResultsStore(Protocol):
-    """Where runs are kept for comparison: SQLite here, PostgreSQL later by URL."""
+    """Where runs are kept for comparison: SQLite here, PostgreSQL by URL."""
 
     def save(self, results: RunResults) -> str: ...
 
-    def list(self, limit: int = 50) -> list[RunSummary]: ...
+    def list(self, where: RunFilter | None = None) -> list[RunSummary]: ...
 
     def get(self, run_id: str) -> RunResults: ...
 
@@ -226,63 +33,93 @@ class ResultsStore(Protocol):
 
 _SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plan TEXT NOT NULL, rig TEXT NOT NULL,
-    dut TEXT NOT NULL, verdict TEXT NOT NULL, n_trials INTEGER NOT NULL, n_failures INTEGER NOT NULL,
+    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plans TEXT NOT NULL, rig TEXT NOT NULL,
+    dut TEXT NOT NULL, verdict TEXT NOT NULL, n_records INTEGER NOT NULL, n_failures INTEGER NOT NULL,
     document TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trials (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, scenario TEXT NOT NULL,
-    idx INTEGER NOT NULL, outage_seconds REAL NOT NULL, poa_seconds REAL, pra_seconds REAL,
-    pra_alert_code TEXT);
+CREATE TABLE IF NOT EXISTS run_plans (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, plan TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, plan TEXT NOT NULL,
+    kind TEXT NOT NULL, scenario TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS measurements (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, scenario TEXT NOT NULL,
     name TEXT NOT NULL, value TEXT, unit TEXT, limit_set TEXT, verdict TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS trials_run ON trials(run_id);
+CREATE INDEX IF NOT EXISTS run_plans_run ON run_plans(run_id);
+CREATE INDEX IF NOT EXISTS records_run ON records(run_id);
 CREATE INDEX IF NOT EXISTS measurements_run ON measurements(run_id);
 """
-
-
-def _dut_label(results: RunResults) -> str:
-    return ", ".join(f"{d.role} {d.eui or '?'} fw {d.firmware or '?'}" for d in results.dut) or "-"
+_SCHEMA_TAG = "hubrig-store/3"
 
 
 class SqliteResultsStore:
-    """One SQLite file: a row per run (with the full document) plus queryable trial and measurement rows."""
+    """One SQLite file: a row per run (with the full document) plus queryable record and measurement rows."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
             self._db.execute("PRAGMA foreign_keys = ON")
+            tag = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "runs" in tables and tag != 3:
+                raise ResultsError(f"{self.path}: a results database of an older hubrig (not {_SCHEMA_TAG}); "
+                                   "point --db at a new file")
             self._db.executescript(_SQLITE_SCHEMA)
+            self._db.execute("PRAGMA user_version = 3")
         except sqlite3.DatabaseError as exc:
             raise ResultsError(f"{self.path}: not a hubrig results database ({exc})") from None
+        except OSError as exc:
+            raise ResultsError(f"{self.path}: cannot open the results database: {exc.strerror}") from None
 
     def save(self, results: RunResults) -> str:
-        """Store a run (replacing a run with the same id) and return its id."""
-        with self._db:
-            self._db.execute("DELETE FROM runs WHERE run_id = ?", (results.run_id,))
-            self._db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (results.run_id, results.started.isoformat(), ", ".join(results.plans), results.rig.name,
-                 _dut_label(results), results.verdict, len(results.trials), len(results.failures()),
-                 results.model_dump_json()))
-            self._db.executemany(
-                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(results.run_id, t.scenario, t.index, t.outage_seconds, t.poa_seconds, t.pra_seconds,
-                  t.pra_alert_code) for t in results.trials])
-            self._db.executemany(
-                "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(results.run_id, m.scenario, m.name, None if m.value is None else str(m.value), m.unit,
-                  m.limit_set, m.verdict.value) for m in results.measurements])
+        """Store a run (replacing a run with the same id) and return its id; raises
+        :class:`ResultsError` when the database cannot record it (read-only, disk full)."""
+        s = summarise(results)
+        try:
+            with self._db:
+                self._db.execute("DELETE FROM runs WHERE run_id = ?", (results.run_id,))
+                self._db.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (s.run_id, s.started.isoformat(), s.plans, s.rig, s.dut, s.verdict, s.records, s.failures,
+                     results.model_dump_json()))
+                self._db.executemany("INSERT INTO run_plans VALUES (?, ?)",
+                                     [(s.run_id, p) for p in results.plans])
+                self._db.executemany(
+                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                    [(s.run_id, r.plan, r.kind, r.scenario, r.index, json.dumps(r.data)) for r in results.records])
+                self._db.executemany(
+                    "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(s.run_id, m.scenario, m.name, None if m.value is None else str(m.value), m.unit,
+                      m.limit_set, m.verdict.value) for m in results.measurements])
+        except sqlite3.Error as exc:
+            raise ResultsError(f"{self.path}: cannot record run {results.run_id}: {exc}") from None
         return results.run_id
 
-    def list(self, limit: int = 50) -> list[RunSummary]:
-        """The most recent runs first."""
-        rows = self._db.execute(
-            "SELECT run_id, started, plan, rig, dut, verdict, n_trials, n_failures FROM runs "
-            "ORDER BY started DESC, run_id DESC LIMIT ?", (limit,)).fetchall()
-        keys = ("run_id", "started", "plan", "rig", "dut", "verdict", "trials", "failures")
+    def list(self, where: RunFilter | None = None) -> list[RunSummary]:
+        """The most recent runs first, narrowed by ``where``."""
+        f = where or RunFilter()
+        sql = ["SELECT run_id, started, plans, rig, dut, verdict, n_records, n_failures FROM runs WHERE 1 = 1"]
+        args: list[object] = []
+        if f.rig is not None:
+            sql.append("AND rig = ?")
+            args.append(f.rig)
+        if f.dut is not None:
+            sql.append("AND instr(lower(dut), lower(?)) > 0")
+            args.append(f.dut)
+        if f.plan is not None:
+            sql.append("AND run_id IN (SELECT run_id FROM run_plans WHERE plan = ?)")
+            args.append(f.plan)
+        if f.verdict is not None:
+            sql.append("AND verdict = ?")
+            args.append(f.verdict)
+        if f.since is not None:
+            sql.append("AND started >= ?")
+            args.append(f.since.isoformat())
+        sql.append("ORDER BY started DESC, run_id DESC LIMIT ?")
+        args.append(f.limit)
+        rows = self._db.execute(" ".join(sql), args).fetchall()
+        keys = ("run_id", "started", "plans", "rig", "dut", "verdict", "records", "failures")
         return [RunSummary(**dict(zip(keys, row))) for row in rows]
 
     def get(self, run_id: str) -> RunResults:

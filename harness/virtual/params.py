@@ -22,6 +22,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hubrig.harness.virtual.han.radio import HanRadioParams
+from hubrig.harness.virtual.rfparams import NoiseBand, RfParams, Spur
 
 
 class _Strict(BaseModel):
@@ -156,6 +157,8 @@ class CommsHubParams(_Strict):
                                   description="wired-link line of a CH-originated restoration notification "
                                               "(pra_source: ch); its real form is not public")
     link_byte_s: float = Field(10 / 115200, ge=0, description="time to put one byte on the wired link")
+    consolidate_pra: bool = Field(False, description="a restoration alert that arrives while an earlier one "
+                                                     "is still queued replaces it (an alert-storm policy, DP119)")
 
     @model_validator(mode="after")
     def _template(self) -> "CommsHubParams":
@@ -186,6 +189,11 @@ class Defects(_Strict):
                                                    "that does not verify")
     pra_before_poa: bool = Field(False, description="the CH holds the POA back until after the PRA")
     drop_ratio: float = Field(0.0, ge=0, le=1, description="probability each link frame is lost")
+    rf_han_spur: bool = Field(False, description="the powered ESME radiates rf.han_spur (above the example "
+                                                 "mask in the 2.4 GHz HAN band)")
+    rf_wan_noise: bool = Field(False, description="the powered ESME radiates broadband noise rf.wan_noise in a WAN band")
+    rf_state_spur: bool = Field(False, description="the ESME radiates rf.state_spur in one operating state only "
+                                                   "(active: just after a command)")
     historic_log_not_kept: bool = Field(False, description="the CH drops removed devices instead of "
                                                            "keeping them in its historic device log")
     oldest_not_overwritten: bool = Field(False, description="a full historic device log refuses new "
@@ -202,6 +210,14 @@ class Defects(_Strict):
     behaviour_write_ignores_mask: bool = Field(
         False, description="the ESME takes a behaviour write (ECS25a, ECS25a3) as all 256 bits, ignoring "
                            "its change mask: the supplier's other settings are lost")
+    power_log_missing_restoration: bool = Field(
+        False, description="the ESME's power event log (ECS35e) gets no entry when mains is restored")
+    polyphase_reports_whole_supply: bool = Field(
+        False, description="a polyphase ESME raises 8F35/8F36 (whole supply) when one phase alone was cut")
+    single_phase_sends_phase_code: bool = Field(
+        False, description="a single-phase ESME raises the phase 1 variant (8F37/8F38) instead of 8F35/8F36")
+    power_log_time_error_s: float = Field(
+        0.0, allow_inf_nan=False, description="added to every power event log (ECS35e) time stamp")
 
 
 Preset = Literal["north", "central-south", "north-option-a", "central-south-option-a", "north-option-b",
@@ -219,6 +235,7 @@ class VirtualParams(_Strict):
     esme: EsmeParams = Field(default_factory=EsmeParams)
     ch: CommsHubParams = Field(default_factory=CommsHubParams)
     defects: Defects = Field(default_factory=Defects)
+    rf: RfParams = Field(default_factory=RfParams)
     han: HanRadioParams = Field(default_factory=HanRadioParams)
 
     def resolve(self) -> "ResolvedParams":
@@ -228,7 +245,7 @@ class VirtualParams(_Strict):
         base = PRESETS[self.preset]
         esme = EsmeParams.model_validate(_merge(base["esme"], _explicit(self.esme)))
         ch = CommsHubParams.model_validate(_merge(base["ch"], _explicit(self.ch)))
-        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects, han=self.han)
+        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects, rf=self.rf, han=self.han)
 
 
 def _explicit(model: BaseModel) -> dict:
@@ -262,4 +279,16 @@ class ResolvedParams(_Strict):
     esme: EsmeParams
     ch: CommsHubParams
     defects: Defects
+    rf: RfParams = Field(default_factory=RfParams)
     han: HanRadioParams = Field(default_factory=HanRadioParams)
+
+    def radiating(self) -> tuple[list[Spur], list[NoiseBand]]:
+        """The ESME's emissions while powered, with those the ``rf_*`` defect switches add."""
+        spurs, bands = list(self.rf.emissions), list(self.rf.noise_bands)
+        if self.defects.rf_han_spur:
+            spurs.append(self.rf.han_spur)
+        if self.defects.rf_state_spur:
+            spurs.append(self.rf.state_spur)
+        if self.defects.rf_wan_noise:
+            bands.append(self.rf.wan_noise)
+        return spurs, bands

@@ -8,7 +8,10 @@ codes (or, for register-style instruments such as Aim-TTi, ``EER?`` and ``*ESR?`
 An output change takes effect ``settle_s`` after the command (on the scheduler's time line), and
 ``*OPC?`` answers only once it has: that is the instant the driver records. Callbacks registered
 with :meth:`VirtualSupply.on_output` are told ``(on, t_ns)`` when the mains channel's output really
-changes; this is how mains reaches the virtual ESME.
+changes; this is how mains reaches the virtual ESME. A three-phase dialect with a per-phase set-point
+(``phase_voltage``) keeps one rms set-point per phase: the voltage command sets all of them, the
+per-phase command one; a phase is live while the output is on and its set-point is above 0 V, and
+:meth:`VirtualSupply.on_phase` callbacks are told ``(phase, live, t_ns)`` when one phase alone changes.
 
 In process, the supply *is* the endpoint (pyvisa-like ``write``/``query``/``read``/``close``).
 :func:`serve_tcp` puts it behind a loopback TCP socket so the real driver stack reaches it as
@@ -21,14 +24,19 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import struct
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
 from hubrig.harness.clock import Scheduler
+from hubrig.harness.virtual.scpi import canonical
+from hubrig.harness.virtual.faults import BenchServe, CommandFault, DroppedSocket
 
 OutputCallback = Callable[[bool, int], None]
+PhaseCallback = Callable[[int, bool, int], None]
 
 LONG_FORMS = {
     "OUTPUT": "OUTP", "VOLTAGE": "VOLT", "CURRENT": "CURR", "FREQUENCY": "FREQ", "MEASURE": "MEAS",
@@ -38,7 +46,6 @@ LONG_FORMS = {
 }
 OPTIONAL_NODES = {"STAT", "LEV", "IMM", "AMPL", "SCAL", "NEXT", "SOUR", "DC", "RMS"}
 """Nodes SCPI lets a command leave out (``[:STATe]``, ``[SOURce:]`` ...), dropped before matching."""
-_MNEMONIC = re.compile(r"([A-Z]+)(\d*)(\??)")
 _NUMBER = r"(?P<value>[+-]?(?:\d+\.?\d*|\.\d+)(?:E[+-]?\d+)?)\s*(?:V|A|HZ)?"
 
 # Standard SCPI error codes (SCPI-1999 Vol. 2, ch. 21.8).
@@ -54,28 +61,14 @@ MAX_MESSAGE = 4096
 
 def normalise(message: str) -> str:
     """A command in canonical short form: ``:SOURce:VOLTage:LEVel 230`` -> ``VOLT 230``."""
-    header, _, params = message.strip().partition(" ")
-    nodes = []
-    for node in header.upper().lstrip(":").split(":"):
-        found = _MNEMONIC.fullmatch(node)
-        if not found:
-            nodes.append(node)
-            continue
-        base, suffix, query = found.groups()
-        base = LONG_FORMS.get(base, base)
-        if base in OPTIONAL_NODES and not suffix:
-            if query and nodes:
-                nodes[-1] += "?"
-            continue
-        nodes.append(base + suffix + query)
-    params = re.sub(r"\s*,\s*", ",", params.strip().upper())
-    return ":".join(nodes) + (" " + params if params else "")
+    return canonical(message, LONG_FORMS, OPTIONAL_NODES)
 
 
 def _pattern(template: str, numeric_booleans: bool = True) -> re.Pattern[str]:
     """A regex accepting a dialect template's command (boolean ON/OFF also as 1/0 if allowed)."""
     text = re.escape(template.lstrip(":"))
     text = text.replace(r"\{ch\}", r"(?P<ch>\d+)").replace(r"\{value\}", _NUMBER)
+    text = text.replace(r"\{phase\}", r"(?P<phase>\d)")
     text = text.replace(r"\ ", r"\s+")
     for word, alternatives in (("ON", "(?:ON|1)"), ("OFF", "(?:OFF|0)")) if numeric_booleans else ():
         for separator in (r"\s+", ","):
@@ -122,6 +115,11 @@ class VirtualSupply:
         """pyvisa's read timeout (ms); the in-process supply answers at once or not at all."""
         self.changes: list[tuple[int, int, bool]] = []
         """Ground truth: (t_ns, channel, on) for every real output change."""
+        self.phase_volts = ({p: 0.0 for p in range(1, self.dialect.phases + 1)}
+                            if self.dialect.phase_voltage is not None else {})
+        self.phase_changes: list[tuple[int, int, bool]] = []
+        """Ground truth: (t_ns, phase, live) for every real change of one phase alone."""
+        self._phase_callbacks: list[PhaseCallback] = []
         self.commands: list[str] = []
         """Every command unit received, as sent."""
         self._callbacks: list[OutputCallback] = []
@@ -131,11 +129,17 @@ class VirtualSupply:
         self._settled = threading.Condition(self._lock)
         self._grammar = self._build_grammar()
         self.closed = False
+        self.ignore_output_off = False
+        """Fault: acknowledge ``OUTP OFF`` (``OUTP?`` says off) but keep the terminals live."""
 
     # -- what the virtual bench uses --------------------------------------------------------
     def on_output(self, callback: OutputCallback) -> None:
         """Call ``callback(on, t_ns)`` whenever the mains channel's output really changes."""
         self._callbacks.append(callback)
+
+    def on_phase(self, callback: PhaseCallback) -> None:
+        """Call ``callback(phase, live, t_ns)`` whenever one phase alone really changes."""
+        self._phase_callbacks.append(callback)
 
     @property
     def output(self) -> bool:
@@ -194,10 +198,11 @@ class VirtualSupply:
             "set_voltage": d.set_voltage, "set_current": d.set_current,
             "set_frequency": d.set_frequency, "measure_voltage": d.measure_voltage,
             "measure_current": d.measure_current, "error_query": d.error_query,
-            "select_channel": d.select_channel,
+            "select_channel": d.select_channel, "phase_voltage": d.phase_voltage,
         }
-        return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1"))
-                                .replace("\0", "{ch}").replace("\1", "{value}"), d.numeric_booleans))
+        return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1").replace("{phase}", "\2"))
+                                .replace("\0", "{ch}").replace("\1", "{value}").replace("\2", "{phase}"),
+                                d.numeric_booleans))
                 for kind, t in kinds.items() if t]
 
     def _execute(self, unit: str) -> None:
@@ -237,6 +242,14 @@ class VirtualSupply:
         elif kind == "set_voltage":
             if self._in_range(value, 0.0, self.rated_voltage):
                 self.channels[channel].voltage = value
+                for phase in self.phase_volts:
+                    self._set_phase(phase, value)
+        elif kind == "phase_voltage":
+            phase = int(fields["phase"] or 0)
+            if phase not in self.phase_volts:
+                self._error(HEADER_SUFFIX, ESR_EXECUTION_ERROR, register=103)
+            elif self._in_range(value, 0.0, self.rated_voltage):
+                self._set_phase(phase, value)
         elif kind == "set_current":
             if self._in_range(value, 0.0, self.rated_current):
                 self.channels[channel].current_limit = value
@@ -299,10 +312,37 @@ class VirtualSupply:
             state.voltage = state.current_limit = 0.0
         self.frequency, self.selected = 50.0, 1
 
+    def phase_live(self, phase: int) -> bool:
+        """Whether ``phase``'s terminal is live (output on and its set-point above 0 V)."""
+        return self.output and self.phase_volts[phase] > 0.0
+
+    def _set_phase(self, phase: int, volts: float) -> None:
+        self._pending += 1
+        self.scheduler.call_later(self.settle_s, lambda: self._settle_phase(phase, volts))
+
+    def _settle_phase(self, phase: int, volts: float) -> None:
+        t_ns = self.scheduler.now_ns()
+        with self._lock:
+            was = self.phase_live(phase)
+            self.phase_volts[phase] = volts
+            live = self.phase_live(phase)
+            callbacks = list(self._phase_callbacks) if live != was else []
+            if live != was:
+                self.phase_changes.append((t_ns, phase, live))
+        try:
+            for callback in callbacks:
+                callback(phase, live, t_ns)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                self._settled.notify_all()
+
     # -- output timing ------------------------------------------------------------------------
     def _switch(self, targets: list[int], on: bool) -> None:
         for n in targets:
             self.channels[n].programmed_on = on
+        if not on and self.ignore_output_off:
+            return
         self._pending += 1
         self.scheduler.call_later(self.settle_s, lambda: self._settle(targets, on))
 
@@ -334,23 +374,103 @@ class VirtualSupply:
         self._replies.append("1" if self._pending == 0 else "0")
 
 
-class SupplyServer:
-    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated)."""
+BenchLog = Callable[..., None]
+"""``log(event, **fields)``: where a served supply reports what it did (``hubrig bench serve``)."""
+GARBAGE = b"\xff\xfe\x00#9garbage\x80\x15"
+"""What a garbage reply sends instead of the answer (then the newline)."""
 
-    def __init__(self, supply: VirtualSupply, host: str, port: int):
-        supply_ = supply
+
+def _matches(message: str, command: str) -> bool:
+    return any(normalise(unit).startswith(command) for unit in message.split(";"))
+
+
+class _Hits:
+    """Counts the messages that match one command fault (``skip`` first, then ``times``)."""
+
+    def __init__(self, fault: CommandFault):
+        self.fault, self.command, self.seen = fault, normalise(fault.command), 0
+        self.after = None if fault.after is None else normalise(fault.after)
+
+    def hit(self, message: str, previous: str) -> bool:
+        if not _matches(message, self.command) or (self.after is not None and not _matches(previous, self.after)):
+            return False
+        self.seen += 1
+        n = self.seen - self.fault.skip
+        return n >= 1 and (self.fault.times == 0 or n <= self.fault.times)
+
+
+class SupplyFaults:
+    """The SCPI faults of a ``bench:`` section, armed on a :class:`SupplyServer`."""
+
+    def __init__(self, bench: BenchServe):
+        self.late = [_Hits(f) for f in bench.late_replies]
+        self.dropped = [_Hits(f) for f in bench.dropped_sockets]
+        self.garbage = [_Hits(f) for f in bench.garbage_replies]
+
+    def check(self, message: str, previous: str) -> tuple[float, DroppedSocket | None, bool]:
+        """For one message (after ``previous`` on its connection): (reply delay in s, the
+        dropped-socket fault hitting it, garbage reply?)."""
+        delay = sum(h.fault.delay_s for h in self.late if h.hit(message, previous))
+        dropped = [h.fault for h in self.dropped if h.hit(message, previous)]
+        garbage = any([h.hit(message, previous) for h in self.garbage])
+        return delay, (dropped[0] if dropped else None), garbage
+
+
+class SupplyServer:
+    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated), with
+    optional injected ``faults`` and a ground-truth ``log`` of every message, reply and fault."""
+
+    def __init__(self, supply: VirtualSupply, host: str, port: int, *, faults: SupplyFaults | None = None,
+                 log: BenchLog | None = None):
+        supply_, faults_ = supply, faults
+        log_: BenchLog = log or (lambda event, **fields: None)
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                peer = "%s:%d" % self.client_address[:2]
+                log_("connect", peer=peer)
+                previous = ""
                 while True:
-                    line = self.rfile.readline(MAX_MESSAGE + 2)
+                    try:
+                        line = self.rfile.readline(MAX_MESSAGE + 2)
+                    except OSError:
+                        line = b""
                     if not line:
+                        log_("disconnect", peer=peer)
                         return
-                    supply_.write(line.decode("ascii", errors="replace").rstrip("\r\n"))
+                    message = line.decode("ascii", errors="replace").rstrip("\r\n")
+                    log_("command", text=message, peer=peer)
+                    delay, dropped, garbage = faults_.check(message, previous) if faults_ else (0.0, None, False)
+                    previous = message
+                    if dropped is not None:
+                        if dropped.execute:
+                            supply_.write(message)
+                            supply_.take_replies()
+                        log_("fault", fault="dropped_socket", text=message, executed=dropped.execute,
+                             how=dropped.how)
+                        if dropped.how == "reset":
+                            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        else:
+                            self.request.shutdown(socket.SHUT_RDWR)
+                        return
+                    supply_.write(message)
                     replies = supply_.take_replies()
-                    if replies:
-                        self.wfile.write("".join(r + "\n" for r in replies).encode("ascii", "replace"))
+                    if not replies:
+                        continue
+                    data = "".join(r + "\n" for r in replies).encode("ascii", "replace")
+                    if garbage:
+                        data = GARBAGE + b"\n"
+                        log_("fault", fault="garbage_reply", text=message)
+                    if delay:
+                        log_("fault", fault="late_reply", text=message, delay_s=delay)
+                        time.sleep(delay)
+                    try:
+                        self.wfile.write(data)
+                    except OSError:
+                        log_("disconnect", peer=peer)
+                        return
+                    log_("reply", text=data.decode("ascii", "replace").rstrip("\n"), to=message)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -374,6 +494,7 @@ class SupplyServer:
         self._thread.join(timeout=2)
 
 
-def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0) -> SupplyServer:
+def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0, *,
+              faults: SupplyFaults | None = None, log: BenchLog | None = None) -> SupplyServer:
     """Serve ``supply`` on a TCP socket (``port=0``: any free port; see ``.port``, ``.close()``)."""
-    return SupplyServer(supply, host, port)
+    return SupplyServer(supply, host, port, faults=faults, log=log)
