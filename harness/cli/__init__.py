@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hubrig.harness.cli.run", "run the standard test plans on a rig and write the results and report"),
     "results": ("hubrig.harness.cli.run", "runs kept in the results store: list, show"),
     "bench": ("hubrig.harness.cli.bench", "serve a virtual rig's devices as a real bench in a process of their own"),
+    "han": ("hubrig.harness.cli.han", "the HAN stick: serve the virtual one on a pty or loopback TCP"),
 }
 """command -> (module that registers it, summary for ``hubrig --help``)."""
 
