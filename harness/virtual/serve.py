@@ -185,8 +185,9 @@ def real_rig(rig: RigFile, *, supply_resource: str, itch_port: str, keystore: Pa
     if analyser_resource is not None:
         doc["instruments"]["analyser"].update(resource=analyser_resource, visa_library="@py")
     doc["instruments"]["itch"]["port"] = itch_port
-    # Only the supply and the ITCH are served: a section still saying 'virtual' (analyser, HAN stick)
-    # cannot be reached from a real bench, so it is left out rather than failing the run.
+    # The supply, the ITCH and the analyser are served; a section still saying 'virtual' (the HAN
+    # stick: `hubrig han serve` serves it on its own) cannot be reached from a real bench, so it is
+    # left out rather than failing the run.
     doc["instruments"] = {key: value for key, value in doc["instruments"].items()
                           if not (isinstance(value, dict) and "virtual" in (value.get("port"), value.get("resource")))}
     doc["dut"]["keystore"] = str(keystore)
