@@ -79,3 +79,6 @@ def bench_rig_file(folder: Path, *, resource: str, name: str = "bench", port: st
     path.write_text(BENCH_RIG.format(name=name, resource=resource, port=port, limit_sets=limit_sets,
                                      esme_spec=esme_spec, esme_gbcs=esme_gbcs))
     return path
+
+
+from pgserver import pg_server, pg_url  # noqa: E402,F401  (the throwaway PostgreSQL: tests/pgserver.py)
