@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "hubrig.harness.cli.journal",  # hubrig journal show
     "hubrig.harness.cli.tsat",  # hubrig tsat check
     "hubrig.harness.cli.run",  # hubrig run, hubrig results list|show
+    "hubrig.harness.cli.lease",  # hubrig lease list|release|history
 ]
 
 

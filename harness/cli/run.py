@@ -37,8 +37,9 @@ def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str
     plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
     cmd = [sys.executable, "-m", "pytest", *plans,
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
-           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
-           "--results-db", args.db or _default_db()]
+           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE"]
+    # A pooled run is stored by the runner, fenced by its lease; its plans get the lease's mains marker.
+    cmd += ["-p", "hubrig.harness.racks.marker"] if args.pool else ["--results-db", args.db or _default_db()]
     for name in args.limit_set:
         cmd += ["--limit-set", name]
     if args.limits:
@@ -61,6 +62,14 @@ def _run(args: argparse.Namespace) -> int:
     from hubrig.harness.rig.session import default_rig_file
     from hubrig.harness.rig.file import RigFileError, load_rig
 
+    if args.pool:
+        from hubrig.harness.cli.pool import run_in_pool
+
+        run_id = new_run_id()
+        out = Path(args.out) if args.out else Path("runs") / run_id
+        out.mkdir(parents=True, exist_ok=True)
+        return run_in_pool(args, run_id, out, lambda rigfile: pytest_command(
+            argparse.Namespace(**{**vars(args), "rig": rigfile}), run_id, out))
     if args.rig is None:
         try:
             args.rig = default_rig_file()
@@ -186,6 +195,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("-k", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--db", help="results store (path or sqlite:/// URL; default $HUBRIG_RESULTS_DB "
                                   "or ~/.local/share/hubrig/results.sqlite)")
+    from hubrig.harness.cli.pool import add_run_options
+
+    add_run_options(run)  # --pool, --wait, --lease-expiry, ...
     run.set_defaults(handler=_run)
 
     results = subparsers.add_parser("results", help="runs kept in the results store")

@@ -20,12 +20,17 @@ import os
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Callable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hubrig.harness.rules.limits import LimitSet
 from hubrig.harness.results.measurements import Measurement, Verdict
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from hubrig.harness.racks.database import Database
 
 SCHEMA_VERSION = "hubrig-results/2"
 
@@ -326,3 +331,31 @@ def open_store(location: str | Path | None = None) -> ResultsStore:
         raise ResultsError(f"results store {loc!r}: no backend for {scheme!r} "
                            f"(available: {', '.join(STORE_BACKENDS)})")
     return opener(rest[1:] if scheme == "sqlite" and rest.startswith("/") else rest)
+
+
+def store_run(conn: "Connection", db: "Database", results: RunResults, *, pool: str | None = None,
+              lease_token: int | None = None) -> str:
+    """Inside a transaction of the hubrig database: store a run (replacing one with the same id)
+    with the pool and lease it ran under; returns its id."""
+    import sqlalchemy as sa
+
+    from hubrig.harness.racks.database import measurements, runs, trials
+
+    conn.execute(sa.delete(runs).where(runs.c.run_id == results.run_id))
+    conn.execute(sa.insert(runs).values(
+        run_id=results.run_id, started=results.started.isoformat(), plan=", ".join(results.plans),
+        rig=results.rig.name, dut=_dut_label(results), verdict=results.verdict, n_trials=len(results.trials),
+        n_failures=len(results.failures()), document=results.model_dump_json(),
+        firmware=", ".join(f"{d.role} {d.firmware}" for d in results.dut if d.firmware) or None,
+        pool=pool, lease_token=lease_token, stored_at=db.now()))
+    if results.trials:
+        conn.execute(sa.insert(trials), [
+            {"run_id": results.run_id, "scenario": t.scenario, "idx": t.index, "outage_seconds": t.outage_seconds,
+             "poa_seconds": t.poa_seconds, "pra_seconds": t.pra_seconds, "pra_alert_code": t.pra_alert_code}
+            for t in results.trials])
+    if results.measurements:
+        conn.execute(sa.insert(measurements), [
+            {"run_id": results.run_id, "scenario": m.scenario, "name": m.name,
+             "value": None if m.value is None else str(m.value), "unit": m.unit, "limit_set": m.limit_set,
+             "verdict": m.verdict.value} for m in results.measurements])
+    return results.run_id
