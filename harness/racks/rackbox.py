@@ -79,6 +79,7 @@ def _start(runner: Runner, url: str, plan: str, ttl_s: float, wait_s: float) -> 
 
 
 def run_rack(url: str, folder: Path, template: Path, *, rigs: int = 3, runners: int = 5, kills: int = 2,
+             kill_after_s: float = 1.0,
              ttl_s: float = 2.0, wait_s: float = 180.0, plan: str = "clock-alert") -> RackReport:
     """Run the rack and audit it."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -89,7 +90,7 @@ def run_rack(url: str, folder: Path, template: Path, *, rigs: int = 3, runners: 
         queue = [Runner(f"runner-{k}", folder / f"job-{k}") for k in range(runners)]
         for runner in queue:
             _start(runner, url, plan, ttl_s, wait_s)
-        _kill_some(db, queue, kills, t0 + wait_s)
+        _kill_some(db, queue, kills, kill_after_s, t0 + wait_s)
         for runner in queue:
             assert runner.proc is not None
             runner.status = runner.proc.wait(timeout=wait_s + 120)
@@ -97,14 +98,14 @@ def run_rack(url: str, folder: Path, template: Path, *, rigs: int = 3, runners: 
         return audit(db, queue, rigs, ttl_s, wall)
 
 
-def _kill_some(db: Database, queue: list[Runner], kills: int, deadline: float) -> None:
+def _kill_some(db: Database, queue: list[Runner], kills: int, after_s: float, deadline: float) -> None:
     """SIGKILL the first ``kills`` runners seen holding a rig, mid-job (a moment after they took it)."""
     victims: list[Runner] = []
     while len(victims) < kills and time.monotonic() < deadline:
         held = {s.holder for s in leases.states(db, POOL) if s.state == "held"}
         for runner in queue:
             if runner.holder in held and runner not in victims and len(victims) < kills:
-                time.sleep(0.3)  # into the job: the health check or the plans are running
+                time.sleep(after_s)  # into the job: the health check or the plans are running
                 runner.killed_at = db.clock()
                 os.kill(runner.proc.pid, signal.SIGKILL)
                 victims.append(runner)
