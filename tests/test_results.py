@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hubrig.harness.rules.limits import load_limits
 from hubrig.harness.results.measurements import judge_quantity
-from hubrig.harness.results.store import (DeviceTsat, ResultsError, RigInfo, RunResults, SqliteResultsStore, TestOutcome,
+from hubrig.harness.results.store import (DeviceTsat, ResultsError, RigInfo, RunResults, DatabaseResultsStore, TestOutcome,
                              Trial, TsatRecord, load_results, open_store, save_results)
 
 SETS = load_limits().select(["sec-h3.14g", "dno-ena-2019"])
@@ -53,7 +53,7 @@ def test_results_round_trip_through_json_and_the_store(tmp_path_factory, trials,
     run = make_run("run-x", trials, tsat=tsat_record(installable, on_violation))
     path = save_results(run, tmp_path_factory.mktemp("r") / "results.json")
     assert load_results(path) == run
-    store = SqliteResultsStore(tmp_path_factory.mktemp("db") / "results.sqlite")
+    store = DatabaseResultsStore(tmp_path_factory.mktemp("db") / "results.sqlite")
     store.save(run)
     assert store.get("run-x") == run
     store.close()
@@ -120,8 +120,8 @@ def test_saving_a_run_again_replaces_it(tmp_path: Path):
 
 
 def test_store_urls_name_unsupported_backends_and_bad_files(tmp_path: Path):
-    with pytest.raises(ResultsError, match="no backend for 'postgresql'"):
-        open_store("postgresql://lab/results")
+    with pytest.raises(ResultsError, match="hubrig stores in sqlite or postgresql, not 'mysql'"):
+        open_store("mysql://lab/results")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ResultsError, match="junk.sqlite: not a hubrig results database"):

@@ -193,7 +193,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--limits", help="limits file (default: the shipped harness/data/limits.yaml)")
     run.add_argument("--observe-s", type=float, help="how long after restoration to listen for alerts")
     run.add_argument("-k", help="only the scenarios matching this pytest -k expression")
-    run.add_argument("--db", help="results store (path or sqlite:/// URL; default $HUBRIG_RESULTS_DB "
+    run.add_argument("--db", help="results database (path, sqlite:/// or postgresql:// URL; default $HUBRIG_DB "
                                   "or ~/.local/share/hubrig/results.sqlite)")
     from hubrig.harness.cli.pool import add_run_options
 
@@ -212,3 +212,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print the results document")
     show.add_argument("--db", help="results store (default as for hubrig run)")
     show.set_defaults(handler=_show)
+    from hubrig.harness.cli.trend import register_results_actions
+
+    register_results_actions(sub)  # results trend|compare

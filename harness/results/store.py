@@ -7,30 +7,27 @@ instrument, the DUT's TSAT verdict as of the run date (and the table it was judg
 plans run, every test's outcome, the limit sets with their citations, every measurement with its
 verdict and journal evidence, and the ``trials`` list (one outage each).
 
-Stores: :func:`open_store` takes a plain path or an SQLAlchemy-style URL
-(``sqlite:///relative``, ``sqlite:////absolute``); SQLite is the default: one file, no set-up.
-The :class:`ResultsStore` protocol is what a PostgreSQL backend for racks of rigs will
-implement: register it in ``STORE_BACKENDS`` under its URL scheme.
+Stores: :func:`open_store` takes a plain path or a URL (``sqlite:///relative``,
+``sqlite:////absolute``, ``postgresql://user@host/db``); SQLite is the default: one file, no
+set-up. Both engines sit behind one API (SQLAlchemy Core, :mod:`hubrig.harness.racks.database`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Protocol
+from typing import Literal, Protocol
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import Connection
+
+from hubrig.harness.racks.database import Database, DatabaseError, default_location, measurements, runs, trials
 
 from hubrig.harness.rules.limits import LimitSet
 from hubrig.harness.results.measurements import Measurement, Verdict
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from hubrig.harness.racks.database import Database
 
 SCHEMA_VERSION = "hubrig-results/2"
 
@@ -214,7 +211,7 @@ class RunSummary(_Strict):
 
 
 class ResultsStore(Protocol):
-    """Where runs are kept for comparison: SQLite here, PostgreSQL later by URL."""
+    """Where runs are kept for comparison (:class:`DatabaseResultsStore` on SQLite or PostgreSQL)."""
 
     def save(self, results: RunResults) -> str: ...
 
@@ -225,122 +222,17 @@ class ResultsStore(Protocol):
     def close(self) -> None: ...
 
 
-_SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plan TEXT NOT NULL, rig TEXT NOT NULL,
-    dut TEXT NOT NULL, verdict TEXT NOT NULL, n_trials INTEGER NOT NULL, n_failures INTEGER NOT NULL,
-    document TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trials (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, scenario TEXT NOT NULL,
-    idx INTEGER NOT NULL, outage_seconds REAL NOT NULL, poa_seconds REAL, pra_seconds REAL,
-    pra_alert_code TEXT);
-CREATE TABLE IF NOT EXISTS measurements (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, scenario TEXT NOT NULL,
-    name TEXT NOT NULL, value TEXT, unit TEXT, limit_set TEXT, verdict TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS trials_run ON trials(run_id);
-CREATE INDEX IF NOT EXISTS measurements_run ON measurements(run_id);
-"""
-
-
 def _dut_label(results: RunResults) -> str:
     return ", ".join(f"{d.role} {d.eui or '?'} fw {d.firmware or '?'}" for d in results.dut) or "-"
 
 
-class SqliteResultsStore:
-    """One SQLite file: a row per run (with the full document) plus queryable trial and measurement rows."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.executescript(_SQLITE_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ResultsError(f"{self.path}: not a hubrig results database ({exc})") from None
-
-    def save(self, results: RunResults) -> str:
-        """Store a run (replacing a run with the same id) and return its id."""
-        with self._db:
-            self._db.execute("DELETE FROM runs WHERE run_id = ?", (results.run_id,))
-            self._db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (results.run_id, results.started.isoformat(), ", ".join(results.plans), results.rig.name,
-                 _dut_label(results), results.verdict, len(results.trials), len(results.failures()),
-                 results.model_dump_json()))
-            self._db.executemany(
-                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(results.run_id, t.scenario, t.index, t.outage_seconds, t.poa_seconds, t.pra_seconds,
-                  t.pra_alert_code) for t in results.trials])
-            self._db.executemany(
-                "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(results.run_id, m.scenario, m.name, None if m.value is None else str(m.value), m.unit,
-                  m.limit_set, m.verdict.value) for m in results.measurements])
-        return results.run_id
-
-    def list(self, limit: int = 50) -> list[RunSummary]:
-        """The most recent runs first."""
-        rows = self._db.execute(
-            "SELECT run_id, started, plan, rig, dut, verdict, n_trials, n_failures FROM runs "
-            "ORDER BY started DESC, run_id DESC LIMIT ?", (limit,)).fetchall()
-        keys = ("run_id", "started", "plan", "rig", "dut", "verdict", "trials", "failures")
-        return [RunSummary(**dict(zip(keys, row))) for row in rows]
-
-    def get(self, run_id: str) -> RunResults:
-        """A run by id, or by a unique id prefix."""
-        rows = self._db.execute("SELECT run_id, document FROM runs WHERE substr(run_id, 1, ?) = ? "
-                                "ORDER BY run_id", (len(run_id), run_id)).fetchall()
-        exact = [r for r in rows if r[0] == run_id]
-        if exact:
-            rows = exact
-        if not rows:
-            raise ResultsError(f"no run {run_id!r} in {self.path}")
-        if len(rows) > 1:
-            raise ResultsError(f"run id {run_id!r} is ambiguous in {self.path}: "
-                               + ", ".join(r[0] for r in rows[:5]))
-        return parse_results(rows[0][1])
-
-    def close(self) -> None:
-        self._db.close()
-
-
-def _open_sqlite(location: str) -> ResultsStore:
-    return SqliteResultsStore(location)
-
-
-STORE_BACKENDS: dict[str, Callable[[str], ResultsStore]] = {"sqlite": _open_sqlite}
-"""URL scheme -> opener. A ``postgresql`` backend registers here."""
-
-
-def default_store_location() -> str:
-    """``$HUBRIG_RESULTS_DB``, else ``$XDG_DATA_HOME/hubrig/results.sqlite`` (~/.local/share)."""
-    if os.environ.get("HUBRIG_RESULTS_DB"):
-        return os.environ["HUBRIG_RESULTS_DB"]
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "hubrig", "results.sqlite")
-
-
-def open_store(location: str | Path | None = None) -> ResultsStore:
-    """Open a results store from a path or URL (default: :func:`default_store_location`)."""
-    loc = str(location) if location is not None else default_store_location()
-    scheme, sep, rest = loc.partition("://")
-    if not sep:
-        return SqliteResultsStore(loc)
-    opener = STORE_BACKENDS.get(scheme)
-    if opener is None:
-        raise ResultsError(f"results store {loc!r}: no backend for {scheme!r} "
-                           f"(available: {', '.join(STORE_BACKENDS)})")
-    return opener(rest[1:] if scheme == "sqlite" and rest.startswith("/") else rest)
-
-
-def store_run(conn: "Connection", db: "Database", results: RunResults, *, pool: str | None = None,
+def store_run(conn: Connection, db: Database, results: RunResults, *, pool: str | None = None,
               lease_token: int | None = None) -> str:
     """Inside a transaction of the hubrig database: store a run (replacing one with the same id)
-    with the pool and lease it ran under; returns its id."""
-    import sqlalchemy as sa
-
-    from hubrig.harness.racks.database import measurements, runs, trials
-
+    with the pool and lease it ran under; returns its id. The document is stored whole; the run's
+    columns and its measurement and trial rows are what queries (list, trend) read."""
+    if not db.is_sqlite:  # writers of the same run id take turns (SQLite's BEGIN IMMEDIATE already does)
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(results.run_id))))
     conn.execute(sa.delete(runs).where(runs.c.run_id == results.run_id))
     conn.execute(sa.insert(runs).values(
         run_id=results.run_id, started=results.started.isoformat(), plan=", ".join(results.plans),
@@ -359,3 +251,61 @@ def store_run(conn: "Connection", db: "Database", results: RunResults, *, pool: 
              "value": None if m.value is None else str(m.value), "unit": m.unit, "limit_set": m.limit_set,
              "verdict": m.verdict.value} for m in results.measurements])
     return results.run_id
+
+
+class DatabaseResultsStore:
+    """Runs in the hubrig database: one SQLite file by default, PostgreSQL by URL (one API)."""
+
+    def __init__(self, location: str | Path | None = None):
+        try:
+            self.db = Database(location)
+        except DatabaseError as exc:
+            raise ResultsError(str(exc).replace("not a hubrig database", "not a hubrig results database")) from None
+        self.name = self.db.name
+
+    def save(self, results: RunResults) -> str:
+        """Store a run (replacing a run with the same id) and return its id."""
+        try:
+            with self.db.begin() as conn:
+                return store_run(conn, self.db, results)
+        except DatabaseError as exc:
+            raise ResultsError(str(exc)) from None
+
+    def list(self, limit: int = 50) -> list[RunSummary]:
+        """The most recent runs first."""
+        query = (sa.select(runs.c.run_id, runs.c.started, runs.c.plan, runs.c.rig, runs.c.dut, runs.c.verdict,
+                           runs.c.n_trials, runs.c.n_failures)
+                 .order_by(runs.c.started.desc(), runs.c.run_id.desc()).limit(limit))
+        keys = ("run_id", "started", "plan", "rig", "dut", "verdict", "trials", "failures")
+        with self.db.begin() as conn:
+            return [RunSummary(**dict(zip(keys, row))) for row in conn.execute(query)]
+
+    def get(self, run_id: str) -> RunResults:
+        """A run by id, or by a unique id prefix."""
+        query = (sa.select(runs.c.run_id, runs.c.document)
+                 .where(runs.c.run_id.startswith(run_id, autoescape=True)).order_by(runs.c.run_id))
+        with self.db.begin() as conn:
+            rows = conn.execute(query).all()
+        exact = [r for r in rows if r[0] == run_id]
+        if exact:
+            rows = exact
+        if not rows:
+            raise ResultsError(f"no run {run_id!r} in {self.name}")
+        if len(rows) > 1:
+            raise ResultsError(f"run id {run_id!r} is ambiguous in {self.name}: "
+                               + ", ".join(r[0] for r in rows[:5]))
+        return parse_results(rows[0][1])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def default_store_location() -> str:
+    """``$HUBRIG_DB``, else ``$HUBRIG_RESULTS_DB``, else ``$XDG_DATA_HOME/hubrig/results.sqlite``."""
+    return default_location()
+
+
+def open_store(location: str | Path | None = None) -> DatabaseResultsStore:
+    """Open the results store at a path or URL (``sqlite:///...``, ``postgresql://...``;
+    default: :func:`default_store_location`)."""
+    return DatabaseResultsStore(location)
