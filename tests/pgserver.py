@@ -78,7 +78,7 @@ class PgServer:
 
     def _pg_ctl(self, *args: str) -> None:
         proc = subprocess.run(self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *args),
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, cwd=self.folder)
         if proc.returncode != 0:
             log = (self.folder / "server.log")
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
@@ -132,7 +132,7 @@ def start_server() -> PgServer:
     server = PgServer(bin_dir, folder, free_port(), user)
     proc = subprocess.run(server._cmd(str(bin_dir / "initdb"), "-D", str(server.data), "-U", "hubrig",
                                       "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=folder)
     if proc.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise PgUnavailable(f"initdb failed: {proc.stderr.strip()[-800:]}")

@@ -187,8 +187,7 @@ def test_mains_left_cut_by_a_dead_holder_is_restored_by_the_next(db: Database) -
     from hubrig.harness.clock import VirtualClock
 
     dead = leases.acquire(db, "virtual", "dead", 0.3)
-    marker.install(db, dead)
-    try:
+    with marker.installed(db, dead):
         clock = VirtualClock()
         m = mains.Mains(_Switch(), clock, EventBus(clock), None, "virtual")
         m.cut()  # ... and the holder is killed here: the marker stays in the database
@@ -197,8 +196,8 @@ def test_mains_left_cut_by_a_dead_holder_is_restored_by_the_next(db: Database) -
         _wait_past(db, dead.expires_at)
         with pytest.raises(LeaseLost):  # a lapsed holder cannot cut mains again
             m.cut()
-        nxt = leases.acquire(db, "virtual", "next", 30.0)
-        marker.install(db, nxt)
+    nxt = leases.acquire(db, "virtual", "next", 30.0)
+    with marker.installed(db, nxt):
         switch = _Switch()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -208,8 +207,7 @@ def test_mains_left_cut_by_a_dead_holder_is_restored_by_the_next(db: Database) -
         assert any("lease record" in str(w.message) for w in caught)
         assert pools.get_rig(db, "virtual").mains_off is None
         fresh.close()
-    finally:
-        mains.marker_stores.pop("virtual", None)
+    assert "virtual" not in mains.marker_stores
 
 
 def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:

@@ -70,8 +70,8 @@ def _health(args: argparse.Namespace) -> int:
             raise UserError(f"rig {entry.name} is leased by {entry.holder}; check it when it is free")
         beat = leases.Heartbeat(db, lease).start()
         try:
-            marker.install(db, lease)
-            ok, detail = health.run_check(entry.rigfile)
+            with marker.installed(db, lease):
+                ok, detail = health.run_check(entry.rigfile)
             state = health.record_check(db, entry.name, ok, detail)
         finally:
             beat.stop()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -73,6 +75,17 @@ def install(db: Database, lease: Lease) -> DatabaseMarker:
     marker = DatabaseMarker(db, lease)
     mains.marker_stores[lease.rig] = marker
     return marker
+
+
+@contextmanager
+def installed(db: Database, lease: Lease) -> Iterator[DatabaseMarker]:
+    """:func:`install` for the duration of a block (the rig's marker goes back to its file after)."""
+    marker = install(db, lease)
+    try:
+        yield marker
+    finally:
+        if mains.marker_stores.get(lease.rig) is marker:
+            del mains.marker_stores[lease.rig]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -91,8 +91,8 @@ def lease_rig(db: Database, job: PoolJob, run_id: str, say: Callable[[str], None
 
 
 def prepare(db: Database, entry: pools.RigEntry, lease: Lease, job: PoolJob, say: Callable[[str], None]) -> bool:
-    """Make a freshly leased rig safe and checked; False if its health check failed (rig now bad)."""
-    marker.install(db, lease)
+    """Make a freshly leased rig safe and checked; False if its health check failed (rig now bad).
+    The caller has installed the rig's database marker (:func:`marker.installed`)."""
     now = db.clock()
     due = health.check_due(entry.health.value, entry.last_check_at, entry.jobs_since_check, now, job.policy)
     if entry.mains_off is not None:
@@ -157,7 +157,9 @@ def run_pooled(db: Database, job: PoolJob, run_id: str, build_cmd: Callable[[Pat
         say(f"leased rig {entry.name} from pool {job.pool!r} (token {lease.token}, expiry {job.ttl_s:g} s)")
         beat = Heartbeat(db, lease, job.heartbeat_s).start()
         try:
-            if not prepare(db, entry, lease, job, say):
+            with marker.installed(db, lease):
+                ready = prepare(db, entry, lease, job, say)
+            if not ready:
                 tried.add(entry.name)
                 continue
             env = {**os.environ, marker.LEASE_ENV: marker.lease_env(db, lease)}
