@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from hubrig.harness.racks import leases, pools  # noqa: E402
 from hubrig.harness.racks.database import Database, runs  # noqa: E402
 from hubrig.harness.racks.rackbox import run_rack  # noqa: E402
-from hubrig.harness.results.store import RunResults, load_results, store_run  # noqa: E402
+from hubrig.harness.results.files import load_results  # noqa: E402
+from hubrig.harness.results.model import RunResults  # noqa: E402
+from hubrig.harness.results.store import store_run  # noqa: E402
 
 
 def lease_round_trips(url: str, seconds: float) -> float:

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
-from hubrig.harness.results.store import Trial
+from hubrig.testplans.outage_results import Trial
 
 POA_NOTIFICATION = "AD1"
 OUTAGE_THRESHOLD_S = 180.0

@@ -85,6 +85,7 @@ class LogChange:
         return "[" + ", ".join(f"0x{c:04X}" for c in self.added) + "]"
 
 
+@pytest.mark.measures("ecs70_within_tolerance_applied", "0x8145_logged")
 def test_within_tolerance_the_clock_is_adjusted_and_0x8145_logged(esme, rig, clock, measure):
     tolerance = rig.rig.dut.clock_tolerance_s
     requested = clock.wall()
@@ -125,6 +126,7 @@ def outside(esme: CommandSender, rig, clock, measure) -> tuple[LogChange, int]:
     return change, mark
 
 
+@pytest.mark.measures("0x81C6_logged", "0x81C6_alerted_when_enabled")
 def test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it(esme, rig, clock, measure):
     enable(esme, True)
     change, mark = outside(esme, rig, clock, measure)
@@ -140,13 +142,14 @@ def test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it(esme, rig, clo
     esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)  # the adjustment was over 10 s: critical alert
 
 
+@pytest.mark.measures("0x81C6_logged", "0x81C6_not_sent_when_disabled")
 def test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none(esme, rig, clock, measure):
     enable(esme, False)
     change, mark = outside(esme, rig, clock, measure)
     esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)
     clock.sleep(QUIET_WAIT_S)
     sent = esme.alerts_since(NOT_ADJUSTED_TOLERANCE, mark)
-    measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alerts",
+    measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alert",
                   evidence=frame_ids(change.exchange, *sent), rule="ECS25a3: an alert switched off is logged, not sent")
     assert not sent, (f"0x81C6 sent while disabled (journal {[e.journal_id for e in sent]}) after "
                       f"{change.exchange.evidence}")

@@ -111,6 +111,8 @@ def insane_fields(row: dict, eui: str, read_at: datetime, evidence: str) -> list
     return [f"{b} ({evidence})" for b in bad]
 
 
+@pytest.mark.measures("ccs06_drops_removed_esme", "historic_log_keeps_removed_esme", "ccs06_entry_fields_sane",
+                      "restored_esme_keeps_its_key")
 def test_sr8_9_remove_then_restore_the_esme(ccs, rig, itch, clock, esme_install_code, measure):
     esme = rig.rig.dut.esme.eui
     rows, _ = active(ccs)
@@ -157,6 +159,7 @@ def churn_euis(rig, n: int, block: int = 0) -> list[str]:
     return [f"{base | 0xF000 | block << 8 | i:016X}" for i in range(n)]
 
 
+@pytest.mark.measures("historic_log_keeps_newest_15")
 def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock, measure):
     euis = churn_euis(rig, HISTORIC_MAX + 2)
     for eui in euis:
@@ -169,7 +172,7 @@ def test_historic_log_keeps_15_and_overwrites_the_oldest(ccs, rig, itch, clock, 
     kept = [e for e, _ in historic]
     measure.check("historic_log_keeps_newest_15",
                   len(kept) <= HISTORIC_MAX and kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], value=len(kept),
-                  unit="entries", evidence=frame_ids(ex),
+                  unit="entry", evidence=frame_ids(ex),
                   rule=f"CRP535: at most {HISTORIC_MAX} historic entries, the oldest overwritten")
     assert len(kept) <= HISTORIC_MAX, f"historic log holds {len(kept)} entries, over {HISTORIC_MAX} ({ex.evidence})"
     assert kept[-HISTORIC_MAX:] == euis[-HISTORIC_MAX:], (

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubrig.harness.clock import seconds
-from hubrig.harness.results.stats import TrialTiming, latency_table
+from hubrig.testplans.outage_results import TrialTiming, latency_table
 from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
                               alert_time, code_text, is_poa, is_pra, observe_outage)
 
@@ -29,6 +29,13 @@ FLAP_COUNT = 10
 FLAP_OFF_S = 5.0
 FLAP_ON_S = 25.0
 SETTLE_S = 30.0
+EXPECTED_ALERT_WAIT_S = 300.0
+"""For the run's schedule estimate only: alerts are due within 5 minutes (ENA 2019)."""
+
+
+def scheduled(*outages_s: float) -> pytest.MarkDecorator:
+    """The rig time a scenario of these outages is expected to take (the live time-left estimate)."""
+    return pytest.mark.rig_time(sum(o + EXPECTED_ALERT_WAIT_S + SETTLE_S for o in outages_s))
 
 
 @pytest.fixture
@@ -44,8 +51,8 @@ def observe(request, powered, bus, clock, progress):
     observe_s = request.config.getoption("observe_s")
     scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
 
-    def run(duration_s: float, index: int = 0) -> Observation:
-        with progress.waiting(f"{scenario} #{index}: POA/PRA"):
+    def run(duration_s: float, index: int = 0, of: int | None = None) -> Observation:
+        with progress.waiting("POA/PRA", trial=(index + 1, of) if of else None):
             return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
                                   observe_s=observe_s, settle_s=SETTLE_S)
 
@@ -58,7 +65,7 @@ def clock_tolerance(rig) -> float:
 
 def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
     """Record one outage: the trial, its latencies per limit set and the GBCS rules."""
-    measure.trial(obs.trial())
+    measure.record(obs.trial())
     outage = obs.outage_s
     ev_poa = [e.journal_id for e in obs.poas if e.journal_id is not None]
     ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []
@@ -101,16 +108,23 @@ def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
                      "no signature checked: is the ESME's DS certificate in the rig's key store?",
                      evidence=evidence, trial=obs.index)
         return
-    measure.check("pra_signature", all(checked), value=str(checked), evidence=evidence, trial=obs.index,
+    verified = sum(map(bool, checked))
+    measure.check("pra_signature", all(checked), evidence=evidence, trial=obs.index,
+                  value="signature verified" if all(checked) else f"signature INVALID ({len(checked) - verified} of "
+                                                                   f"{len(checked)} checks failed)",
                   outage_s=obs.outage_s, rule="ECS80 is a critical alert, signed by the ESME: the signature "
                                               "verifies against its DS certificate [GBCS]")
 
 
+@scheduled(SHORT_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_short_outage(observe, measure, rig):
     """A 60 s interruption is not a reportable outage: no POA may arrive; an 8F35 PRA must."""
     judge_outage(measure, observe(SHORT_OUTAGE_S), clock_tolerance(rig))
 
 
+@scheduled(LONG_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_long_outage(observe, measure, rig):
     """A 4-minute outage: a POA and an 8F36 PRA carrying the measured cut and restore times."""
     judge_outage(measure, observe(LONG_OUTAGE_S), clock_tolerance(rig))
@@ -136,17 +150,20 @@ def _timer_figures(measure, observations: list[Observation]) -> None:
                      note="worst (device-reported outage - measured outage) over the sweep")
 
 
+@scheduled(*BOUNDARY_SWEEP_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_three_minute_boundary(observe, measure, rig):
     """Outages just below and above 180 s land on the right side; the timer's accuracy is reported."""
     observations = []
     for i, duration in enumerate(BOUNDARY_SWEEP_S):
-        obs = observe(duration, index=i)
+        obs = observe(duration, index=i, of=len(BOUNDARY_SWEEP_S))
         observations.append(obs)
         judge_outage(measure, obs, clock_tolerance(rig))
     _timer_figures(measure, observations)
 
 
 @pytest.mark.virtual_only
+@pytest.mark.measures("three_minute_timer_s")
 def test_three_minute_boundary_property(observe, measure, rig):
     """Hypothesis-chosen durations around 180 s (virtual rig: outages cost no wall time)."""
     seen: list[Observation] = []
@@ -168,6 +185,8 @@ def test_three_minute_boundary_property(observe, measure, rig):
     _timer_figures(measure, seen)
 
 
+@scheduled(LONG_OUTAGE_S)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_ordering(observe, measure, rig):
     """A long outage whose PRA overtakes its POA is recorded and flagged."""
     obs = observe(LONG_OUTAGE_S)
@@ -176,10 +195,12 @@ def test_ordering(observe, measure, rig):
                   outage_s=obs.outage_s, rule="both alerts arrive, so their order can be judged")
 
 
+@pytest.mark.rig_time(TRIAL_OUTAGE_S + EXPECTED_ALERT_WAIT_S + SETTLE_S, per_trial=True)
+@pytest.mark.measures("poa_count", "poa_latency_s", "pra_latency_s")
 def test_repeated_trials(request, observe, measure, rig):
     """``--trials N`` outages of 6.5 minutes: latency percentiles and delivery ratio per limit set."""
     n = int(request.config.getoption("trials", None) or 5)
-    observations = [observe(TRIAL_OUTAGE_S, index=i) for i in range(n)]
+    observations = [observe(TRIAL_OUTAGE_S, index=i, of=n) for i in range(n)]
     tolerance = clock_tolerance(rig)
     for obs in observations:
         judge_outage(measure, obs, tolerance)
@@ -217,6 +238,8 @@ def _attribute(pras, cuts_wall) -> list:
     return out
 
 
+@pytest.mark.rig_time(FLAP_COUNT * (FLAP_OFF_S + FLAP_ON_S) + EXPECTED_ALERT_WAIT_S + SETTLE_S)
+@pytest.mark.measures("pra_latency_s", "poa_count", "alerts_captured", "alert_rate_per_min", "pra_suppressed")
 def test_flapping_supply(request, powered, bus, clock, measure, rig):
     """An alert storm: N interruptions of a few seconds; every emitted alert captured, rate reported."""
     since = bus.mark()
@@ -246,13 +269,13 @@ def test_flapping_supply(request, powered, bus, clock, measure, rig):
     measure.latency("poa_count", len(poas), outage_s=FLAP_OFF_S, evidence=[e.journal_id for e in poas])
     window_min = seconds(end_ns - outages[0][0]) / 60
     captured = len(pras) + len(poas)
-    measure.info("alerts_captured", captured, "alerts", note=f"{len(pras)} PRA(s), {len(poas)} POA(s) for "
+    measure.info("alerts_captured", captured, "alert", note=f"{len(pras)} PRA(s), {len(poas)} POA(s) for "
                                                              f"{FLAP_COUNT} interruptions")
     measure.info("alert_rate_per_min", round(captured / window_min, 3), "alerts/min",
                  note=f"over {window_min:.1f} min from the first cut to the end of listening")
     truth = rig.ground_truth
     if truth is None:
-        measure.info("pra_suppressed", FLAP_COUNT - len(pras), "alerts",
+        measure.info("pra_suppressed", FLAP_COUNT - len(pras), "alert",
                      note="interruptions without a captured PRA (suppressed by the device or lost)")
         return
     def flapping(e) -> bool:
@@ -261,7 +284,7 @@ def test_flapping_supply(request, powered, bus, clock, measure, rig):
     emitted = [e for e in truth.on_link() if flapping(e) and e.kind in ("poa", "alert")]
     emitted_pras = [e for e in emitted if e.alert_code in PRA_CODES]
     lost_pras = [e for e in truth.dropped if flapping(e) and e.alert_code in PRA_CODES]
-    measure.info("pra_suppressed", FLAP_COUNT - len(emitted_pras) - len(lost_pras), "alerts",
+    measure.info("pra_suppressed", FLAP_COUNT - len(emitted_pras) - len(lost_pras), "alert",
                  note="interruptions the devices raised no PRA for (ground truth; PRAs lost on the link "
                       "were raised)")
     got = sorted(e.data.get("payload_hex", "") for e in pras)

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import matplotlib.figure  # noqa: F401  (numpy loads once per process: before pytester's in-process runs)
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -226,12 +226,35 @@ def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
     old.commit()
     old.close()
     with Database(path) as db:
-        with db.begin() as conn:
-            assert conn.execute(sa.text("SELECT run_id, pool FROM runs")).all() == [("r1", None)]
+        with db.begin() as conn:  # schema 1's documents are kept aside, not mixed with the new ones
+            assert conn.execute(sa.text("SELECT run_id FROM runs_v1")).all() == [("r1",)]
+            assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 0
             assert conn.execute(sa.select(schema_meta.c.value)).scalar() == str(SCHEMA_VERSION)
         pools.add_rig(db, "lab", VIRTUAL)  # the new tables are there
     with Database(path) as db, db.begin() as conn:  # opening again changes nothing
         assert conn.execute(sa.select(sa.func.count()).select_from(rigs)).scalar() == 1
+
+
+def test_a_plan_agnostic_store_file_gains_the_racks_tables(tmp_path: Path) -> None:
+    path = tmp_path / "store3.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plans TEXT NOT NULL, rig TEXT NOT NULL,
+            dut TEXT NOT NULL, verdict TEXT NOT NULL, n_records INTEGER NOT NULL, n_failures INTEGER NOT NULL,
+            document TEXT NOT NULL);
+        CREATE TABLE run_plans (run_id TEXT NOT NULL, plan TEXT NOT NULL);
+        CREATE TABLE records (run_id TEXT NOT NULL, plan TEXT NOT NULL, kind TEXT NOT NULL, scenario TEXT NOT NULL,
+            idx INTEGER NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE measurements (run_id TEXT NOT NULL, scenario TEXT NOT NULL, name TEXT NOT NULL, value TEXT,
+            unit TEXT, limit_set TEXT, verdict TEXT NOT NULL);
+        INSERT INTO runs VALUES ('r3', '2026-01-01T00:00:00', 'power-outage', 'virtual', '-', 'pass', 0, 0, '{}');
+        PRAGMA user_version = 3;
+    """)
+    old.commit()
+    old.close()
+    with Database(path) as db, db.begin() as conn:
+        assert conn.execute(sa.text("SELECT run_id, pool, lease_token FROM runs")).all() == [("r3", None, None)]
+        assert conn.execute(sa.select(sa.func.count()).select_from(rigs)).scalar() == 0
 
 
 def test_a_newer_schema_is_refused(url: str) -> None:

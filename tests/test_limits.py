@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from hubrig.harness.rules.limits import DEFAULT_LIMITS_FILE, LimitError, load_limits
 from hubrig.harness.results.measurements import Verdict, check, judge_quantity
-from hubrig.harness.results.stats import TrialTiming, delivered_by, fmt_duration, latency_table
+from hubrig.harness.results.stats import delivered_by, fmt_duration
+from hubrig.testplans.outage_results import TrialTiming, latency_table
 
 CATALOG = load_limits()
 

@@ -122,27 +122,49 @@ def test_fixtures_share_one_rig_and_mains_comes_back_after_a_failing_test(pytest
     assert not (tmp_path / "state" / "bench-p.mains-off").exists()
 
 
-def test_progress_prints_lines_in_rig_time_when_not_a_terminal(pytester, tmp_path):
+def test_progress_in_a_log_is_one_line_per_labelled_wait_start_and_end(pytester, tmp_path):
+    """Not a terminal, virtual time: a 3-minute outage with a 100 s labelled wait prints the wait's
+    start and end, nothing per rig second (the old display printed a line every 30 rig seconds)."""
     pytester.makepyfile("""
         import pytest
         from hubrig.harness.capture.events import WaitTimeout, match
 
+        @pytest.mark.rig_time(180)
         def test_outage_with_a_labelled_wait(mains, bus, progress):
-            with mains.outage(seconds=180):
-                with progress.waiting("POA"):
+            with mains.outage(seconds=180, progress=progress):  # the fixture is a clock progress callback
+                with progress.waiting("POA", trial=(2, 3)):
                     with pytest.raises(WaitTimeout):
                         bus.wait_for(match("notification", name="never"), timeout_s=100)
     """)
     # default --rig: the embedded virtual rig, in virtual time
     result = run(pytester, f"--out={tmp_path / 'out'}", "--progress-every=30")
     result.assert_outcomes(passed=1)
-    lines = [line for line in result.outlines if line.startswith("hubrig: ")]
-    assert lines == ["hubrig: outage 00:30 / 03:00, waiting for POA 00:30 / 01:40",
-                     "hubrig: outage 01:00 / 03:00, waiting for POA 01:00 / 01:40",
-                     "hubrig: outage 01:30 / 03:00, waiting for POA 01:30 / 01:40",
-                     "hubrig: outage 02:10 / 03:00",
-                     "hubrig: outage 02:40 / 03:00"]
+    lines = [line for line in result.outlines if line.startswith("hubrig: ") and not line.startswith("hubrig: run ")]
+    assert len(lines) == 2, lines
+    assert lines[0].endswith(" outage-with-a-labelled-wait trial 2/3: waiting for POA started")
+    assert " outage-with-a-labelled-wait trial 2/3: waiting for POA ended after 01:40 rig time (" in lines[1]
     assert "\r" not in result.stdout.str() and "\x1b[" not in result.stdout.str()  # no redraws in a CI log
+
+
+def test_progress_in_a_log_repeats_a_long_wait_at_most_every_progress_every_wall_seconds(pytester, tmp_path):
+    """A wait that lasts long in wall time (here: --progress-every 0.05 s and a real-time sleep
+    between rig seconds) gets periodic lines with the outage and the wait in rig time."""
+    pytester.makepyfile("""
+        import time
+
+        def test_slow_wait(mains, clock, progress):
+            clock.report_every_s = 1.0
+            with mains.outage(seconds=4):
+                with progress.waiting("PRA"):
+                    for _ in range(3):
+                        time.sleep(0.06)
+                        progress(1.0 + _, 3.0)
+    """)
+    result = run(pytester, f"--out={tmp_path / 'out'}", "--progress-every=0.05")
+    result.assert_outcomes(passed=1)
+    periodic = [line for line in result.outlines if line.startswith("hubrig: ") and " slow-wait · outage" in line]
+    assert len(periodic) == 3, result.outlines
+    assert "waiting for PRA 00:01 / 00:03" in periodic[0] and "test 1/1" in periodic[0]
 
 
 def test_unknown_gbcs_feature_fails_with_a_message_not_a_traceback(pytester, tmp_path):

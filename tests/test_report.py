@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hubrig.harness.rules.limits import load_limits
+from hubrig.harness.report.render import write_report
 from hubrig.harness.results.measurements import check, info, judge_quantity
-from hubrig.harness.report.render import tables, write_report
-from hubrig.harness.results.store import DeviceIdentity, DeviceTsat, RigInfo, RunResults, TestOutcome, Trial, TsatRecord
+from hubrig.harness.results.model import DeviceIdentity, DeviceTsat, RigInfo, RunResults, TestOutcome, TsatRecord
+from hubrig.harness.rules.limits import load_limits
+from hubrig.testplans.outage_results import Trial, tables
 
 SETS = load_limits().select(["sec-h3.14g", "sec-relaxed", "dno-ena-2019"])
 
@@ -24,7 +25,7 @@ def run_with(trials: list[Trial], **extra) -> RunResults:
     ms.append(info("three_minute_timer_s", 180.4, "s", scenario="repeated", note="<b>esc</b>"))
     tests = [TestOutcome(nodeid=f"testplans/test_power_outage.py::test_{s.replace('-', '_')}", outcome="passed",
                          plan="power-outage", scenario=s) for s in dict.fromkeys(t.scenario for t in trials)]
-    fields = dict(plans=["power-outage"], tests=tests, measurements=ms, trials=trials)
+    fields = dict(plans=["power-outage"], tests=tests, measurements=ms, records=[t.to_record() for t in trials])
     fields.update(extra)
     return RunResults(run_id="rep-1", started=datetime(2026, 1, 1, tzinfo=timezone.utc),
                       rig=RigInfo(name="virtual", kind="virtual", seed=1, preset="north"),
@@ -65,20 +66,81 @@ def test_report_files_carry_the_table_failures_flags_and_plot(tmp_path: Path):
     assert "| 50 % delivered | 3m50s | 50.0s |" in md
     assert "| 95 % delivered | not reached | 1m40s |" in md
     assert "| delivery ratio within limit | 60.0 % | 60.0 % |" in md
-    assert "[repeated] trial 9: poa_latency_s = none s vs sec-h3.14g" in md and "no POA arrived" in md
+    assert ("- **repeated trial 9: poa_latency_s**: none, limit poa_latency_s <= 240 s (outages >= 180 s) "
+            "(sec-h3.14g)\n  - rule: H3.14(g): 3-minute initial period + 60 s\n  - note: no POA arrived\n"
+            "  - evidence: journal #109") in md
+    assert ("- **repeated trial 8: poa_latency_s**: 270 s, limit poa_latency_s <= 240 s (outages >= 180 s) "
+            "(sec-h3.14g), 30 s outside") in md
     assert "trial 9: PRA arrived before its POA" in md
-    assert "| Verdict | FAIL" in md and "![" in md
+    assert md.startswith("# hubrig run rep-1\n\n**FAIL**: 14 failed measurement(s), 0 failed test(s) of 1")
+    assert md.index("**FAIL**") < md.index("## Failures") < md.index("\n|")  # verdict, failures, then tables
+    assert "![POA and PRA latency distributions against each limit set](latency.svg)" in md
     page = files.html.read_text()
     assert "&lt;b&gt;esc&lt;/b&gt;" in page and "<b>esc</b>" not in page
-    assert '<img src="latency.png"' in page
-    assert files.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and files.plot.stat().st_size > 10_000
+    assert "<img" not in page and page.count("<svg") == 1  # the plot travels inside the one HTML file
+    [svg] = files.figures
+    assert svg.name == "latency.svg" and svg.read_text().lstrip().startswith("<?xml")
+
+
+def test_each_rule_and_its_citation_is_written_once_per_scenario(tmp_path: Path):
+    md = write_report(run_with(TRIALS), tmp_path, plot=False).markdown.read_text()
+    scenario = md.split("### Scenario repeated")[1]
+    cite = "H3.14(g): restoration Alert within 60 s"
+    assert scenario.count(cite) == 1  # ten trials under one rule row
+    assert "|  |  |  | 1 | 20 s | 40 s inside | PASS | journal #201 |" in scenario
+    assert "| three_minute_timer_s | 180.4 s | <b>esc</b> |" in scenario
+
+
+def test_values_carry_their_units_in_words():
+    from hubrig.harness.report.render import value_text
+
+    assert [value_text(1, "alert"), value_text(2, "alert"), value_text(16, "entry"), value_text(0, "alert")] == [
+        "1 alert", "2 alerts", "16 entries", "0 alerts"]
+    assert [value_text(75.5, "s"), value_text(0.6, "ratio"), value_text(True, ""), value_text(None, "s")] == [
+        "75.5 s", "60 %", "yes", "none"]
+    assert value_text("signature verified", "") == "signature verified"
+    assert value_text(1.25, "alerts/min") == "1.25 alerts/min"
 
 
 def test_a_passing_run_reports_no_failures(tmp_path: Path):
     good = [Trial(scenario="long", index=0, outage_seconds=200.0, poa_seconds=200.0, pra_seconds=20.0,
                   pra_alert_code="8F36")]
-    md = write_report(run_with(good), tmp_path, plot=False).markdown.read_text()
-    assert "| Verdict | PASS" in md and "### Failures\n\n- none" in md and "Ordering flags" not in md
+    files = write_report(run_with(good), tmp_path, plot=False)
+    md = files.markdown.read_text()
+    assert "**PASS**" in md and "## Failures\n\n- none" in md and "Ordering flags" not in md
+    assert files.figures == [] and '<div class="verdict pass" id="verdict">PASS' in files.html.read_text()
+
+
+def test_an_interrupted_run_says_so_first_and_lists_what_never_ran(tmp_path: Path):
+    run = run_with(TRIALS[:1]).model_copy(update={"status": "interrupted", "interruption": "interrupted by SIGTERM"})
+    run.tests.append(TestOutcome(nodeid="testplans/test_device_log.py::test_sr8_9", outcome="not run",
+                                 plan="device-log", scenario="sr8-9"))
+    files = write_report(run, tmp_path, plot=False)
+    md = files.markdown.read_text()
+    assert md.index("**INTERRUPTED**") < md.index("> **INTERRUPTED (interrupted by SIGTERM)**") < md.index(
+        "## Failures")
+    assert "| test_sr8_9 | NOT RUN |" in md
+    assert '<div class="verdict interrupted" id="verdict">INTERRUPTED' in files.html.read_text()
+
+
+def test_failures_link_the_frames_they_cite_decoded_from_the_journal(tmp_path: Path):
+    from hubrig.harness.capture.journal import Journal
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    ids = [journal.append("in", 1, 1_767_225_600_000_000_000, b"GBCS:DATA#0:4:8F36\r\n", "itch", "frame")
+           for _ in range(3)]
+    journal.set_decoded(ids[1], {"alert_name": "Supply Outage Restored <long>", "alert_code": "8F36"}, None)
+    journal.close()
+    late = Trial(scenario="long", index=0, outage_seconds=200.0, poa_seconds=200.0, pra_seconds=90.0,
+                 pra_alert_code="8F36", evidence=[ids[0], ids[1]])
+    files = write_report(run_with([late], journal=str(tmp_path / "journal.sqlite")), tmp_path, plot=False)
+    page = files.html.read_text()
+    assert f'<a href="#frame-{ids[1]}">journal #{ids[1]}</a>' in page
+    frame = page.split(f'<div id="frame-{ids[1]}">')[1].split("</div>")[0]
+    assert "Supply Outage Restored &lt;long&gt;" in frame and "&#34;alert_code&#34;: &#34;8F36&#34;" in frame
+    assert page.index('id="failures"') < page.index('id="evidence"')
+    md = files.markdown.read_text()
+    assert f"- journal #{ids[1]}: Supply Outage Restored <long> (2026-01-01 00:00:00.000 UTC, in itch)" in md
 
 
 SKIP_RULE = ("GBCS feature alert_0x81C6 needs GBCS >= 3.2: IRP511 'Set Clock Alerts Refs in Alert Tables "
@@ -112,21 +174,23 @@ def test_report_opens_with_a_summary_then_one_section_per_plan(tmp_path: Path):
         DeviceTsat(role="esme", device_type="ESMETS", spec="4.2", gbcs="3.2", installable=True, maintainable=True,
                    gbcs_applicable=True, reasons=["installable: ESMETS 4.2 ..."], row="row 4")])
     md = write_report(three_plan_run(tsat), tmp_path).markdown.read_text()
-    assert sections(md) == ["## Summary", "## TSAT verdict on 2026-01-01", "## Plan power-outage",
+    assert sections(md) == ["## Failures", "## Summary", "## TSAT verdict on 2026-01-01", "## Plan power-outage",
                             "## Plan device-log", "## Plan clock-alert"]
     summary = md.split("## TSAT verdict")[0]
     assert "| Rig | virtual (virtual, preset north, seed 1)" in summary
     assert "| DUT | esme 00DB1234567890A0 (" in summary
     assert "| TSAT | within IVP, MVP and GBCS applicability on 2026-01-01 (Schedule 11 v9.0 + MP139) |" in summary
-    assert "| Plan device-log | 1 passed, 1 failed, 0 skipped |" in summary
+    assert "| Verdict | FAIL |" in summary and "| Plan device-log | 1 passed, 1 failed, 0 skipped |" in summary
     assert "| Plan clock-alert | 0 passed, 0 failed, 1 skipped |" in summary
     assert "| All tests | 2 passed, 1 failed, 1 skipped |" in summary
     assert "TSAT WARNING" not in md and "TSAT FAIL" not in md
     device_log = md.split("## Plan device-log")[1].split("## Plan clock-alert")[0]
-    assert "| sr8-9 |  | ccs06_drops_removed_esme |  | - | SR8.9: CCS06 no longer lists it | PASS | " \
+    assert "| ccs06_drops_removed_esme | SR8.9: CCS06 no longer lists it |  |  |  |  | PASS | " \
            "journal #11, journal #12 |" in device_log
-    assert "[historic] historic_log_keeps_newest_15 = 16 entries vs CRP535: at most 15 <entries> -> FAIL " \
-           "evidence: journal #40" in device_log
+    assert "- **historic: historic_log_keeps_newest_15**: 16 entries, limit CRP535: at most 15 <entries>\n" \
+           "  - evidence: journal #40" in md.split("## Summary")[0]
+    assert "| historic_log_keeps_newest_15 | CRP535: at most 15 <entries> |  |  | 16 entries |  | FAIL | " \
+           "journal #40 |" in device_log
     assert "| test_historic | FAILED | 0.00 s | AssertionError: historic log holds 16 entries |" in device_log
     assert "Latency percentiles" not in device_log  # outage tables belong to the outage plan only
     clock_alert = md.split("## Plan clock-alert")[1]

@@ -12,8 +12,9 @@ import pytest
 from hubrig.harness.cli import main
 from hubrig.harness.racks.database import Database
 from hubrig.harness.racks.trends import compare, trends
-from hubrig.harness.results.measurements import Measurement, Verdict
-from hubrig.harness.results.store import DeviceIdentity, RigInfo, RunResults, TestOutcome, open_store
+from hubrig.harness.results.model import (DeviceIdentity, Measurement, PlanRecord, RigInfo, RunFilter, RunResults,
+                                          TestOutcome, Verdict)
+from hubrig.harness.results.store import open_store
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
 
@@ -37,6 +38,8 @@ def run(run_id: str, night: int, firmware: str, poa_p95: float, *, rig: str = "b
                         limit_set="sec-h3.14g"),
             Measurement(name="poa_delivery", scenario="3min", value=delivered, unit="ratio", verdict=Verdict.INFO),
             Measurement(name="pra_code", scenario="3min", value="8F36", unit="", verdict=Verdict.INFO)],
+        records=[PlanRecord(plan="power-outage", kind="trial", scenario="3min",
+                            data={"outage_seconds": 180.0, "poa_seconds": poa_p95})],
         tests=[TestOutcome(nodeid="testplans/test_power_outage.py::test_poa[3min]", outcome=test_outcome,
                            plan="power-outage")])
 
@@ -76,7 +79,7 @@ def test_concurrent_writers_on_postgresql_lose_nothing(pg_url: str) -> None:
     assert errors == []
     store = open_store(pg_url)
     try:
-        ids = {s.run_id for s in store.list(limit=1000)}
+        ids = {s.run_id for s in store.list(RunFilter(limit=1000))}
         assert ids == {f"w{k}-{i}" for k in range(4) for i in range(15)} | {"contended"}
         assert len(store.get("contended").measurements) == 3  # one writer's whole run, not a mix
         with Database(pg_url) as db:
@@ -126,6 +129,8 @@ def test_compare_names_what_got_worse() -> None:
     assert changes[("test", "test_poa[3min] (power-outage)")].after == "failed"
     p95 = changes[("measurement", "3min: poa_p95_s [sec-h3.14g]")]
     assert (p95.before, p95.after, p95.worse) == ("170 s (pass)", "190 s (fail)", True)
+    trial = changes[("record", "power-outage trial 3min #0 poa_seconds")]
+    assert (trial.before, trial.after, trial.worse) == ("170", "190", False)
     delivery = changes[("measurement", "3min: poa_delivery")]
     assert not delivery.worse and delivery.after == "0.9 ratio (info)"
     assert compare(a, a) == []
@@ -142,5 +147,5 @@ def test_compare_cli_exits_non_zero_when_worse(url: str, capsys: pytest.CaptureF
     assert "WORSE measurement: 3min: poa_p95_s [sec-h3.14g]: 170 s (pass) -> 190 s (fail)" in capsys.readouterr().out
     assert main(["results", "compare", "bad-night", "good-night", "--db", url, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["worse"] is False and {c["kind"] for c in doc["changes"]} == {"verdict", "measurement"}
+    assert doc["worse"] is False and {c["kind"] for c in doc["changes"]} == {"verdict", "measurement", "record"}
     assert main(["results", "compare", "good-night", "nope", "--db", url]) == 2

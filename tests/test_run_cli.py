@@ -13,19 +13,20 @@ from pathlib import Path
 
 import pytest
 
-import hubrig.harness.report.render  # noqa: F401  (numpy loads once per process: import it before pytester's in-process runs)
 from hubrig.fixtures.recording import plan_name
 from hubrig.harness.cli import main
 from hubrig.harness.rules.limits import load_limits
 from hubrig.harness.results.measurements import judge_quantity
-from hubrig.harness.results.store import RigInfo, RunResults, Trial, open_store
+from hubrig.harness.results.model import RigInfo, RunResults
+from hubrig.harness.results.store import open_store
+from hubrig.testplans.outage_results import Trial
 from hubrig.harness.cli.run import PLANS, plan_path, pytest_command, selected_plans
 
 pytest_plugins = ["pytester"]
 
 MINI_PLAN = """
 def test_pra_late(measure):
-    measure.trial(__import__("hubrig.harness.results.store", fromlist=["Trial"]).Trial(
+    measure.record(__import__("hubrig.testplans.outage_results", fromlist=["Trial"]).Trial(
         scenario="pra-late", outage_seconds=60.0, poa_seconds=None, pra_seconds=75.5, evidence=[42]))
     measure.latency("pra_latency_s", 75.5, outage_s=60.0, evidence=[42], trial=0)
     measure.info("note", 1.5, "s")
@@ -48,13 +49,13 @@ def test_a_failed_measurement_fails_its_test_naming_scenario_limit_set_and_evide
     assert "vs sec-relaxed" not in "\n".join(l for l in result.stdout.lines if "FAIL" in l)
     doc = json.loads((out / "results.json").read_text())
     assert doc["run_id"] == "mini-1" and [s["name"] for s in doc["limit_sets"]] == ["sec-relaxed", "dno-ena-2019"]
-    assert doc["schema_version"] == "hubrig-results/2" and doc["plans"] == ["mini"]
-    assert doc["trials"][0]["pra_seconds"] == 75.5
+    assert doc["schema_version"] == "hubrig-results/3" and doc["plans"] == ["mini"]
+    assert doc["records"][0]["data"]["pra_seconds"] == 75.5 and doc["verdict"] == "fail"
     assert {(t["outcome"], t["plan"], t["scenario"]) for t in doc["tests"]} == {
         ("failed", "mini", "pra-late"), ("passed", "mini", "all-good")}
     assert doc["tsat"]["table"].startswith("Schedule 11") and {d["role"] for d in doc["tsat"]["devices"]} == {
         "comms_hub", "esme"}  # judged although no test opened the rig
-    assert (out / "report.md").exists() and (out / "latency.png").exists()
+    assert (out / "report.md").exists() and (out / "report.html").exists()
     store = open_store(db)
     assert store.get("mini-1").verdict == "fail"
     store.close()
@@ -70,7 +71,8 @@ def test_a_results_database_that_cannot_be_opened_loses_nothing_and_says_why(pyt
     result.stdout.fnmatch_lines([f"hubrig: run *: FAIL; results *; NOT stored in {junk}: *not a hubrig results "
                                  "database*"])
     assert "Traceback" not in result.stdout.str()
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["trials"][0]["pra_seconds"] == 75.5
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["records"][0]["data"]["pra_seconds"] == 75.5
+    assert result.ret != 0  # a run the store could not record is never a success
 
 
 def test_an_unknown_limit_set_stops_the_session_with_its_name(pytester):
@@ -86,7 +88,7 @@ def _stored(db: Path, run_id: str, pra: float) -> None:
                   pra_alert_code="8F35", evidence=[3])
     store = open_store(db)
     store.save(RunResults(run_id=run_id, started=datetime(2026, 2, 1, tzinfo=timezone.utc), rig=RigInfo(
-        name="bench-3", kind="real"), limit_sets=sets, trials=[trial], measurements=judge_quantity(
+        name="bench-3", kind="real"), limit_sets=sets, records=[trial.to_record()], measurements=judge_quantity(
         sets, "pra_latency_s", scenario="short-outage", value=pra, outage_s=60.0, evidence=[3])))
     store.close()
 
@@ -100,9 +102,9 @@ def test_results_list_and_show(tmp_path, capsys):
     assert "aaaa" in listing and "bbbb" in listing and "PASS" in listing and "FAIL" in listing
     assert main(["results", "show", "20260201T000000Z-b", "--db", str(db)]) == 0
     shown = capsys.readouterr().out
-    assert "| Verdict | FAIL" in shown and "pra_latency_s = 99.000 s vs sec-h3.14g" in shown
+    assert "| Verdict | FAIL" in shown and "- **short-outage: pra_latency_s**: 99 s, limit pra_latency_s <= 60 s" in shown
     assert main(["results", "show", "20260201T000000Z-aaaa", "--json", "--db", str(db)]) == 0
-    assert json.loads(capsys.readouterr().out)["trials"][0]["pra_seconds"] == 12.0
+    assert json.loads(capsys.readouterr().out)["records"][0]["data"]["pra_seconds"] == 12.0
     assert main(["results", "show", "nope", "--db", str(db)]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
 
@@ -123,10 +125,10 @@ def test_run_on_the_virtual_rig_writes_every_artefact_and_stores_the_run(tmp_pat
     status = main(["run", "--rig", str(default_rig_file()), "--out", str(out), "--db", str(db),
                    "-k", "short_outage", "--limit-set", "sec-relaxed"])
     assert status == 0  # the embedded virtual rig models compliant devices
-    for name in ("junit.xml", "results.json", "journal.sqlite", "report.md", "report.html", "latency.png"):
+    for name in ("junit.xml", "results.json", "journal.sqlite", "report.md", "report.html", "latency.svg"):
         assert (out / name).exists(), name
     doc = json.loads((out / "results.json").read_text())
-    assert doc["rig"]["kind"] == "virtual" and doc["trials"][0]["scenario"] == "short-outage"
+    assert doc["rig"]["kind"] == "virtual" and doc["records"][0]["scenario"] == "short-outage"
     assert doc["plans"] == ["power-outage"]  # -k left no test of the other plans
     assert [s["name"] for s in doc["limit_sets"]] == ["sec-relaxed"]
     store = open_store(db)

@@ -117,8 +117,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
 
 
 def run_in_pool(args: argparse.Namespace, run_id: str, out: Path,
-                build_cmd: Callable[[Path], list[str]]) -> int:
-    """``hubrig run --pool``: lease, check, run, record with the rig and lease, release."""
+                build_cmd: Callable[[Path], list[str]]) -> tuple[bool, int]:
+    """``hubrig run --pool``: lease, check, run, record with the rig and lease, release; returns
+    whether the job ran, and the plans' exit status (or ``NOT_RUN``)."""
     from hubrig.harness.racks.health import HealthPolicy
     from hubrig.harness.racks.pools import PoolError
     from hubrig.harness.racks.runner import NOT_RUN, PoolJob, default_holder, run_pooled, save_fenced
@@ -146,6 +147,6 @@ def run_in_pool(args: argparse.Namespace, run_id: str, out: Path,
             raise UserError(str(exc)) from None
     if not outcome.ran:
         print(f"hubrig: job {run_id} NOT RUN: {outcome.note}", file=sys.stderr, flush=True)
-        return NOT_RUN
+        return False, NOT_RUN
     say(f"run {run_id} on rig {outcome.rig} (lease token {outcome.lease.token}) recorded in {db.name}")
-    return outcome.status
+    return True, outcome.status

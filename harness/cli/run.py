@@ -4,9 +4,11 @@ report for the run) and ``hubrig results list|show`` (runs kept in the results s
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hubrig.harness.cli import UserError
@@ -37,7 +39,8 @@ def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str
     plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
     cmd = [sys.executable, "-m", "pytest", *plans,
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
-           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE"]
+           "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
+           "-o", "junit_suite_name=hubrig"]
     # A pooled run is stored by the runner, fenced by its lease; its plans get the lease's mains marker.
     cmd += ["-p", "hubrig.harness.racks.marker"] if args.pool else ["--results-db", args.db or _default_db()]
     for name in args.limit_set:
@@ -57,6 +60,12 @@ def _default_db() -> str:
     return default_store_location()
 
 
+EXIT_PASS, EXIT_FAIL, EXIT_NOT_RECORDED, EXIT_INTERRUPTED = 0, 1, 3, 130
+"""``hubrig run``'s exit status: PASS, FAIL, results not recorded (results.json, the report or the
+store could not be written: a full disk, a read-only store), INTERRUPTED (Ctrl-C, SIGTERM, SIGHUP;
+what was measured is kept). Usage errors exit 2."""
+
+
 def _run(args: argparse.Namespace) -> int:
     from hubrig.fixtures.recording import new_run_id
     from hubrig.harness.rig.session import default_rig_file
@@ -68,8 +77,9 @@ def _run(args: argparse.Namespace) -> int:
         run_id = new_run_id()
         out = Path(args.out) if args.out else Path("runs") / run_id
         out.mkdir(parents=True, exist_ok=True)
-        return run_in_pool(args, run_id, out, lambda rigfile: pytest_command(
+        ran, status = run_in_pool(args, run_id, out, lambda rigfile: pytest_command(
             argparse.Namespace(**{**vars(args), "rig": rigfile}), run_id, out))
+        return _finish(out, status, run_id, args.db or _default_db()) if ran else status
     if args.rig is None:
         try:
             args.rig = default_rig_file()
@@ -85,11 +95,12 @@ def _run(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     out = Path(args.out) if args.out else Path("runs") / run_id
     out.mkdir(parents=True, exist_ok=True)
+    args.db = args.db or _default_db()
     cmd = pytest_command(args, run_id, out)
     print(f"hubrig: run {run_id}: plans {', '.join(selected_plans(args.plan))} on {rig_path}, "
           f"{args.trials} trial(s), output {out}", flush=True)
     status = run_plans(cmd)
-    return _finish(out, status)
+    return _finish(out, status, run_id, args.db)
 
 
 def run_plans(cmd: list[str]) -> int:
@@ -112,29 +123,62 @@ def run_plans(cmd: list[str]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(out: Path, status: int) -> int:
-    """Say how the run went, what the DUT's TSAT verdict is, and where everything is."""
-    from hubrig.harness.report.render import tsat_warning_lines
-    from hubrig.harness.results.store import ResultsError, load_results
+PYTEST_INTERRUPTED = 2
+
+
+def _finish(out: Path, status: int, run_id: str, db: str) -> int:
+    """Say how the run went, what the DUT's TSAT verdict is, and where everything is; the exit
+    status follows the verdict (see ``EXIT_*``), checked against what was really recorded."""
+    from hubrig.harness.results.files import ResultsError, load_results
 
     try:
         results = load_results(out / "results.json")
     except ResultsError as exc:
-        raise UserError(f"the plans wrote no readable results (pytest exit {status}): {exc}") from None
+        if status == PYTEST_INTERRUPTED:
+            print(f"hubrig: run {run_id}: INTERRUPTED before any result was recorded", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"hubrig: run {run_id}: the plans wrote no readable results (pytest exit {status}): {exc}",
+              file=sys.stderr)
+        return status if status not in (0, 1) else EXIT_NOT_RECORDED
     counts = results.counts()
-    print(f"hubrig: run {results.run_id}: {results.verdict.upper()}: {counts['passed']} passed, "
-          f"{counts['failed']} failed, {counts['skipped']} skipped; {len(results.failures())} failed "
-          f"measurement(s)")
-    for line in tsat_warning_lines(results):
+    verdict = results.verdict.upper() + (f" ({results.interruption})" if results.interruption else "")
+    print(f"hubrig: run {results.run_id}: {verdict}: {counts['passed']} passed, {counts['failed']} failed, "
+          f"{counts['skipped']} skipped" + (f", {counts['not run']} not run" if counts["not run"] else "")
+          + f"; {len(results.failures())} failed measurement(s)")
+    for line in [] if results.tsat is None else results.tsat.warning_lines():
         print(f"hubrig: {line}")
-    files = [("journal", out / "journal.sqlite"), ("JUnit", out / "junit.xml"), ("results", out / "results.json")]
+    files = [("journal", out / "journal.sqlite"), ("JUnit", out / "junit.xml"), ("results", out / "results.json"),
+             ("report", out / "report.html"), ("Markdown report", out / "report.md")]
     print("hubrig: " + "; ".join(f"{name} {path}" for name, path in files if path.exists()))
-    print(f"hubrig: report {out / 'report.html'} (and {out / 'report.md'})")
-    return status
+    stored = _stored(db, results.run_id)
+    if stored:
+        print(f"hubrig: run {results.run_id} NOT stored in {db}: {stored}", file=sys.stderr)
+    if results.verdict == "interrupted":
+        return EXIT_INTERRUPTED
+    if stored or not (out / "report.html").exists() or status == 3:
+        return EXIT_NOT_RECORDED
+    return EXIT_FAIL if results.verdict == "fail" else EXIT_PASS
+
+
+def _stored(db: str, run_id: str) -> str:
+    """Why the store does not hold ``run_id`` (empty: it does)."""
+    from hubrig.harness.results.files import ResultsError
+    from hubrig.harness.results.store import open_store
+
+    try:
+        store = open_store(db)
+        try:
+            store.get(run_id)
+        finally:
+            store.close()
+    except ResultsError as exc:
+        return str(exc)
+    return ""
 
 
 def _open(args: argparse.Namespace):
-    from hubrig.harness.results.store import ResultsError, open_store
+    from hubrig.harness.results.files import ResultsError
+    from hubrig.harness.results.store import open_store
 
     try:
         return open_store(args.db)
@@ -142,30 +186,55 @@ def _open(args: argparse.Namespace):
         raise UserError(str(exc)) from None
 
 
+def _since(text: str) -> datetime:
+    """``--since``: an ISO date or date-time (UTC unless it says), or ``Nd`` / ``Nh`` ago."""
+    if text[:-1].isdigit() and text[-1:] in ("d", "h"):
+        return datetime.now(timezone.utc) - timedelta(**{"days" if text[-1] == "d" else "hours": int(text[:-1])})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date, date-time or Nd/Nh: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 def _list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from hubrig.harness.results.model import RunFilter
 
     store = _open(args)
     try:
-        runs = store.list(limit=args.limit)
+        runs = store.list(RunFilter(rig=args.rig, dut=args.dut, plan=args.plan_name, verdict=args.verdict,
+                                    since=args.since, limit=args.limit))
     finally:
         store.close()
-    table = Table()
-    for name in ("run", "started (UTC)", "plans", "rig", "DUT", "trials", "failures", "verdict"):
-        table.add_column(name, no_wrap=name != "DUT", overflow="fold")
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in runs], indent=1))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"pass": "green", "fail": "red", "interrupted": "yellow"}
+    # One line per run: the id, date and verdict always whole; plans, rig and DUT cut to fit a terminal.
+    table = Table(box=None, pad_edge=False)
+    whole = {"run": max([len(r.run_id) for r in runs] + [3]), "started (UTC)": 16, "verdict": 11, "failures": 8}
+    for name in ("run", "started (UTC)", "verdict", "failures", "plans", "rig", "DUT"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", justify="right" if name == "failures" else "left",
+                         min_width=whole.get(name, 6))
     for r in runs:
-        table.add_row(r.run_id, r.started.strftime("%Y-%m-%d %H:%M:%S"), r.plan, r.rig, r.dut, str(r.trials),
-                      str(r.failures), r.verdict.upper())
-    console = Console()
-    console.width = max(console.width, 160)
-    console.print(table if runs else "no runs stored yet")
+        table.add_row(r.run_id, r.started.strftime("%Y-%m-%d %H:%M"), f"[{colour[r.verdict]}]{r.verdict.upper()}[/]",
+                      str(r.failures), r.plans, r.rig, r.dut)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 250  # a pipe or a file: nothing to fit
+    console.print(table if runs else "no run matches" if _filtered(args) else "no runs stored yet")
     return 0
 
 
+def _filtered(args: argparse.Namespace) -> bool:
+    return any(v is not None for v in (args.rig, args.dut, args.plan_name, args.verdict, args.since))
+
+
 def _show(args: argparse.Namespace) -> int:
-    from hubrig.harness.report.render import markdown
-    from hubrig.harness.results.store import ResultsError
+    from hubrig.harness.results.files import ResultsError
 
     store = _open(args)
     try:
@@ -177,6 +246,8 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(results.model_dump_json(indent=2))
     else:
+        from hubrig.harness.report.render import markdown
+
         print(markdown(results))
     return 0
 
@@ -200,11 +271,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_options(run)  # --pool, --wait, --lease-expiry, ...
     run.set_defaults(handler=_run)
 
-    results = subparsers.add_parser("results", help="runs kept in the results store")
+    results = subparsers.add_parser("results", help="runs kept in the results store: list, show")
     sub = results.add_subparsers(dest="results_command", metavar="ACTION")
     sub.required = True
-    listing = sub.add_parser("list", help="the most recent runs")
-    listing.add_argument("--limit", type=int, default=50)
+    listing = sub.add_parser("list", help="the most recent runs, one line each")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    listing.add_argument("--rig", help="only runs on this rig (its name)")
+    listing.add_argument("--dut", help="only runs whose DUT matches this text (EUI, firmware)")
+    listing.add_argument("--plan", dest="plan_name", choices=list(PLANS), help="only runs of this plan")
+    listing.add_argument("--verdict", choices=["pass", "fail", "interrupted"], help="only runs with this verdict")
+    listing.add_argument("--since", type=_since, help="only runs started since: 2026-11-01, 2026-11-01T08:00, 7d, 12h")
+    listing.add_argument("--json", action="store_true", help="print the runs as JSON")
     listing.add_argument("--db", help="results store (default as for hubrig run)")
     listing.set_defaults(handler=_list)
     show = sub.add_parser("show", help="one run's report (or its results.json with --json)")

@@ -42,7 +42,8 @@ def _trend(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from hubrig.harness.racks.trends import compare
-    from hubrig.harness.results.store import ResultsError, open_store
+    from hubrig.harness.results.files import ResultsError
+    from hubrig.harness.results.store import open_store
 
     try:
         store = open_store(args.db)

@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this hubrig writes (see :data:`MIGRATIONS`)."""
 
 metadata = sa.MetaData()
@@ -31,33 +31,38 @@ schema_meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False))
 
-# ---- results (schema 1 is the layout of the first SQLite-only store; 2 adds where a run ran)
+# ---- results (schema 2: the plan-agnostic store; 3 adds where a run ran)
 runs = sa.Table(
     "runs", metadata,
     sa.Column("run_id", sa.String(128), primary_key=True),
     sa.Column("started", sa.String(40), nullable=False),
-    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("plans", sa.Text, nullable=False),
     sa.Column("rig", sa.String(128), nullable=False),
     sa.Column("dut", sa.Text, nullable=False),
     sa.Column("verdict", sa.String(16), nullable=False),
-    sa.Column("n_trials", sa.Integer, nullable=False),
+    sa.Column("n_records", sa.Integer, nullable=False),
     sa.Column("n_failures", sa.Integer, nullable=False),
-    sa.Column("document", sa.Text, nullable=False),
-    sa.Column("firmware", sa.Text, nullable=True),
+    sa.Column("document", sa.Text, nullable=False, comment="the whole RunResults document (JSON)"),
+    sa.Column("firmware", sa.Text, nullable=True, comment="the DUT's firmware per role, for trends"),
     sa.Column("pool", sa.String(128), nullable=True),
     sa.Column("lease_token", sa.BigInteger, nullable=True),
     sa.Column("stored_at", sa.Float, nullable=True))
 
-trials = sa.Table(
-    "trials", metadata,
+run_plans = sa.Table(
+    "run_plans", metadata,
     sa.Column("run_id", sa.String(128), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False,
               index=True),
+    sa.Column("plan", sa.String(128), nullable=False))
+
+records = sa.Table(
+    "records", metadata,
+    sa.Column("run_id", sa.String(128), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("plan", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(128), nullable=False),
     sa.Column("scenario", sa.Text, nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
-    sa.Column("outage_seconds", sa.Float, nullable=False),
-    sa.Column("poa_seconds", sa.Float),
-    sa.Column("pra_seconds", sa.Float),
-    sa.Column("pra_alert_code", sa.String(8)))
+    sa.Column("data", sa.Text, nullable=False))
 
 measurements = sa.Table(
     "measurements", metadata,
@@ -70,7 +75,7 @@ measurements = sa.Table(
     sa.Column("limit_set", sa.Text),
     sa.Column("verdict", sa.String(16), nullable=False))
 
-# ---- racks (schema 2)
+# ---- racks (schema 3)
 rigs = sa.Table(
     "rigs", metadata,
     sa.Column("name", sa.String(128), primary_key=True),
@@ -107,8 +112,9 @@ lease_history = sa.Table(
     sa.Column("end", sa.String(16), comment="released | lapsed | broken (released by someone else)"),
     sa.Column("job", sa.Text))
 
-_V1 = (runs, trials, measurements)
-_V2 = (rigs, leases, lease_history)
+_V2 = (runs, run_plans, records, measurements)
+_V3 = (rigs, leases, lease_history)
+_ADDED_IN_V3 = ("firmware", "pool", "lease_token", "stored_at")
 
 
 class DatabaseError(RuntimeError):
@@ -223,21 +229,32 @@ def _reason(exc: sa.exc.DBAPIError) -> str:
 # ---------------------------------------------------------------------- migrations
 
 def _to_v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in _V1], checkfirst=True)
+    """Nothing to make: schema 1 is only ever found (the first SQLite store)."""
 
 
 def _to_v2(conn: Connection) -> None:
-    have = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
-    for column in ("firmware", "pool", "lease_token", "stored_at"):
-        if column not in have:
-            col = runs.c[column]
-            kind = col.type.compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    """Schema 1's documents (``hubrig-results/2``) are not readable as ``hubrig-results/3``: its
+    tables are kept, renamed ``*_v1``, and the plan-agnostic tables are made."""
+    names = set(sa.inspect(conn).get_table_names())
+    for name in ("runs", "trials", "measurements"):
+        if name in names:
+            conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {name}_v1")
     metadata.create_all(conn, tables=list(_V2), checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v1, 2: _to_v2}
-"""Schema version -> the step that brings the one before it there."""
+def _to_v3(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+    for column in _ADDED_IN_V3:
+        if column not in have:
+            kind = runs.c[column].type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    metadata.create_all(conn, tables=list(_V3), checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
+"""Schema version -> the step that brings the one before it there. 1: the first SQLite store
+(``runs.n_trials``, no ``schema_meta``); 2: the plan-agnostic store (``runs.n_records``, run_plans,
+records; SQLite ``user_version`` 3); 3: rigs, leases, lease history, and each run's pool and lease."""
 
 
 def _current_version(conn: Connection) -> int:
@@ -246,7 +263,10 @@ def _current_version(conn: Connection) -> int:
         row = conn.execute(sa.select(schema_meta.c.value).where(schema_meta.c.key == "version")).first()
         if row is not None:
             return int(row[0])
-    return 1 if "runs" in names else 0  # a first store's file (schema 1 had no schema_meta)
+    if "runs" not in names:
+        return 0
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+    return 2 if "n_records" in columns else 1  # the SQLite-only stores had no schema_meta
 
 
 def migrate(db: Database) -> int:

@@ -27,7 +27,7 @@ from hubrig.harness.racks import health, leases, marker, pools
 from hubrig.harness.racks.database import Database
 from hubrig.harness.racks.health import HealthPolicy
 from hubrig.harness.racks.leases import Heartbeat, Lease, LeaseLost
-from hubrig.harness.results.store import RunResults
+from hubrig.harness.results.model import RunResults
 
 NOT_RUN = 75
 """Exit status of a pooled run whose job did not run (no rig in time, or the lease was lost)."""
@@ -193,7 +193,8 @@ def infrastructure_error(results: RunResults) -> str | None:
 def save_fenced(db: Database, results_file: Path, lease: Lease, pool: str) -> str | None:
     """Store the run in ``results_file`` with its rig's lease, only while the lease is current
     (:class:`LeaseLost` otherwise); returns the run's infrastructure error, if any."""
-    from hubrig.harness.results.store import ResultsError, load_results, store_run
+    from hubrig.harness.results.files import ResultsError, load_results
+    from hubrig.harness.results.store import store_run
 
     try:
         results = load_results(results_file)

@@ -15,9 +15,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from hubrig.harness.racks.database import Database, measurements, runs
-from hubrig.harness.results.store import RunResults
+from hubrig.harness.results.model import RunResults
 
-_RANK = {"pass": 0, "n/a": 0, "info": 0, "unset": 1, "fail": 2}
+_RANK = {"pass": 0, "n/a": 0, "info": 0, "unset": 2, "fail": 2}
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def plot(found: list[Trend], folder: Path) -> list[Path]:
 class Change:
     """One difference between run A and run B."""
 
-    kind: str  # "verdict", "test", "measurement"
+    kind: str  # "verdict", "test", "measurement", "record"
     key: str
     before: str
     after: str
@@ -153,10 +153,10 @@ def _shown(value: object, unit: str) -> str:
 
 
 def compare(a: RunResults, b: RunResults) -> list[Change]:
-    """What changed from run ``a`` to run ``b`` (verdicts, tests, measurements)."""
+    """What changed from run ``a`` to run ``b`` (verdicts, tests, measurements, the plans' records)."""
     changes: list[Change] = []
     if a.verdict != b.verdict:
-        changes.append(Change("verdict", "run", a.verdict, b.verdict, a.verdict == "pass" and b.verdict == "fail"))
+        changes.append(Change("verdict", "run", a.verdict, b.verdict, a.verdict == "pass"))
     tests_a = {t.nodeid.rsplit("::", 1)[-1] + f" ({t.plan})": t.outcome for t in a.tests}
     tests_b = {t.nodeid.rsplit("::", 1)[-1] + f" ({t.plan})": t.outcome for t in b.tests}
     for key in sorted(tests_a.keys() | tests_b.keys()):
@@ -179,4 +179,24 @@ def compare(a: RunResults, b: RunResults) -> list[Change]:
         worse = _RANK.get(mb.verdict.value, 0) > _RANK.get(ma.verdict.value, 0)
         changes.append(Change("measurement", key, f"{_shown(ma.value, ma.unit)} ({ma.verdict.value})",
                               f"{_shown(mb.value, mb.unit)} ({mb.verdict.value})", worse))
+    changes += _record_changes(a, b)
+    return changes
+
+
+def _record_changes(a: RunResults, b: RunResults) -> list[Change]:
+    """A plan's records (e.g. the power-outage trials) that appeared, went, or whose fields changed;
+    informational: whether a change is worse is for the measurements judged from them to say."""
+    recs_a = {f"{r.plan} {r.kind} {r.scenario} #{r.index}": r.data for r in a.records}
+    recs_b = {f"{r.plan} {r.kind} {r.scenario} #{r.index}": r.data for r in b.records}
+    changes = []
+    for key in sorted(recs_a.keys() | recs_b.keys()):
+        da, db_ = recs_a.get(key), recs_b.get(key)
+        if da is None or db_ is None:
+            changes.append(Change("record", key, "absent" if da is None else "present",
+                                  "absent" if db_ is None else "present", False))
+            continue
+        for field_ in sorted(da.keys() | db_.keys()):
+            if da.get(field_) != db_.get(field_):
+                changes.append(Change("record", f"{key} {field_}", _shown(da.get(field_), ""),
+                                      _shown(db_.get(field_), ""), False))
     return changes

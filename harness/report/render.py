@@ -1,99 +1,270 @@
-"""The human report of a run: Markdown and HTML with the same content, and a latency plot.
+"""The human report of a run: one Jinja2 template per format (HTML, Markdown), one section per plan.
 
-The centre of the report is the DCC technical study's table (rows: 50/80/95/99 % delivered;
-columns: POA from outage start, PRA from restoration), one per limit set, followed by the delivery
-ratio within that set's limits, every failure explained (scenario, limit set, limit, evidence),
-the trials, and the informational figures the scenarios record (3-minute timer accuracy, alert
-rate under a flapping supply, ...). The plot shows the POA and PRA latency distributions against
-each limit set's limit.
+Order: the verdict (coloured) with its counts, a DUT outside its TSAT periods, a table of contents,
+then every failure with its rule, value, limit, margin and evidence (the decoded frames it cites,
+linked to the Evidence section at the end), then the summary, the TSAT verdict, and a section per
+plan: its tests, what the plan contributes itself (:class:`~hubrig.harness.results.plans.PlanResults`,
+e.g. the power-outage plan's latency tables and plot), and its measurements grouped by scenario
+with each rule and its citation written once. Plots are SVG: inline in the HTML (one file carries
+everything), beside the Markdown as files. matplotlib is imported only when a plot is drawn.
 """
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from hubrig.harness.results.measurements import Verdict
-from hubrig.harness.results.store import RunResults, Trial
-from hubrig.harness.results.stats import PERCENTILES, LatencyTable, TrialTiming, fmt_duration, latency_table
+from hubrig.harness.report.blocks import Block, Figure
+from hubrig.harness.results.files import write_atomic
+from hubrig.harness.results.model import Measurement, RunResults, TestOutcome, Verdict
+from hubrig.harness.results.plans import plan_results
 
-POA_THRESHOLD_S = 180.0
-"""A POA stands for an outage of at least 3 minutes (the plot's population of expected POAs)."""
+MAX_EVIDENCE_FRAMES = 200
+"""Frames decoded into the report's Evidence section at most (failures' evidence first)."""
 
 
 @dataclass
 class ReportFiles:
     markdown: Path
     html: Path
-    plot: Path | None
+    figures: list[Path] = field(default_factory=list)
 
 
-# A report is a list of blocks rendered twice: ("h", level, text), ("p", text), ("ul", [items]),
-# ("table", headers, rows), ("img", path, alt), ("alert", "warn" | "fail", title, [items]).
-Block = tuple
+# ------------------------------------------------------------------------------- formatting
+
+_SYMBOL_UNITS = {"s", "ms", "ns", "V", "A", "W", "Hz", "kHz", "MHz", "GHz", "dB", "dBm", "dBuV", "%", "ratio"}
 
 
-def _pct(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{100 * ratio:.1f} %"
+def plural(unit: str, n: float) -> str:
+    """``alert`` -> ``alerts`` unless ``n`` is 1; symbols (s, V, dBm) and rates stay as they are."""
+    if n == 1 or not unit.isalpha() or unit in _SYMBOL_UNITS or unit.endswith("s"):
+        return unit
+    return unit[:-1] + "ies" if unit.endswith("y") and unit[-2:-1] not in "aeiou" else unit + "s"
 
 
-def tables(results: RunResults, trials: list[Trial] | None = None) -> list[LatencyTable]:
-    """The study-shaped latency table for each limit set of the run (over ``trials``, default all)."""
-    timings = [TrialTiming(t.outage_seconds, t.poa_seconds, t.pra_seconds)
-               for t in (results.trials if trials is None else trials)]
-    return [latency_table(ls, timings) for ls in results.limit_sets]
+def number(v: float) -> str:
+    """Up to 3 decimals, without trailing zeros: ``75.5``, ``60``, ``0.125``."""
+    text = f"{v:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
-def _latency_block(table: LatencyTable) -> Block:
-    rows = [[f"{p} % delivered", fmt_duration(table.poa.percentiles[p]), fmt_duration(table.pra.percentiles[p])]
-            for p in PERCENTILES]
-    rows.append(["alerts arrived / expected", f"{table.poa.arrived} / {table.poa.expected}",
-                 f"{table.pra.arrived} / {table.pra.expected}"])
-    rows.append(["limit", "-" if table.poa.limit_s is None else f"{table.poa.limit_s:g} s",
-                 "-" if table.pra.limit_s is None else f"{table.pra.limit_s:g} s"])
-    rows.append(["delivery ratio within limit", _pct(table.poa.ratio_within_limit),
-                 _pct(table.pra.ratio_within_limit)])
-    return ("table", ["", "POA (from outage start)", "PRA (from restoration)"], rows)
+def value_text(value: object, unit: str) -> str:
+    """A value with its unit: ``1 alert``, ``2 alerts``, ``75.5 s``, ``60 %`` (ratios), ``yes``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        if unit == "ratio":
+            return f"{number(100 * value)} %"
+        return f"{number(value)} {plural(unit, value)}".rstrip()
+    return f"{value} {unit}".rstrip()
 
 
-def _blocks(results: RunResults, plot: Path | None) -> list[Block]:
-    r = results
-    out: list[Block] = [("h", 1, f"hubrig run {r.run_id}")]
-    out += _tsat_alert(r)
-    out += _summary(r)
-    out += _tsat_section(r)
-    groups = _plan_groups(r)
-    for plan in groups:
-        out += _plan_section(r, plan, groups[plan], plot)
-    if r.journal:
-        out.append(("p", f"Journal of every frame: {r.journal} (`hubrig journal show`)."))
+def margin_text(m: Measurement) -> str:
+    """How far inside or outside its bounds a value is (``15.5 s over``), or empty."""
+    margin = m.margin()
+    if margin is None:
+        return ""
+    unit = m.bounds.unit if m.bounds is not None else m.unit
+    if margin < 0:
+        return f"{number(-margin)} {unit} outside".replace("  ", " ")
+    return f"{number(margin)} {unit} inside".replace("  ", " ")
+
+
+def counts_text(c: dict[str, int]) -> str:
+    parts = [f"{c['passed']} passed", f"{c['failed']} failed", f"{c['skipped']} skipped"]
+    if c.get("not run"):
+        parts.append(f"{c['not run']} not run")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------------------------------------- view model
+
+@dataclass
+class Failure:
+    anchor: str
+    title: str
+    value: str
+    limit: str
+    limit_set: str
+    citation: str
+    margin: str
+    note: str
+    evidence: list[int]
+
+
+@dataclass
+class RuleRow:
+    """One measurement row; the rule's cells are empty when the row above states the same rule."""
+
+    first: bool
+    name: str
+    limit: str
+    citation: str
+    trial: str
+    value: str
+    margin: str
+    verdict: str
+    note: str
+    evidence: list[int]
+
+
+@dataclass
+class ScenarioView:
+    name: str
+    rules: list[RuleRow]
+    figures: list[RuleRow]
+
+
+@dataclass
+class PlanView:
+    name: str
+    anchor: str
+    counts: str
+    tests: list[TestOutcome]
+    blocks: list[Block]
+    scenarios: list[ScenarioView]
+
+
+@dataclass
+class EvidenceFrame:
+    id: int
+    when: str
+    source: str
+    summary: str
+    decoded: str
+
+
+def _failure(i: int, m: Measurement) -> Failure:
+    title = f"{m.scenario}" + (f" trial {m.trial}" if m.trial is not None else "") + f": {m.name}"
+    if m.verdict is Verdict.UNSET:
+        return Failure(f"failure-{i}", title, "not recorded", "declared by the test", "", "", "", m.note, [])
+    return Failure(f"failure-{i}", title, value_text(m.value, m.unit), m.limit_text(), m.limit_set or "",
+                   m.citation, margin_text(m), m.note, list(m.evidence))
+
+
+def _rows(measurements: list[Measurement]) -> list[RuleRow]:
+    rows, previous = [], None
+    for m in measurements:
+        rule = (m.name, m.limit_set, m.limit_text(), m.citation)
+        rows.append(RuleRow(first=rule != previous, name=m.name + (f" [{m.limit_set}]" if m.limit_set else ""),
+                            limit=m.limit_text(), citation=m.citation,
+                            trial="" if m.trial is None else str(m.trial),
+                            value="" if m.verdict is Verdict.UNSET or (m.value is None and not m.limit_set)
+                            else value_text(m.value, m.unit),
+                            margin=margin_text(m), verdict=m.verdict.value.upper(), note=m.note,
+                            evidence=list(m.evidence)))
+        previous = rule
+    return rows
+
+
+def _plan_views(r: RunResults) -> list[PlanView]:
+    """Plan -> its tests, its contribution and its measurements by scenario; measurements of no
+    known test go under a last section without a plan."""
+    scenarios_of: dict[str, list[str]] = {p: [] for p in r.plans}
+    for t in r.tests:
+        names = scenarios_of.setdefault(t.plan, [])
+        if t.scenario not in names:
+            names.append(t.scenario)
+    known = {s for names in scenarios_of.values() for s in names}
+    orphans = list(dict.fromkeys(m.scenario for m in r.measurements if m.scenario not in known))
+    if orphans:
+        scenarios_of[""] = orphans
+    views = []
+    for plan, names in scenarios_of.items():
+        contribution = plan_results(plan) if plan else None
+        blocks = contribution.section(r) if contribution is not None and contribution.section is not None else []
+        scenarios = []
+        for s in names:
+            ms = [m for m in r.measurements if m.scenario == s]
+            judged = sorted((m for m in ms if m.verdict is not Verdict.INFO),
+                            key=lambda m: (m.name, m.limit_set or "", m.limit_text(), m.trial or 0))
+            notes = [m for m in ms if m.verdict is Verdict.INFO]
+            if judged or notes:
+                scenarios.append(ScenarioView(s, _rows(judged), _rows(notes)))
+        views.append(PlanView(plan or "other measurements", f"plan-{plan or 'other'}",
+                              counts_text(r.counts(plan)) if plan else "",
+                              [t for t in r.tests if t.plan == plan] if plan else [], blocks, scenarios))
+    return views
+
+
+def _evidence(r: RunResults, ids: list[int]) -> list[EvidenceFrame]:
+    """The cited frames, decoded, from the run's journal (none when it is not readable here)."""
+    if not ids or not r.journal or not Path(r.journal).is_file():
+        return []
+    from hubrig.harness.capture.journal import Journal, JournalError
+
+    wanted = sorted(set(ids))[:MAX_EVIDENCE_FRAMES]
+    try:
+        journal = Journal.open_existing(r.journal)
+    except JournalError:
+        return []
+    try:
+        frames = {f.id: f for f in journal.frames(since_id=wanted[0] - 1) if f.id in set(wanted)}
+    finally:
+        journal.close()
+    from datetime import datetime, timezone
+
+    out = []
+    for i in wanted:
+        f = frames.get(i)
+        if f is None:
+            continue
+        rec = f.record or {}
+        summary = str(rec.get("alert_name") or rec.get("use_case") or rec.get("notification")
+                      or f.error or f.kind)
+        decoded = json.dumps(rec, indent=1, default=str) if f.record is not None else (f.error or "not decoded")
+        when = datetime.fromtimestamp(f.wall_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        out.append(EvidenceFrame(i, when, f"{f.direction} {f.source}", summary, decoded))
     return out
 
 
-def _tsat_alert(r: RunResults) -> list[Block]:
-    """A DUT outside its IVP, MVP or GBCS applicability, first thing in the report."""
-    if r.tsat is None or not r.tsat.violations():
-        return []
-    if r.tsat.fails_run:
-        title = (f"TSAT FAIL: the DUT breaks {r.tsat.table} on {r.tsat.date}; the rig file says "
-                 "tsat.on_violation: fail, so this run fails")
-    else:
-        title = f"TSAT WARNING: the DUT breaks {r.tsat.table} on {r.tsat.date}"
-    return [("alert", "fail" if r.tsat.fails_run else "warn", title, r.tsat.violations())]
+@dataclass
+class ReportView:
+    results: RunResults
+    verdict: str
+    headline: str
+    failures: list[Failure]
+    failed_tests: list[TestOutcome]
+    plans: list[PlanView]
+    evidence: list[EvidenceFrame]
+    summary: list[list[str]]
+    figures: dict[str, str]
+    """Figure name -> SVG text (drawn) for the HTML, or -> file name for the Markdown."""
 
 
-def tsat_warning_lines(results: RunResults) -> list[str]:
-    """For a terminal: a DUT that breaks the TSAT, one line per violation (none when it complies)."""
-    t = results.tsat
-    if t is None or not t.violations():
-        return []
-    head = (f"TSAT FAIL (the rig file says tsat.on_violation: fail): the DUT breaks {t.table} on {t.date}:"
-            if t.fails_run else f"TSAT WARNING: the DUT breaks {t.table} on {t.date}:")
-    return [head] + [f"  {v}" for v in t.violations()]
+def view(results: RunResults, *, plots: bool = True) -> ReportView:
+    """Everything the templates show, computed once."""
+    r = results
+    failures = [_failure(i, m) for i, m in enumerate(r.failures(), 1)]
+    explained = {m.scenario for m in r.failures()}
+    failed_tests = [t for t in r.tests if t.outcome in ("failed", "error") and t.scenario not in explained]
+    c = r.counts()
+    headline = (f"{len(failures)} failed measurement(s), {c['failed']} failed test(s) of {len(r.tests)}"
+                + (f", {c['not run']} not run" if c["not run"] else "") + f"; {len(r.measurements)} measurement(s), "
+                + f"{len(r.records)} plan record(s)")
+    rig = r.rig
+    rig_text = (f"{rig.name} ({rig.kind}" + (f", preset {rig.preset}" if rig.preset else "")
+                + (f", seed {rig.seed}" if rig.seed is not None else "") + ")"
+                + (f", file {rig.file}" if rig.file else "")
+                + (f"; device clock tolerance {rig.clock_tolerance_s:g} s" if rig.clock_tolerance_s else ""))
+    dut = "; ".join(f"{d.role} {d.eui or '?'} ({d.type or '?'} {d.spec_version or '?'}, GBCS "
+                    f"{d.gbcs_version or '?'}, firmware {d.firmware or '?'})" for d in r.dut) or "-"
+    summary = [["Verdict", r.verdict.upper()], ["Rig", rig_text], ["DUT", dut], ["TSAT", _tsat_word(r)],
+               ["Started", r.started.isoformat(timespec="seconds")]]
+    summary += [[f"Plan {p}", counts_text(r.counts(p))] for p in r.plans]
+    summary.append(["All tests", counts_text(c)])
+    plans = _plan_views(r)
+    cited = [i for f in failures for i in f.evidence]
+    evidence = _evidence(r, cited)
+    figures = {}
+    if plots:
+        figures = {b.name: b.draw() for p in plans for b in p.blocks if isinstance(b, Figure)}
+    return ReportView(r, r.verdict, headline, failures, failed_tests, plans, evidence, summary, figures)
 
 
 def _tsat_word(r: RunResults) -> str:
@@ -106,246 +277,42 @@ def _tsat_word(r: RunResults) -> str:
             f"({t.table})")
 
 
-def _counts(c: dict[str, int]) -> str:
-    return f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
+# ------------------------------------------------------------------------------- templates
+
+def _md_cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _summary(r: RunResults) -> list[Block]:
-    rig = r.rig
-    rig_text = (f"{rig.name} ({rig.kind}" + (f", preset {rig.preset}" if rig.preset else "")
-                + (f", seed {rig.seed}" if rig.seed is not None else "") + ")"
-                + (f", file {rig.file}" if rig.file else "")
-                + (f"; device clock tolerance {rig.clock_tolerance_s:g} s" if rig.clock_tolerance_s else ""))
-    dut = "; ".join(f"{d.role} {d.eui or '?'} ({d.type or '?'} {d.spec_version or '?'}, GBCS "
-                    f"{d.gbcs_version or '?'}, firmware {d.firmware or '?'})" for d in r.dut) or "-"
-    failures = r.failures()
-    rows = [["Verdict", f"{r.verdict.upper()} ({len(failures)} failed measurement(s), "
-                        f"{r.counts()['failed']} failed test(s), {len(r.trials)} trial(s))"],
-            ["Rig", rig_text], ["DUT", dut], ["TSAT", _tsat_word(r)],
-            ["Started", r.started.isoformat(timespec="seconds")]]
-    rows += [[f"Plan {p}", _counts(r.counts(p))] for p in r.plans]
-    rows.append(["All tests", _counts(r.counts())])
-    out: list[Block] = [("h", 2, "Summary"), ("table", ["", ""], rows)]
-    if r.dut:
-        out.append(("table", ["device", "EUI", "type", "spec", "GBCS", "firmware", "CSP region"],
-                    [[d.role, d.eui or "", d.type or "", d.spec_version or "", d.gbcs_version or "",
-                      d.firmware or "", d.csp_region or ""] for d in r.dut]))
-    if r.instruments:
-        out.append(("table", ["instrument", "resource", "identity"],
-                    [[i.name, i.resource or "", i.identity or ""] for i in r.instruments]))
-    return out
+def _env(autoescape: bool) -> Environment:
+    env = Environment(loader=PackageLoader("hubrig.harness.report", "templates"), autoescape=autoescape,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["mdcell"] = _md_cell
+    env.filters["journal_refs"] = lambda ids: ", ".join(f"journal #{i}" for i in ids)
+    env.globals["block_kind"] = lambda b: type(b).__name__
+    return env
 
 
-def _tsat_section(r: RunResults) -> list[Block]:
-    t = r.tsat
-    if t is None:
-        return []
-    yes = {True: "yes", False: "NO", None: "n/a (no GBCS)"}
-    out: list[Block] = [("h", 2, f"TSAT verdict on {t.date}"),
-                        ("p", f"Judged against {t.table}; on violation: {t.on_violation}.")]
-    if t.devices:
-        out.append(("table", ["device", "type", "spec", "GBCS", "installable (IVP)", "maintainable (MVP)",
-                              "GBCS applicable", "row"],
-                    [[d.role, d.device_type, d.spec, d.gbcs or "-", yes[d.installable], yes[d.maintainable],
-                      yes[d.gbcs_applicable], d.row] for d in t.devices]))
-    out.append(("ul", [f"{d.role}: {reason}" for d in t.devices for reason in d.reasons] + list(t.errors)))
-    return out
+def render_html(v: ReportView) -> str:
+    return _env(True).get_template("report.html.j2").render(v=v, r=v.results)
 
 
-def _plan_groups(r: RunResults) -> dict[str, set[str]]:
-    """Plan -> its scenarios; measurements and trials of no known test go under ``""``."""
-    groups: dict[str, set[str]] = {p: set() for p in r.plans}
-    for t in r.tests:
-        groups.setdefault(t.plan, set()).add(t.scenario)
-    known = set().union(*groups.values()) if groups else set()
-    if any(m.scenario not in known for m in r.measurements) or any(t.scenario not in known for t in r.trials):
-        groups[""] = {m.scenario for m in r.measurements if m.scenario not in known} | {
-            t.scenario for t in r.trials if t.scenario not in known}
-    return groups
+def render_markdown(v: ReportView) -> str:
+    return _env(False).get_template("report.md.j2").render(v=v, r=v.results)
 
 
-def _plan_section(r: RunResults, plan: str, scenarios: set[str], plot: Path | None) -> list[Block]:
-    tests = [t for t in r.tests if t.plan == plan] if plan else []
-    measurements = [m for m in r.measurements if m.scenario in scenarios]
-    trials = [t for t in r.trials if t.scenario in scenarios]
-    out: list[Block] = [("h", 2, f"Plan {plan}" if plan else "Other measurements")]
-    if plan:
-        out.append(("p", _counts(r.counts(plan)) + "." if tests else "No test of this plan ran."))
-    if tests:
-        out.append(("table", ["test", "outcome", "time", "detail"],
-                    [[t.nodeid.split("::", 1)[-1], t.outcome.upper(), f"{t.duration_s:.2f} s", _first_line(t.message)]
-                     for t in tests]))
-    if trials:
-        out += _latency_blocks(r, trials, plot)
-    failures = [m for m in measurements if m.verdict is Verdict.FAIL]
-    if measurements:
-        out.append(("h", 3, "Failures"))
-        out.append(("ul", [m.explain() for m in failures] or ["none"]))
-    judged = [m for m in measurements if m.verdict is not Verdict.INFO]
-    if judged:
-        out.append(("h", 3, "Checks and measurements"))
-        out.append(("table", ["scenario", "trial", "measurement", "value", "limit set", "limit or rule",
-                              "verdict", "evidence"],
-                    [[m.scenario, "" if m.trial is None else str(m.trial), m.name,
-                      "" if m.value is None and not m.limit_set else _value(m.value, m.unit),
-                      m.limit_set or "-", m.limit or "", m.verdict.value.upper(),
-                      ", ".join(f"journal #{i}" for i in m.evidence)] for m in judged]))
-    notes = [m for m in measurements if m.verdict is Verdict.INFO]
-    if notes:
-        out.append(("h", 3, "Figures"))
-        out.append(("table", ["scenario", "figure", "value", "note"],
-                    [[m.scenario, m.name, _value(m.value, m.unit), m.note] for m in notes]))
-    return out
-
-
-def _latency_blocks(r: RunResults, trials: list[Trial], plot: Path | None) -> list[Block]:
-    out: list[Block] = [("h", 3, "Latency percentiles per limit set"),
-                        ("p", "Times by which 50/80/95/99 % of the expected alerts had arrived (alerts that "
-                              "never arrived count as not delivered, as in the DCC technical study); POA "
-                              "from outage start, PRA from restoration. Limits file version "
-                              f"{r.limits_version or '?'}.")]
-    for ls, table in zip(r.limit_sets, tables(r, trials)):
-        out.append(("h", 4, f"{ls.name}: {ls.title}"))
-        out.append(("p", f"Source: {ls.citation}"))
-        out.append(_latency_block(table))
-    if plot is not None:
-        out.append(("img", plot.name, "POA and PRA latency distributions against each limit set"))
-    flagged = [t for t in trials if t.pra_before_poa]
-    if flagged:
-        out.append(("h", 3, "Ordering flags"))
-        out.append(("ul", [f"[{t.scenario}] trial {t.index}: PRA arrived before its POA "
-                           f"(evidence: {', '.join(f'journal #{i}' for i in t.evidence)})" for t in flagged]))
-    out.append(("h", 3, "Trials"))
-    out.append(("table", ["scenario", "#", "outage", "POA", "PRA", "code", "clock error (int/rest)", "evidence"],
-                [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
-                  _secs(t.pra_seconds), t.pra_alert_code or "-",
-                  f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}",
-                  ", ".join(f"#{i}" for i in t.evidence)] for t in trials]))
-    return out
-
-
-def _first_line(text: str, limit: int = 300) -> str:
-    """A test's message as one table cell (measurement failures are listed in full below it)."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[:limit - 1] + "…"
-
-
-def _secs(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3f} s"
-
-
-def _value(v: object, unit: str) -> str:
-    if v is None:
-        return "none"
-    return f"{v:.3f} {unit}".rstrip() if isinstance(v, float) else f"{v} {unit}".rstrip()
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(blocks: list[Block]) -> str:
-    lines: list[str] = []
-    for b in blocks:
-        if b[0] == "h":
-            lines += ["#" * b[1] + " " + b[2], ""]
-        elif b[0] == "p":
-            lines += [b[1], ""]
-        elif b[0] == "ul":
-            lines += [f"- {item}" for item in b[1]] + [""]
-        elif b[0] == "table":
-            lines.append("| " + " | ".join(_md_cell(h) for h in b[1]) + " |")
-            lines.append("|" + "---|" * len(b[1]))
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b[2]]
-            lines.append("")
-        elif b[0] == "img":
-            lines += [f"![{b[2]}]({b[1]})", ""]
-        elif b[0] == "alert":
-            lines += [f"> **{_md_cell(b[2])}**", ">"] + [f"> - {_md_cell(i)}" for i in b[3]] + [""]
-    return "\n".join(lines)
-
-
-_CSS = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;"
-        "margin:1em 0}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}img{max-width:100%}"
-        ".alert{border:3px solid;padding:.5em 1em;margin:1em 0}.alert.warn{border-color:#c80;background:#fff4d6}"
-        ".alert.fail{border-color:#c00;background:#fde2e2}")
-
-
-def render_html(blocks: list[Block], title: str) -> str:
-    e = html.escape
-    body: list[str] = []
-    for b in blocks:
-        if b[0] == "h":
-            body.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
-        elif b[0] == "p":
-            body.append(f"<p>{e(b[1])}</p>")
-        elif b[0] == "ul":
-            body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in b[1]) + "</ul>")
-        elif b[0] == "table":
-            head = "".join(f"<th>{e(h)}</th>" for h in b[1])
-            rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b[2])
-            body.append(f"<table><tr>{head}</tr>{rows}</table>")
-        elif b[0] == "img":
-            body.append(f'<img src="{e(b[1])}" alt="{e(b[2])}">')
-        elif b[0] == "alert":
-            items = "".join(f"<li>{e(i)}</li>" for i in b[3])
-            body.append(f'<div class="alert {e(b[1])}"><strong>{e(b[2])}</strong><ul>{items}</ul></div>')
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
-
-
-def _ecdf(ax, values: list[float | None], label: str) -> None:
-    arrived = sorted(v for v in values if v is not None)
-    if not values:
-        ax.text(0.5, 0.5, "no alerts expected", ha="center", transform=ax.transAxes)
-        return
-    ys = [100 * (i + 1) / len(values) for i in range(len(arrived))]
-    ax.step(arrived, ys, where="post", label=f"{label}: {len(arrived)} of {len(values)} arrived")
-
-
-def write_plot(results: RunResults, path: Path) -> Path:
-    """PNG of the POA and PRA latency distributions with each limit set's limit drawn on them."""
-    fig = Figure(figsize=(11, 4.2))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
-    poa = [t.poa_seconds for t in results.trials if t.outage_seconds >= POA_THRESHOLD_S]
-    pra = [t.pra_seconds for t in results.trials]
-    for ax, values, quantity, title in ((axes[0], poa, "poa_latency_s", "POA latency from outage start"),
-                                        (axes[1], pra, "pra_latency_s", "PRA latency from restoration")):
-        _ecdf(ax, values, "delivered")
-        seen: set[float] = set()
-        for i, ls in enumerate(results.limit_sets):
-            for lim in ls.for_quantity(quantity):
-                if lim.max is None:
-                    continue
-                ax.axvline(lim.max, linestyle=("--", ":", "-.")[i % 3], color=f"C{i + 1}",
-                           label=f"{ls.name}: {lim.max:g} s" + (" (same)" if lim.max in seen else ""))
-                seen.add(lim.max)
-        ax.set_title(title)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("% of expected alerts delivered")
-        ax.set_ylim(0, 105)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
-
-
-def markdown(results: RunResults, plot: Path | None = None) -> str:
-    """The report as Markdown (``plot``: the PNG to link, if any)."""
-    return render_markdown(_blocks(results, plot))
+def markdown(results: RunResults) -> str:
+    """The report as Markdown, without plots (``hubrig results show``)."""
+    return render_markdown(view(results, plots=False))
 
 
 def write_report(results: RunResults, out_dir: str | Path, *, plot: bool = True) -> ReportFiles:
-    """Write ``report.md``, ``report.html`` and (when the run has outage trials) ``latency.png``
-    into ``out_dir``."""
+    """Write ``report.html`` (plots inline), ``report.md`` and its plots as ``<name>.svg`` into
+    ``out_dir``, each atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    png = write_plot(results, out / "latency.png") if plot and results.trials else None
-    blocks = _blocks(results, png)
-    md = out / "report.md"
-    md.write_text(render_markdown(blocks), encoding="utf-8")
-    page = out / "report.html"
-    page.write_text(render_html(blocks, f"hubrig run {results.run_id}"), encoding="utf-8")
-    return ReportFiles(md, page, png)
+    v = view(results, plots=plot)
+    page = write_atomic(out / "report.html", render_html(v).encode("utf-8"))
+    figures = [write_atomic(out / f"{name}.svg", svg.encode("utf-8")) for name, svg in v.figures.items()]
+    v.figures = {name: f"{name}.svg" for name in v.figures}
+    md = write_atomic(out / "report.md", render_markdown(v).encode("utf-8"))
+    return ReportFiles(md, page, figures)

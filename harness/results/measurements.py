@@ -1,61 +1,28 @@
-"""Measurements that explain themselves (after OpenHTF): value, unit, limit, verdict, evidence.
+"""Making measurements that explain themselves (after OpenHTF): value, unit, bounds, verdict, evidence.
 
-A :class:`Measurement` is one measured quantity judged against one limit of one limit set, or
-recorded for information (``verdict="info"``), with the journal frame ids that prove the value.
-:func:`judge` applies a :class:`~hubrig.harness.rules.limits.Limit` and explains a failure in one line that
-names the scenario, the limit set, the limit and the evidence.
+:func:`judge` applies a :class:`~hubrig.harness.rules.limits.Limit` of a limit set and records the
+limit as structured :class:`~hubrig.harness.results.model.Bounds` with its scope and citation;
+:func:`check` records a rule in words that the plan judged; :func:`info` a figure with no verdict;
+:func:`unset` a measurement a test declared and never recorded.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+import re
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from hubrig.harness.results.model import Bounds, Measurement, Verdict
 from hubrig.harness.rules.limits import Limit, LimitSet
 
-
-class Verdict(str, Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    NOT_APPLICABLE = "n/a"
-    INFO = "info"
+Value = bool | int | float | str | None
 
 
-class Measurement(BaseModel):
-    """One measured quantity with everything needed to re-judge or audit it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    scenario: str
-    value: float | int | str | None
-    unit: str
-    verdict: Verdict
-    limit_set: str | None = None
-    limit: str | None = Field(default=None, description="the limit in words, with its citation")
-    trial: int | None = None
-    outage_seconds: float | None = None
-    evidence: list[int] = Field(default_factory=list, description="journal frame ids")
-    note: str = ""
-
-    def explain(self) -> str:
-        """One line: scenario, limit set, limit, value and evidence."""
-        value = "none" if self.value is None else (f"{self.value:.3f}" if isinstance(self.value, float)
-                                                   else str(self.value))
-        parts = [f"[{self.scenario}]"]
-        if self.trial is not None:
-            parts.append(f"trial {self.trial}:")
-        parts.append(f"{self.name} = {value} {self.unit}".rstrip())
-        if self.limit_set:
-            parts.append(f"vs {self.limit_set}: {self.limit}")
-        elif self.limit:
-            parts.append(f"vs {self.limit}")
-        parts.append(f"-> {self.verdict.value.upper()}")
-        if self.note:
-            parts.append(f"({self.note})")
-        parts.append("evidence: " + (", ".join(f"journal #{i}" for i in self.evidence) or "none"))
-        return " ".join(parts)
+def limit_bounds(limit: Limit) -> Bounds:
+    """A limit's min/max as bounds."""
+    if limit.min is not None and limit.max is not None:
+        return Bounds(comparison="between", lower=limit.min, upper=limit.max, unit=limit.unit)
+    if limit.max is not None:
+        return Bounds(comparison="<=", upper=limit.max, unit=limit.unit)
+    return Bounds(comparison=">=", lower=limit.min, unit=limit.unit)
 
 
 def judge(limit_set: LimitSet, limit: Limit, *, name: str, scenario: str, value: float | None,
@@ -66,17 +33,19 @@ def judge(limit_set: LimitSet, limit: Limit, *, name: str, scenario: str, value:
     Not applicable when the limit does not cover this outage duration; a missing value (``None``)
     fails a ``required`` limit with ``missing`` as the note, and is not applicable otherwise.
     """
+    bounds = limit_bounds(limit)
     verdict, note = Verdict.NOT_APPLICABLE, ""
     if limit.applies_to(outage_s):
         if value is None:
             verdict, note = (Verdict.FAIL, missing) if limit.required else (Verdict.NOT_APPLICABLE, missing)
         else:
-            verdict = Verdict.PASS if limit.passes(value) else Verdict.FAIL
+            verdict = Verdict.PASS if bounds.passes(value) else Verdict.FAIL
     else:
         note = "outage duration outside this limit's scope"
     return Measurement(name=name, scenario=scenario, value=value, unit=limit.unit, verdict=verdict,
-                       limit_set=limit_set.name, limit=f"{limit.describe()} [{limit.cite}]", trial=trial,
-                       outage_seconds=outage_s, evidence=list(evidence or []), note=note)
+                       bounds=bounds, rule=limit.scope(), citation=limit.cite, limit_set=limit_set.name,
+                       trial=trial, conditions={} if outage_s is None else {"outage_s": outage_s},
+                       evidence=list(evidence or []), note=note)
 
 
 def judge_quantity(limit_sets: list[LimitSet], quantity: str, *, scenario: str, value: float | None,
@@ -88,17 +57,36 @@ def judge_quantity(limit_sets: list[LimitSet], quantity: str, *, scenario: str, 
             for ls in limit_sets for lim in ls.for_quantity(quantity)]
 
 
-def check(name: str, ok: bool, *, scenario: str, rule: str, value: float | int | str | None = None,
-          unit: str = "", evidence: list[int] | None = None, trial: int | None = None,
-          outage_s: float | None = None, note: str = "") -> Measurement:
-    """A conformance check that is not a limit-set timing (e.g. 8F36 due, times within tolerance)."""
+_CITED = re.compile(r"^(?P<rule>.*?)\s*\[(?P<cite>[^\[\]]+)\]\s*$", re.S)
+
+
+def split_citation(rule: str) -> tuple[str, str]:
+    """``"8F36 for an outage >= 180 s [GBCS ECS80]"`` -> the rule and its citation."""
+    m = _CITED.match(rule)
+    return (m["rule"], m["cite"]) if m else (rule, "")
+
+
+def check(name: str, ok: bool, *, scenario: str, rule: str, value: Value = None, unit: str = "",
+          evidence: list[int] | None = None, trial: int | None = None, outage_s: float | None = None,
+          note: str = "", citation: str = "") -> Measurement:
+    """A rule in words that the plan judged (e.g. "8F36 for an outage >= 180 s [GBCS ECS80]"): a
+    trailing ``[...]`` is the rule's citation unless ``citation`` is given."""
+    text, cited = split_citation(rule)
     return Measurement(name=name, scenario=scenario, value=value, unit=unit,
-                       verdict=Verdict.PASS if ok else Verdict.FAIL, limit=rule, trial=trial,
-                       outage_seconds=outage_s, evidence=list(evidence or []), note=note)
+                       verdict=Verdict.PASS if ok else Verdict.FAIL, bounds=Bounds(comparison="holds"),
+                       rule=text, citation=citation or cited, trial=trial,
+                       conditions={} if outage_s is None else {"outage_s": outage_s},
+                       evidence=list(evidence or []), note=note)
 
 
-def info(name: str, value: float | int | str | None, unit: str = "", *, scenario: str,
-         evidence: list[int] | None = None, trial: int | None = None, note: str = "") -> Measurement:
+def info(name: str, value: Value, unit: str = "", *, scenario: str, evidence: list[int] | None = None,
+         trial: int | None = None, note: str = "") -> Measurement:
     """A figure recorded for the report, with no verdict (e.g. the device's 3-minute timer)."""
     return Measurement(name=name, scenario=scenario, value=value, unit=unit, verdict=Verdict.INFO,
                        trial=trial, evidence=list(evidence or []), note=note)
+
+
+def unset(name: str, *, scenario: str, test: str) -> Measurement:
+    """A measurement ``test`` declared and never recorded."""
+    return Measurement(name=name, scenario=scenario, value=None, verdict=Verdict.UNSET,
+                       note=f"declared by {test} and never recorded")

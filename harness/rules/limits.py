@@ -1,9 +1,11 @@
-"""Limit sets as data: which POA/PRA timings a run must meet, and where each rule comes from.
+"""Limit sets as data: which values a run must meet, and where each rule comes from.
 
 The shipped sets (``sec-h3.14g``, ``sec-relaxed``, ``dno-ena-2019``) live in
-``harness/data/limits.yaml``, a versioned file in which every limit cites its SEC or DNO source.
-A lab may load its own file with the same schema. A rig file's ``limit_sets:`` or the command
-line's ``--limit-set`` picks which sets a run is judged against; every verdict names its set.
+``harness/rules/data/limits.yaml``, a versioned file in which every limit cites its SEC or DNO
+source and the file itself declares the quantities it bounds (the core knows none: the plans that
+measure them do). A lab may load its own file with the same schema. A rig file's ``limit_sets:``
+or the command line's ``--limit-set`` picks which sets a run is judged against; every verdict
+names its set.
 """
 
 from __future__ import annotations
@@ -15,15 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_LIMITS_FILE = Path(__file__).parent / "data" / "limits.yaml"
-SCHEMA = "hubrig-limits/1"
-
-QUANTITIES = {
-    "poa_latency_s": "POA latency from outage start",
-    "pra_latency_s": "PRA latency from restoration",
-    "poa_count": "POAs received for the outage",
-    "poa_delivery_ratio": "POAs delivered within the limit",
-    "pra_delivery_ratio": "PRAs delivered within the limit",
-}
+SCHEMA = "hubrig-limits/2"
 
 
 class LimitError(ValueError):
@@ -48,8 +42,6 @@ class Limit(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "Limit":
-        if self.quantity not in QUANTITIES:
-            raise ValueError(f"unknown quantity {self.quantity!r}; known: {', '.join(QUANTITIES)}")
         if self.min is None and self.max is None:
             raise ValueError("a limit needs min, max or both")
         return self
@@ -74,12 +66,17 @@ class Limit(BaseModel):
         if self.max is not None:
             bounds.append(f"<= {self.max:g}")
         text = f"{self.quantity} {' and '.join(bounds)} {self.unit}"
+        scope = self.scope()
+        return text + (f" ({scope})" if scope else "")
+
+    def scope(self) -> str:
+        """When it applies, e.g. ``outages >= 180 s`` (empty: always)."""
         scope = []
         if self.outage_min_s is not None:
             scope.append(f"{'>=' if self.outage_min_inclusive else '>'} {self.outage_min_s:g} s")
         if self.outage_max_s is not None:
             scope.append(f"< {self.outage_max_s:g} s")
-        return text + (f" (outages {' and '.join(scope)})" if scope else "")
+        return f"outages {' and '.join(scope)}" if scope else ""
 
 
 class LimitSet(BaseModel):
@@ -109,6 +106,7 @@ class LimitCatalog(BaseModel):
 
     schema_: str = Field(alias="schema")
     version: str
+    quantities: dict[str, str] = Field(description="each quantity the file bounds -> what it is")
     sources: dict[str, str]
     limit_sets: dict[str, LimitSet]
     path: str = ""
@@ -120,6 +118,10 @@ class LimitCatalog(BaseModel):
         for name, ls in self.limit_sets.items():
             if ls.source not in self.sources:
                 raise ValueError(f"limit set {name!r} cites unknown source {ls.source!r}")
+            for i, lim in enumerate(ls.limits):
+                if lim.quantity not in self.quantities:
+                    raise ValueError(f"limit_sets.{name}.limits.{i}: quantity {lim.quantity!r} is not one of "
+                                     f"the file's quantities ({', '.join(self.quantities)})")
         return self
 
     def names(self) -> list[str]:
