@@ -82,7 +82,7 @@ def _health(args: argparse.Namespace) -> int:
 
 def register_rig_actions(sub: argparse._SubParsersAction) -> None:
     """``rig add``, ``rig list``, ``rig health`` (under ``hubrig rig``)."""
-    from hubrig.harness.racks.health import Health
+    from hubrig.harness.racks.states import Health
 
     add = sub.add_parser("add", help="register a rig in a pool (in the database)")
     add.add_argument("rigfile", metavar="RIGFILE")

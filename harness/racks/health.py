@@ -11,23 +11,12 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from hubrig.harness.racks.database import Database, rigs
-
-
-class Health(str, enum.Enum):
-    UNKNOWN = "unknown"
-    GOOD = "good"
-    BAD = "bad"
-    MAINTENANCE = "maintenance"
-
-
-LEASABLE = (Health.UNKNOWN.value, Health.GOOD.value)
-"""Health states a job may lease a rig in (an unknown rig is checked first)."""
+from hubrig.harness.racks.states import Health
 
 
 @dataclass(frozen=True)

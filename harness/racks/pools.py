@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from hubrig.harness.racks.database import Database, leases, rigs
-from hubrig.harness.racks.health import Health
+from hubrig.harness.racks.states import Health
 from hubrig.harness.rig.file import load_rig
 
 

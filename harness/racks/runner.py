@@ -26,6 +26,7 @@ from typing import Callable
 from hubrig.harness.racks import health, leases, marker, pools
 from hubrig.harness.racks.database import Database
 from hubrig.harness.racks.health import HealthPolicy
+from hubrig.harness.racks.states import LEASABLE
 from hubrig.harness.racks.leases import Heartbeat, Lease, LeaseLost
 from hubrig.harness.results.model import RunResults
 
@@ -58,7 +59,7 @@ def default_holder() -> str:
 def _summary(entries: list[pools.RigEntry]) -> str:
     parts = []
     for e in entries:
-        if e.health.value not in health.LEASABLE:
+        if e.health.value not in LEASABLE:
             parts.append(f"{e.name} {e.health.value}")
         elif e.leased:
             parts.append(f"{e.name} leased by {e.holder}")
@@ -74,7 +75,7 @@ def lease_rig(db: Database, job: PoolJob, run_id: str, say: Callable[[str], None
     next_progress = start + job.progress_every_s
     while True:
         entries = pools.pool_rigs(db, job.pool)
-        candidates = [e for e in entries if e.health.value in health.LEASABLE and not e.leased
+        candidates = [e for e in entries if e.health.value in LEASABLE and not e.leased
                       and e.name not in (skip or set())]
         random.shuffle(candidates)  # runners started together spread over the rigs
         for entry in candidates:
