@@ -21,6 +21,7 @@ _SANDBOX = Path(tempfile.mkdtemp(prefix="hubrig-tests-"))
 atexit.register(shutil.rmtree, _SANDBOX, ignore_errors=True)
 os.environ["HUBRIG_STATE_DIR"] = str(_SANDBOX / "state")
 os.environ["HUBRIG_RESULTS_DB"] = str(_SANDBOX / "results.sqlite")
+os.environ["HUBRIG_DB"] = os.environ["HUBRIG_RESULTS_DB"]  # the name that wins (racks database)
 
 
 @pytest.fixture(scope="session")

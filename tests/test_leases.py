@@ -75,10 +75,10 @@ def test_a_lease_lapses_by_itself_and_its_holder_is_fenced_off(db: Database) -> 
 
 
 def test_heartbeats_keep_a_lease_past_its_expiry(db: Database) -> None:
-    lease = leases.acquire(db, "virtual", "alive", 1.5)
+    lease = leases.acquire(db, "virtual", "alive", 2.5)
     beat = Heartbeat(db, lease, interval_s=0.1).start()
     try:
-        _wait_past(db, lease.expires_at + 1.0)
+        _wait_past(db, lease.expires_at + 0.5)
         assert leases.acquire(db, "virtual", "other", 30.0) is None
         assert beat.beats > 0 and not beat.lost.is_set()
     finally:
