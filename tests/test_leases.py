@@ -210,10 +210,17 @@ def test_mains_left_cut_by_a_dead_holder_is_restored_by_the_next(db: Database) -
     assert "virtual" not in mains.marker_stores
 
 
-def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
+def _old_store(path: Path, script: str) -> Path:
+    """An SQLite file written by an older hubrig's store (plain sqlite3, no schema_meta)."""
     old = sqlite3.connect(path)
-    old.executescript("""
+    old.executescript(script)
+    old.commit()
+    old.close()
+    return path
+
+
+def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "old.sqlite", """
         CREATE TABLE runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plan TEXT NOT NULL, rig TEXT NOT NULL,
             dut TEXT NOT NULL, verdict TEXT NOT NULL, n_trials INTEGER NOT NULL, n_failures INTEGER NOT NULL,
             document TEXT NOT NULL);
@@ -223,8 +230,6 @@ def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
             unit TEXT, limit_set TEXT, verdict TEXT NOT NULL);
         INSERT INTO runs VALUES ('r1', '2026-01-01T00:00:00', 'power-outage', 'virtual', '-', 'pass', 0, 0, '{}');
     """)
-    old.commit()
-    old.close()
     with Database(path) as db:
         with db.begin() as conn:  # schema 1's documents are kept aside, not mixed with the new ones
             assert conn.execute(sa.text("SELECT run_id FROM runs_v1")).all() == [("r1",)]
@@ -236,9 +241,7 @@ def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
 
 
 def test_a_plan_agnostic_store_file_gains_the_racks_tables(tmp_path: Path) -> None:
-    path = tmp_path / "store3.sqlite"
-    old = sqlite3.connect(path)
-    old.executescript("""
+    path = _old_store(tmp_path / "store3.sqlite", """
         CREATE TABLE runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, plans TEXT NOT NULL, rig TEXT NOT NULL,
             dut TEXT NOT NULL, verdict TEXT NOT NULL, n_records INTEGER NOT NULL, n_failures INTEGER NOT NULL,
             document TEXT NOT NULL);
@@ -250,8 +253,6 @@ def test_a_plan_agnostic_store_file_gains_the_racks_tables(tmp_path: Path) -> No
         INSERT INTO runs VALUES ('r3', '2026-01-01T00:00:00', 'power-outage', 'virtual', '-', 'pass', 0, 0, '{}');
         PRAGMA user_version = 3;
     """)
-    old.commit()
-    old.close()
     with Database(path) as db, db.begin() as conn:
         assert conn.execute(sa.text("SELECT run_id, pool, lease_token FROM runs")).all() == [("r3", None, None)]
         assert conn.execute(sa.select(sa.func.count()).select_from(rigs)).scalar() == 0

@@ -122,6 +122,7 @@ def run_in_pool(args: argparse.Namespace, run_id: str, out: Path,
     whether the job ran, and the plans' exit status (or ``NOT_RUN``)."""
     from hubrig.harness.racks.health import HealthPolicy
     from hubrig.harness.racks.pools import PoolError
+    from hubrig.harness.cli.run import wait_for
     from hubrig.harness.racks.runner import NOT_RUN, PoolJob, default_holder, run_pooled, save_fenced
 
     if args.rig is not None:
@@ -142,7 +143,7 @@ def run_in_pool(args: argparse.Namespace, run_id: str, out: Path,
             return save_fenced(db, out / "results.json", lease, job.pool)
 
         try:
-            outcome = run_pooled(db, job, run_id, build_cmd, record, say)
+            outcome = run_pooled(db, job, run_id, build_cmd, wait_for, record, say)
         except PoolError as exc:
             raise UserError(str(exc)) from None
     if not outcome.ran:

@@ -104,13 +104,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def run_plans(cmd: list[str]) -> int:
-    """Run the pytest child to its end and return its exit status.
+    """Run the pytest child to its end and return its exit status (see :func:`wait_for`)."""
+    return wait_for(subprocess.Popen(cmd))
+
+
+def wait_for(child: subprocess.Popen) -> int:
+    """Wait for the plans process to end and return its exit status.
 
     Ctrl-C reaches the child from the terminal, and SIGTERM sent to ``hubrig run`` is passed on
     to it: either way the child restores mains and writes what it captured, and this waits for
     it (``subprocess.call`` would kill it 0.25 s after a Ctrl-C, mid-restore).
     """
-    child = subprocess.Popen(cmd)
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
     try:
         while True:

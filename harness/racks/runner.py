@@ -117,21 +117,13 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def run_child(cmd: list[str], env: dict[str, str], heartbeat: Heartbeat) -> int:
-    """Run the plans process to its end; SIGTERM it if the lease is lost meanwhile."""
+def start_child(cmd: list[str], env: dict[str, str], heartbeat: Heartbeat) -> subprocess.Popen:
+    """Start the plans process; it dies with this one, and is sent SIGTERM if the lease is lost."""
     child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
     heartbeat.on_lost = lambda exc: child.send_signal(signal.SIGTERM)
     if heartbeat.lost.is_set():
         child.send_signal(signal.SIGTERM)
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
-    try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                continue  # the child got the Ctrl-C too; wait for it to restore mains
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return child
 
 
 @dataclass
@@ -146,9 +138,10 @@ class PooledOutcome:
 
 
 def run_pooled(db: Database, job: PoolJob, run_id: str, build_cmd: Callable[[Path], list[str]],
-               record: Callable[[Lease, pools.RigEntry], str | None], say: Callable[[str], None]) -> PooledOutcome:
-    """Lease, prepare, run ``build_cmd(rigfile)``, ``record`` (fenced by the lease; returns an
-    infrastructure error or None), release. Never raises for a job that could not run."""
+               wait: Callable[[subprocess.Popen], int], record: Callable[[Lease, pools.RigEntry], str | None],
+               say: Callable[[str], None]) -> PooledOutcome:
+    """Lease, prepare, run ``build_cmd(rigfile)`` and ``wait`` for it, ``record`` (fenced by the
+    lease; returns an infrastructure error or None), release. Never raises for a job that could not run."""
     tried: set[str] = set()
     while True:
         try:
@@ -164,7 +157,7 @@ def run_pooled(db: Database, job: PoolJob, run_id: str, build_cmd: Callable[[Pat
                 tried.add(entry.name)
                 continue
             env = {**os.environ, marker.LEASE_ENV: marker.lease_env(db, lease)}
-            status = run_child(build_cmd(Path(entry.rigfile)), env, beat)
+            status = wait(start_child(build_cmd(Path(entry.rigfile)), env, beat))
             if beat.lost.is_set():
                 return PooledOutcome(entry.name, lease, NOT_RUN, False,
                                      f"lease on rig {entry.name} was lost during the job; nothing recorded")
