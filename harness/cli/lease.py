@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from hubrig.harness.cli import UserError
+
+if TYPE_CHECKING:
+    from hubrig.harness.racks.database import Database
 
 DB_HELP = "database (path or URL: postgresql://user@host/db; default $HUBRIG_DB or ~/.local/share/hubrig/results.sqlite)"
 
@@ -16,7 +20,7 @@ def when(t: float | None) -> str:
     return "-" if t is None else datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def open_db(args: argparse.Namespace):
+def open_db(args: argparse.Namespace) -> "Database":
     """The database named by ``--db`` (else ``$HUBRIG_DB``...), or a clear error."""
     from hubrig.harness.racks.database import Database, DatabaseError
 

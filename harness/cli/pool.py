@@ -121,7 +121,8 @@ def run_in_pool(args: argparse.Namespace, run_id: str, out: Path,
     """``hubrig run --pool``: lease, check, run, record with the rig and lease, release; returns
     whether the job ran, and the plans' exit status (or ``NOT_RUN``)."""
     from hubrig.harness.racks.health import HealthPolicy
-    from hubrig.harness.racks.pools import PoolError
+    from hubrig.harness.racks.leases import Lease
+    from hubrig.harness.racks.pools import PoolError, RigEntry
     from hubrig.harness.cli.run import wait_for
     from hubrig.harness.racks.runner import NOT_RUN, PoolJob, default_holder, run_pooled, save_fenced
 
@@ -139,7 +140,7 @@ def run_in_pool(args: argparse.Namespace, run_id: str, out: Path,
         print(f"hubrig: {line}", flush=True)
 
     with open_db(args) as db:
-        def record(lease, entry) -> str | None:
+        def record(lease: Lease, entry: RigEntry) -> str | None:
             return save_fenced(db, out / "results.json", lease, job.pool)
 
         try:
