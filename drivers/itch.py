@@ -33,6 +33,8 @@ Decoder = Callable[[bytes], dict]
 
 POA_NOTIFICATION = "AD1"
 """The notification name under which the rig file's ``poa_notification`` pattern is registered."""
+PRA_NOTIFICATION = "CH-PRA"
+"""The name of the rig file's ``pra_notification`` (a Comms Hub's own restoration notification)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -207,7 +209,8 @@ class Itch:
 
 def make_link_framing(cfg: Any) -> LinkFraming:
     """The link framing named in the ITCH config, with the POA notification pattern registered."""
-    notifications = {POA_NOTIFICATION: cfg.poa_notification} if cfg.poa_notification else {}
+    notifications = {name: pattern for name, pattern in ((POA_NOTIFICATION, cfg.poa_notification),
+                                                         (PRA_NOTIFICATION, cfg.pra_notification)) if pattern}
     return make_framing(cfg.framing, notifications=notifications)
 
 

@@ -10,15 +10,19 @@ switch instant, on the rig clock.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
 from hubrig.testplans.outage_results import Trial
 
 POA_NOTIFICATION = "AD1"
+CH_PRA_NOTIFICATION = "CH-PRA"
+"""A Comms Hub's own restoration notification (the ITCH's ``pra_notification``, North option B)."""
+REBOOT_COMMAND_TIMEOUT_S = 120.0
 OUTAGE_THRESHOLD_S = 180.0
 RESTORED_SHORT = {0x8F35, 0x8F37, 0x8F39, 0x8F3B}
 """Supply Outage Restored (and its phase 1/2/3 variants): outage under 3 minutes."""
@@ -32,6 +36,9 @@ def is_poa(event: Event) -> bool:
 
 
 def is_pra(event: Event) -> bool:
+    """The ESME's ECS80 restoration alert, or the Comms Hub's own restoration notification."""
+    if event.kind == NOTIFICATION:
+        return event.data.get("name") == CH_PRA_NOTIFICATION
     if event.kind != FRAME:
         return False
     try:
@@ -111,7 +118,12 @@ class Observation:
 
     @property
     def pra_code(self) -> int | None:
-        return None if self.pra is None else self.pra.alert_code
+        return None if self.pra is None or self.pra_from_ch else self.pra.alert_code
+
+    @property
+    def pra_from_ch(self) -> bool:
+        """The PRA is the Comms Hub's own notification (no ECS80 to check codes or signatures of)."""
+        return self.pra is not None and self.pra.kind == NOTIFICATION
 
     @property
     def pra_before_poa(self) -> bool:
@@ -152,10 +164,34 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
     events = bus.events(since=since)
     obs = Observation(scenario=scenario, index=index, planned_s=seconds_, cut_ns=out.cut_ns, restore_ns=restore_ns,
                       poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)])
-    if obs.pra is not None:
+    if obs.pra is not None and not obs.pra_from_ch:
         got_int, got_rest = alert_time(obs.pra, "interruption"), alert_time(obs.pra, "restoration")
         if got_int is not None:
             obs.interruption_error_s = (got_int - clock.wall(out.cut_ns)).total_seconds()
         if got_rest is not None:
             obs.restoration_error_s = (got_rest - clock.wall(restore_ns)).total_seconds()
     return obs
+
+
+def esme_reboot(rig: Any, clock: Clock) -> Callable[[], int] | None:
+    """How this rig reboots the ESME's firmware with mains on: the virtual ESME's own reboot, or the
+    rig file's ``dut.esme.reboot_command`` run to completion (its start is the reboot's instant);
+    ``None`` when the rig describes no way. The command's failure is a harness error naming it."""
+    if rig.bench is not None:
+        return rig.bench.esme.reboot
+    argv = rig.rig.dut.esme.reboot_command
+    if not argv:
+        return None
+
+    def run() -> int:
+        t_ns = clock.now_ns()
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=REBOOT_COMMAND_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"dut.esme.reboot_command {argv!r} failed: {exc}") from None
+        if done.returncode != 0:
+            raise RuntimeError(f"dut.esme.reboot_command {argv!r} exited {done.returncode}: "
+                               f"{(done.stderr or done.stdout).strip()[-500:]}")
+        return t_ns
+
+    return run

@@ -1,6 +1,9 @@
 """GBCS v3.2 Set Clock alert 0x81C6 (IRP511): ECS70 within and outside tolerance, with the alert
-switched on and off by ECS25a3, each confirmed by reading the ESME's event log back (ECS35a).
-Skipped with the TSAT/IRP511 reason on an ESME below GBCS 3.2.
+switched on and off by ECS25a (Set Alert Behaviours - ESME - Supplier) and its logging switched off
+by ECS25a3 (Set Event Behaviours - ESME logging), each confirmed by reading the ESME's event log
+back (ECS35a). A behaviour is changed one bit at a time after reading the current behaviours
+(ECS25r1) and put back when the test ends, however it ends. Skipped with the TSAT/IRP511 reason on
+an ESME below GBCS 3.2.
 
 Runs unchanged on the virtual rig and a real bench (docs/testplans.md, "0x81C6 clock alert plan").
 """
@@ -8,13 +11,14 @@ Runs unchanged on the virtual rig and a real bench (docs/testplans.md, "0x81C6 c
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
 from hubrig.fixtures.recording import frame_ids
-from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange, sender_for
+from hubrig.harness.rig.commands import Behaviour, BehaviourChange, CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("alert_0x81C6")
 
@@ -39,10 +43,28 @@ def read_back(ex: Exchange) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def enable(esme: CommandSender, on: bool) -> None:
-    ex = esme.set_alert(NOT_ADJUSTED_TOLERANCE, on)
-    if not ex.ok:
-        raise DeviceFailure(f"ECS25a3 ({'enable' if on else 'disable'} 0x81C6) failed: {ex.results} ({ex.evidence})")
+@pytest.fixture
+def behaviour(esme, measure):
+    """``with behaviour(Behaviour.ALERT, on):`` 0x81C6's bit switched for the body; afterwards the
+    restore is recorded (read, write, restore and read-back frames as evidence)."""
+
+    @contextmanager
+    def switched(which: Behaviour, on: bool) -> Iterator[BehaviourChange]:
+        change = None
+        try:
+            with esme.behaviour(which, NOT_ADJUSTED_TOLERANCE, on) as change:
+                yield change
+        finally:
+            if change is not None:
+                measure.check(f"{which.read_as}_restored", change.restored, evidence=frame_ids(*change.exchanges),
+                              value=f"0x81C6 bit {'on' if change.original else 'off'} before, "
+                                    f"{'restored' if change.restored else 'NOT restored'}",
+                              rule=f"a behaviour changed for a test ({which.meaning}) is restored afterwards "
+                                   f"and the other behaviours are kept (ECS25r1 read before and after)")
+        assert change.restored, (f"the ESME's {which.read_as} were not restored: before {change.before!r}, "
+                                 f"after {change.after!r} ({change.evidence})")
+
+    return switched
 
 
 def read_log(esme: CommandSender, around: datetime) -> tuple[list[tuple[str, str]], Exchange]:
@@ -127,29 +149,45 @@ def outside(esme: CommandSender, rig, clock, measure) -> tuple[LogChange, int]:
 
 
 @pytest.mark.measures("0x81C6_logged", "0x81C6_alerted_when_enabled")
-def test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it(esme, rig, clock, measure):
-    enable(esme, True)
-    change, mark = outside(esme, rig, clock, measure)
-    rule = "IRP511 / GBCS v3.2: a refused adjustment outside tolerance raises 0x81C6 when ECS25a3 enables it"
-    try:
-        alert = esme.wait_alert(NOT_ADJUSTED_TOLERANCE, mark)
-    except DeviceFailure as exc:
-        measure.check("0x81C6_alerted_when_enabled", False, evidence=frame_ids(change.exchange), rule=rule,
-                      note="no 0x81C6 alert arrived")
-        raise DeviceFailure(f"refused adjustment ({change.exchange.evidence}) raised no 0x81C6 although "
-                            f"ECS25a3 enabled it: {exc}") from None
-    measure.check("0x81C6_alerted_when_enabled", True, evidence=frame_ids(change.exchange, alert), rule=rule)
-    esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)  # the adjustment was over 10 s: critical alert
+def test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it(esme, rig, clock, measure, behaviour):
+    with behaviour(Behaviour.ALERT, True):
+        change, mark = outside(esme, rig, clock, measure)
+        rule = ("IRP511 / GBCS v3.2: a refused adjustment outside tolerance raises 0x81C6 when ECS25a (Set Alert "
+                "Behaviours - ESME - Supplier) enables it")
+        try:
+            alert = esme.wait_alert(NOT_ADJUSTED_TOLERANCE, mark)
+        except DeviceFailure as exc:
+            measure.check("0x81C6_alerted_when_enabled", False, evidence=frame_ids(change.exchange), rule=rule,
+                          note="no 0x81C6 alert arrived")
+            raise DeviceFailure(f"refused adjustment ({change.exchange.evidence}) raised no 0x81C6 although "
+                                f"ECS25a enabled it: {exc}") from None
+        measure.check("0x81C6_alerted_when_enabled", True, evidence=frame_ids(change.exchange, alert), rule=rule)
+        esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)  # the adjustment was over 10 s: critical alert
 
 
 @pytest.mark.measures("0x81C6_logged", "0x81C6_not_sent_when_disabled")
-def test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none(esme, rig, clock, measure):
-    enable(esme, False)
-    change, mark = outside(esme, rig, clock, measure)
-    esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)
-    clock.sleep(QUIET_WAIT_S)
-    sent = esme.alerts_since(NOT_ADJUSTED_TOLERANCE, mark)
-    measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alert",
-                  evidence=frame_ids(change.exchange, *sent), rule="ECS25a3: an alert switched off is logged, not sent")
-    assert not sent, (f"0x81C6 sent while disabled (journal {[e.journal_id for e in sent]}) after "
-                      f"{change.exchange.evidence}")
+def test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none(esme, rig, clock, measure, behaviour):
+    with behaviour(Behaviour.ALERT, False):
+        change, mark = outside(esme, rig, clock, measure)
+        esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)
+        clock.sleep(QUIET_WAIT_S)
+        sent = esme.alerts_since(NOT_ADJUSTED_TOLERANCE, mark)
+        measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alerts",
+                      evidence=frame_ids(change.exchange, *sent),
+                      rule="ECS25a: an alert switched off is logged, not sent")
+        assert not sent, (f"0x81C6 sent while disabled (journal {[e.journal_id for e in sent]}) after "
+                          f"{change.exchange.evidence}")
+
+
+@pytest.mark.measures("0x81C6_not_logged_when_logging_off")
+def test_outside_tolerance_with_0x81C6_logging_off_logs_no_0x81C6(esme, rig, clock, measure, behaviour):
+    tolerance = rig.rig.dut.clock_tolerance_s
+    requested = clock.wall() + timedelta(seconds=max(10 * tolerance, 120))
+    with behaviour(Behaviour.LOGGING, False):
+        change = LogChange(esme, clock, lambda: esme.set_clock(requested, tolerance))
+        assert not change.exchange.ok, f"ECS70 far ahead was accepted ({change.exchange.evidence})"
+        measure.check("0x81C6_not_logged_when_logging_off", NOT_ADJUSTED_TOLERANCE not in change.added,
+                      value=change.shown(), evidence=frame_ids(change.exchange, *change.reads),
+                      rule="ECS25a3 (Set Event Behaviours - ESME logging): an event switched off is not logged")
+        change.forbid(NOT_ADJUSTED_TOLERANCE, "a refused adjustment with 0x81C6 logging switched off by ECS25a3")
+        change.require(NOT_ADJUSTED_OVER_10S, "a refused adjustment of over 10 s (its logging was not touched)")

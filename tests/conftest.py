@@ -10,6 +10,12 @@ from pathlib import Path
 
 import matplotlib.figure  # noqa: F401  (numpy loads once per process: before pytester's in-process runs)
 import pytest
+from hypothesis import settings
+
+# Tests never judge wall-clock speed (benchmarks/ does): hypothesis's 200 ms per-example deadline
+# would turn a loaded machine into failures, so it is off for the whole suite.
+settings.register_profile("hubrig", deadline=None)
+settings.load_profile("hubrig")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hubrig.harness.rig.commands import apply_behaviour_write, behaviour_write
 from hubrig.harness.virtual.meterclock import (CLOCK_ADJUSTED, CLOCK_NOT_ADJUSTED_OVER_10S,
                                         CLOCK_NOT_ADJUSTED_TOLERANCE, ClockDefects, MeterClock)
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-BITS = {CLOCK_NOT_ADJUSTED_TOLERANCE: 454}
+BITS = {CLOCK_NOT_ADJUSTED_TOLERANCE: 198}
 
 
 class DeviceClock:
@@ -30,7 +31,11 @@ class DeviceClock:
 
 def meter(gbcs=(3, 2), **kw) -> MeterClock:
     device = DeviceClock()
-    return MeterClock(now=device.now, adjust=device.adjust, gbcs=gbcs, **kw)
+    return MeterClock(now=device.now, adjust=device.adjust, gbcs=gbcs, bit_of=BITS, **kw)
+
+
+def switch(clock: MeterClock, which: str, on: bool) -> None:
+    clock.write_behaviours(which, behaviour_write(BITS[CLOCK_NOT_ADJUSTED_TOLERANCE], on))
 
 
 def test_within_tolerance_adjusts_and_logs_8145():
@@ -50,9 +55,9 @@ def test_outside_tolerance_is_refused_and_81C6_logged_not_sent_by_default():
 
 def test_81C6_is_alerted_once_enabled_and_not_after_disabling():
     clock = meter()
-    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, True)
+    switch(clock, "alert", True)
     assert CLOCK_NOT_ADJUSTED_TOLERANCE in clock.set_clock(T0 - timedelta(seconds=30)).alerted
-    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, False)
+    switch(clock, "alert", False)
     out = clock.set_clock(T0 - timedelta(seconds=30))
     assert CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged and CLOCK_NOT_ADJUSTED_TOLERANCE not in out.alerted
 
@@ -64,7 +69,7 @@ def test_before_gbcs_3_2_there_is_no_81C6():
 
 def test_defect_no_81C6():
     clock = meter(defects=ClockDefects(no_81C6=True))
-    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, True)
+    switch(clock, "alert", True)
     assert CLOCK_NOT_ADJUSTED_TOLERANCE not in clock.set_clock(T0 + timedelta(minutes=5)).logged
 
 
@@ -77,7 +82,7 @@ def test_a_tighter_tolerance_refuses_without_8F0C_up_to_10s():
        enabled=st.booleans(), gbcs=st.sampled_from([(2, 0), (2, 1), (3, 2)]))
 def test_adjustment_rule(offset, tolerance, enabled, gbcs):
     clock = meter(gbcs=gbcs, tolerance_s=tolerance)
-    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, enabled)
+    switch(clock, "alert", enabled)
     requested = T0 + timedelta(seconds=offset)
     out = clock.set_clock(requested)
     assert out.adjusted == (abs(out.difference_s) <= tolerance)
@@ -95,25 +100,39 @@ def test_outside_the_validity_window_is_not_adjusted():
     assert not out.adjusted and CLOCK_NOT_ADJUSTED_TOLERANCE in out.logged
 
 
-@given(enabled=st.dictionaries(st.sampled_from([0x81C6, 0x8F0C, 0x8145]), st.booleans()),
-       bits=st.lists(st.integers(0, 511), min_size=3, max_size=3, unique=True))
-def test_event_filter_round_trip(enabled, bits):
-    from hubrig.harness.rig.commands import EVENT_FILTER_BITS, event_filter, filter_settings
-    mapping = dict(zip([0x81C6, 0x8F0C, 0x8145], bits))
-    text = event_filter(enabled, mapping)
-    assert len(text) == EVENT_FILTER_BITS and text.count("1") == sum(enabled.values())
-    assert filter_settings(text, mapping) == {code: enabled.get(code, False) for code in mapping}
+@given(current=st.text("01", min_size=256, max_size=256), bit=st.integers(0, 255), on=st.booleans())
+def test_a_behaviour_write_changes_its_one_bit_and_keeps_every_other(current, bit, on):
+    write = behaviour_write(bit, on)
+    assert len(write) == 512 and write[:256].count("1") == 1 and write[bit] == "1"
+    after = apply_behaviour_write(current, write)
+    assert after[bit] == ("1" if on else "0")
+    assert after[:bit] + after[bit + 1:] == current[:bit] + current[bit + 1:]
+    assert apply_behaviour_write(after, behaviour_write(bit, current[bit] == "1")) == current  # the restore
 
 
-def test_an_alert_without_a_filter_bit_is_refused():
-    from hubrig.harness.rig.commands import event_filter
-    with pytest.raises(KeyError, match="alert_filter_bits"):
-        event_filter({0x8F0C: True}, BITS)
+def test_a_bit_outside_the_behaviour_object_is_refused():
+    with pytest.raises(ValueError, match="outside 0..255"):
+        behaviour_write(256, True)
+
+
+def test_logging_switched_off_by_ecs25a3_logs_no_81C6_but_still_refuses():
+    clock = meter()
+    switch(clock, "logging", False)
+    out = clock.set_clock(T0 + timedelta(seconds=60))
+    assert not out.adjusted and out.logged == (CLOCK_NOT_ADJUSTED_OVER_10S,)
+    switch(clock, "logging", True)
+    assert CLOCK_NOT_ADJUSTED_TOLERANCE in clock.set_clock(T0 + timedelta(seconds=60)).logged
+
+
+def test_defect_behaviour_write_ignores_mask_loses_the_other_bits():
+    clock = meter(defects=ClockDefects(behaviour_write_ignores_mask=True))
+    switch(clock, "logging", False)
+    assert clock.logging_behaviours == "0" * 256  # every event's logging switched off
 
 
 def test_defect_alert_81C6_always_sent_ignores_the_filter():
     clock = meter(defects=ClockDefects(alert_81C6_always_sent=True))
-    clock.configure_alert(CLOCK_NOT_ADJUSTED_TOLERANCE, False)
+    switch(clock, "alert", False)
     assert CLOCK_NOT_ADJUSTED_TOLERANCE in clock.set_clock(T0 + timedelta(minutes=5)).alerted
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hubrig.harness.rig.commands import event_filter, sender_for
+from hubrig.harness.rig.commands import Behaviour, behaviour_write, sender_for
 from hubrig.harness.gbcs.content import builders
 from hubrig.harness.gbcs.decode import decode_record
 from hubrig.harness.rig.session import default_rig_file, open_rig
@@ -25,19 +25,23 @@ LOG_READS = r"ECS35a before: ECS35a command journal #\d+, response journal #\d+;
 
 
 def test_plan_passes_on_gbcs_3_2(pytester, tmp_path):
-    run(pytester, rig_file(tmp_path), tmp_path / "out", PLAN).assert_outcomes(passed=3)
+    run(pytester, rig_file(tmp_path), tmp_path / "out", PLAN).assert_outcomes(passed=4)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    restored = [m for m in doc["measurements"] if m["name"].endswith("_restored")]
+    assert [m["name"] for m in restored] == ["alert_behaviours_restored"] * 2 + ["logging_behaviours_restored"]
+    assert all(m["verdict"] == "pass" and len(m["evidence"]) == 8 for m in restored)  # read, write, restore, read
 
 
 def test_plan_skips_on_a_gbcs_2_1_esme_quoting_irp511(pytester, tmp_path):
     result = run(pytester, rig_file(tmp_path, esme_gbcs="2.1"), tmp_path / "out", PLAN)
-    result.assert_outcomes(skipped=3)
+    result.assert_outcomes(skipped=4)
     text = "\n".join(result.stdout.lines)
     assert "alert_0x81C6 needs GBCS >= 3.2 but dut.esme runs GBCS 2.1" in text and "IRP511" in text
 
 
 def test_0x81C6_not_raised_fails_both_refusals_naming_the_event_log_reads(pytester, tmp_path):
     result = run(pytester, rig_file(tmp_path, defects={"no_81C6": True}), tmp_path / "out", PLAN)
-    result.assert_outcomes(passed=1, failed=2)  # the adjustment within tolerance is unaffected
+    result.assert_outcomes(passed=2, failed=2)  # within tolerance and logging-off are unaffected
     failed = failures(tmp_path / "out")
     assert set(failed) == {"test_outside_tolerance_with_0x81C6_enabled_logs_and_alerts_it",
                            "test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none"}
@@ -51,9 +55,32 @@ def test_0x81C6_not_raised_fails_both_refusals_naming_the_event_log_reads(pytest
 
 def test_an_esme_that_sends_0x81C6_while_disabled_fails_naming_the_alert_frame(pytester, tmp_path):
     result = run(pytester, rig_file(tmp_path, defects={"alert_81C6_always_sent": True}), tmp_path / "out", PLAN)
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     (text,) = failures(tmp_path / "out").values()
     assert re.search(rf"0x81C6 sent while disabled \(journal \[\d+\]\) after {EXCHANGE}", text)
+
+
+def test_an_esme_that_logs_0x81C6_with_logging_off_fails_naming_the_event_log_reads(pytester, tmp_path):
+    result = run(pytester, rig_file(tmp_path, defects={"logs_81C6_when_logging_off": True}), tmp_path / "out", PLAN)
+    result.assert_outcomes(passed=3, failed=1)
+    ((name, text),) = failures(tmp_path / "out").items()
+    assert name == "test_outside_tolerance_with_0x81C6_logging_off_logs_no_0x81C6"
+    assert re.search(rf"0x81C6 was logged after a refused adjustment with 0x81C6 logging switched off by ECS25a3 "
+                     rf"\({EXCHANGE}\); entries added: \[0x81C6, 0x8F0C\] \({LOG_READS}", text)
+
+
+def test_an_esme_whose_behaviour_write_loses_the_other_settings_fails_the_restore(pytester, tmp_path):
+    """A meter that takes a behaviour write as the whole object (ignoring the change mask) loses the
+    supplier's logging settings: the read-back after the restore differs, and the plan says so."""
+    result = run(pytester, rig_file(tmp_path, defects={"behaviour_write_ignores_mask": True}), tmp_path / "out", PLAN)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    logging = [m for m in doc["measurements"] if m["name"] == "logging_behaviours_restored"]
+    assert [m["verdict"] for m in logging] == ["fail"] and "NOT restored" in str(logging[0]["value"])
+    failed = failures(tmp_path / "out")
+    assert any("were not restored: before '1111" in text and "ECS25r1 command journal #" in text
+               for text in failed.values()), failed
 
 
 @pytest.fixture
@@ -68,12 +95,30 @@ def test_clock_commands_decode_and_verify_with_the_test_keys(session):
     when = session.clock.wall().replace(microsecond=0)
     for code, content in [(0x0062, builders.ecs70_command(preset_time=when, validity_interval_start=when - timedelta(seconds=10),
                                                           validity_interval_end=when + timedelta(seconds=10), invoke_id=1)),
-                          (0x00EC, builders.ecs25a3_command(event_filter=event_filter(
-                              {0x81C6: True}, esme.filter_bits), invoke_id=2)),
+                          (0x00EC, builders.ecs25a3_command(event_filter=behaviour_write(
+                              esme.filter_bits[0x81C6], True), invoke_id=2)),
+                          (0x00AC, builders.ecs25a_command(alert_filter=behaviour_write(
+                              esme.filter_bits[0x81C6], False), invoke_id=4)),
+                          (0x00EE, builders.ecs25r1_command(invoke_id=5)),
                           (0x0048, builders.ecs35a_command(start=when, end=when + timedelta(hours=1), invoke_id=3))]:
         record = decode_record(esme.build(code, esme.esme, esme.next_counter(), content), session.keys, esme.acb)
         assert record["mac"] == "valid" and record["originator"] == esme.supplier
         assert record["signature_valid"] == ([True] if code == 0x0062 else [])
+
+
+def test_a_behaviour_change_is_read_first_touches_one_bit_and_is_restored_however_the_test_ends(session):
+    esme, meter = sender_for(session), session.bench.clock_rules.clock
+    meter.logging_behaviours = "10" * 128  # a supplier's own settings, not the factory's
+    before = (meter.alert_behaviours, meter.logging_behaviours)
+    bit = esme.filter_bits[0x81C6]
+    with pytest.raises(RuntimeError, match="the test failed"):
+        with esme.behaviour(Behaviour.ALERT, 0x81C6, True) as change:
+            assert meter.alert_behaviours[bit] == "1"
+            assert meter.alert_behaviours.count("1") == 1 and meter.logging_behaviours == before[1]
+            raise RuntimeError("the test failed")
+    assert (meter.alert_behaviours, meter.logging_behaviours) == before and change.restored
+    assert [e.name for e in change.exchanges] == ["ECS25r1", "ECS25a", "ECS25a", "ECS25r1"]
+    assert change.before == before[0] == change.after
 
 
 def test_the_event_log_read_back_holds_what_the_esme_logged_in_the_range(session):

@@ -63,7 +63,7 @@ def test_deep_decoders_cover_the_use_cases_the_harness_uses(messages):
         decoded = _decode(msg)
         if "decoded_as" in decoded:
             deep[decoded["decoded_as"], msg.cra] += 1
-    for use_case in ("CCS01", "CCS02", "CCS03", "CCS06", "CCS07", "ECS70", "ECS25a3", "ECS35a"):
+    for use_case in ("CCS01", "CCS02", "CCS03", "CCS06", "CCS07", "ECS70", "ECS25a", "ECS25a3", "ECS25r1", "ECS35a"):
         assert deep[use_case, "command"] >= 2 and deep[use_case, "response"] >= 2, use_case
     for use_case in ("ECS80", "CS14", "CCS08"):
         assert deep[use_case, "alert"] == 1, use_case
@@ -144,6 +144,32 @@ def test_ecs35a_builders_reproduce_the_rtds_contents(messages):
     assert builders.ecs35a_response(event_log=log, invoke_id=1000) == response.content
     error = _one(messages, "ECS35a_6.13_ERROR_RESPONSE_GBCS.HEX")
     assert builders.ecs35a_response(event_log=None, invoke_id=1002, result="hardware-fault") == error.content
+
+
+def test_ecs25a_and_ecs25r1_builders_reproduce_the_rtds_contents(messages):
+    from hubrig.harness.gbcs.content import builders
+
+    command = _one(messages, "ECS25a_6.22_SUCCESS_COMMAND_GBCS.HEX")
+    alert_filter = _decode(command)["alert_filter"]
+    assert builders.ecs25a_command(alert_filter=alert_filter, invoke_id=1000) == command.content
+    read = _one(messages, "ECS25r1_6.2.10_SUCCESS_COMMAND_GBCS.HEX")
+    assert builders.ecs25r1_command(invoke_id=1000) == read.content
+    response = _decode(_one(messages, "ECS25r1_6.2.10_SUCCESS_RESPONSE_GBCS.HEX"))
+    assert [len(response[name]) for name in builders.ECS25R1_OBJECTS] == [256] * 4
+    assert builders.ecs25r1_response(behaviours=response, invoke_id=1000) == \
+        _one(messages, "ECS25r1_6.2.10_SUCCESS_RESPONSE_GBCS.HEX").content
+
+
+def test_every_rtds_behaviour_write_is_a_change_mask_then_values(messages):
+    """ECS25a, ECS25a1 and ECS25a2 write 512 bits: every bit set in the second 256 is also set in the
+    first 256 (a change mask, then the new values): a write changes only the bits it masks."""
+    writes = [(fact["file"], _decode(msg)) for fact, msg in messages
+              if fact["file"].endswith("SUCCESS_COMMAND_GBCS.HEX") and fact.get("message_code") in ("00AC", "00EA", "00EB")]
+    assert len(writes) == 3
+    for name, decoded in writes:
+        bits = decoded["alert_filter"] if "decoded_as" in decoded else decoded["requests"][0]["data"]["value"]
+        mask, values = bits[:256], bits[256:]
+        assert all(m == "1" for m, v in zip(mask, values) if v == "1"), name
 
 
 def _decrypted_nodes(node):

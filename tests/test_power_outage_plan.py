@@ -68,12 +68,13 @@ def _table(preset: str, tmp: Path, seed: int):
 def test_the_percentile_table_reflects_the_central_south_preset(tmp_path):
     table, observations, p = _table("central-south", tmp_path, seed=7)
     ch, esme = p.ch, p.esme
-    # The CH is down (hold-up < 3 min): everything waits for reboot + reconnect + dither after mains returns.
+    # The CH is down (hold-up < 3 min): everything waits for reboot + reconnect + dither after mains
+    # returns; the POA also waits its window (the DSP's processing) counted from the reboot.
     earliest = ch.reboot_s + ch.reconnect_s + ch.dither.min_s
     latest = max(ch.reboot_s, esme.boot_s + esme.han_latency_s) + ch.reconnect_s + ch.dither.max_s + 2
     for o in observations:
         assert earliest <= o.pra_s <= latest
-        assert o.outage_s + earliest <= o.poa_s <= o.outage_s + latest
+        assert o.poa_s >= o.outage_s + max(earliest, ch.reboot_s)
     assert table.pra.arrived == table.pra.expected == 8
     assert earliest <= table.pra.percentiles[50] <= table.pra.percentiles[80] <= table.pra.percentiles[99] <= latest
     assert table.poa.ratio_within_limit == 0.0  # a POA only after the reboot: never within 240 s
@@ -109,7 +110,6 @@ DEFECTS = [
                                               "FAIL evidence: journal #"]),
     ("bad_signature: true", "short_outage", ["[short-outage] trial 0: pra_signature = signature INVALID (1 of 1 "
                                              "checks failed) vs ECS80 is a critical alert", "FAIL evidence: journal #"]),
-    ("pra_before_poa: true", "ordering", ["[ordering] trial 0: poa_before_pra", "FAIL evidence: journal #"]),
     ("drop_ratio: 1.0", "flapping_supply", ["[flapping-supply] trial 0: pra_latency_s = none s",
                                             "FAIL (no PRA for this interruption)"]),
 ]
@@ -123,7 +123,7 @@ def run_plan(pytester, rig: Path, scenario: str, out: Path):
 
 def test_a_compliant_device_passes_every_scenario(pytester, tmp_path):
     result = run_plan(pytester, make_rig(tmp_path, COMPLIANT), "not property", tmp_path / "out")
-    result.assert_outcomes(passed=6, deselected=1)
+    result.assert_outcomes(passed=7, deselected=1)
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     trials = [r["data"] for r in doc["records"] if (r["plan"], r["kind"]) == ("power-outage", "trial")]
     assert trials and all(t["pra_seconds"] is not None for t in trials)
@@ -139,6 +139,29 @@ def test_each_defect_fails_the_plan_naming_scenario_limit_and_evidence(pytester,
     assert any(all(p in line for p in parts) for line in failing), "\n".join(failing)
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert any(m["verdict"] == "fail" for m in doc["measurements"])
+
+
+def test_a_pra_that_overtakes_its_poa_is_an_observation_with_evidence_not_a_failure(pytester, tmp_path):
+    """The DCC study only reports that PRAs sometimes arrive first; no source requires the order."""
+    rig = make_rig(tmp_path, COMPLIANT + "  defects: {pra_before_poa: true}\n")
+    run_plan(pytester, rig, "ordering", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    (seen,) = [m for m in doc["measurements"] if m["name"] == "alert_order"]
+    assert seen["value"] == "PRA before POA" and seen["verdict"] == "info" and len(seen["evidence"]) == 2
+    assert "overtake" in seen["note"]
+    failed = {m["name"] for m in doc["measurements"] if m["verdict"] == "fail"}
+    assert failed <= {"poa_latency_s"}  # the held-back POA is late (timing); the order itself is no failure
+
+
+@pytest.mark.parametrize("preset", ["compliant", "central-south", "north"])
+def test_an_esme_reboot_with_mains_on_raises_no_poa_and_the_defect_is_caught(pytester, tmp_path, preset):
+    run_plan(pytester, make_rig(tmp_path, f"  preset: {preset}\n"), "esme_reboot", tmp_path / "ok").assert_outcomes(
+        passed=1)
+    bad = make_rig(tmp_path, f"  preset: {preset}\n  defects: {{poa_on_esme_reboot: true}}\n")
+    run_plan(pytester, bad, "esme_reboot", tmp_path / "bad").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "bad" / "results.json").read_text())
+    (count,) = [m for m in doc["measurements"] if m["name"] == "false_poa_count"]
+    assert count["verdict"] == "fail" and count["value"] == 1 and len(count["evidence"]) == 1
 
 
 def test_each_set_judges_its_own_delivery_ratio(pytester, tmp_path):
@@ -166,3 +189,15 @@ def test_frames_lost_earlier_in_the_session_are_not_counted_as_raised_by_the_fla
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     [suppressed] = [m["value"] for m in doc["measurements"] if m["name"] == "pra_suppressed"]
     assert suppressed == 0  # the devices raised a PRA for every interruption; the link lost some
+
+
+def test_a_comms_hub_that_reports_restoration_itself_is_recognised_and_timed(pytester, tmp_path):
+    """North option B: the PRA is the CH's own notification; its latency is measured from it and the
+    ECS80-only checks (code, times, signature) are not applied to it."""
+    rig = make_rig(tmp_path, "  preset: north-option-b\n")
+    run_plan(pytester, rig, "short_outage", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    names = {m["name"] for m in doc["measurements"]}
+    assert "pra_source" in names and not names & {"pra_alert_code", "pra_signature", "pra_times_error_s"}
+    (trial,) = [r["data"] for r in doc["records"] if (r["plan"], r["kind"]) == ("power-outage", "trial")]
+    assert trial["pra_seconds"] is not None and trial["pra_alert_code"] is None

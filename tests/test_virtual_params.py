@@ -72,9 +72,10 @@ def test_the_study_root_causes_show_in_the_presets():
     north, cs = VirtualParams(preset="north").resolve(), VirtualParams(preset="central-south").resolve()
     cs_b = VirtualParams(preset="central-south-option-b").resolve()
     assert north.ch.hold_up_s >= 540 and cs.ch.hold_up_s < 180  # ~10 min vs cannot stay up 3 min
-    assert north.ch.windows.poa is not None and cs.ch.windows.poa is None
+    assert north.ch.windows.poa is not None and cs.ch.windows.pra is None
     assert cs_b.ch.reboot_s < cs.ch.reboot_s and cs_b.ch.dither.max_s < cs.ch.dither.max_s
     assert VirtualParams(preset="north-option-b").resolve().ch.pra_source == "ch"
+    assert VirtualParams(preset="north-option-a").resolve().ch.pra_source == "ch"  # change 2 is in option A
 
 
 def test_an_explicit_field_overrides_the_preset_and_only_that_field():

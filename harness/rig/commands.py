@@ -2,12 +2,18 @@
 the response (and alerts), and says whose fault it is when something goes wrong.
 
 CCS01/02/06/07 go from the Access Control Broker to the CHF, General-Ciphered (MAC) with the
-supplier as supplementary remote party (as the RTDS vectors are); ECS70, ECS25a3 and ECS35a go from
-the supplier (the rig file's ``dut.supplier``) to the ESME, MACed, ECS70 also signed (critical). Originator counters start from the rig
-clock's wall time in milliseconds, so they keep rising across runs as GBCS devices require.
+supplier as supplementary remote party (as the RTDS vectors are); ECS70, ECS25a, ECS25a3, ECS25r1
+and ECS35a go from the supplier (the rig file's ``dut.supplier``) to the ESME, MACed, ECS70 also
+signed (critical). Originator counters start from the rig clock's wall time in milliseconds, so they
+keep rising across runs as GBCS devices require.
 
-The message codes and the ECS25a3 event filter (:func:`event_filter`, :func:`filter_settings`) are
-defined here once; the virtual devices answer the same commands with them.
+Behaviours (which alerts are sent: ECS25a; which events are logged: ECS25a3) are changed one bit at
+a time and put back afterwards (:meth:`CommandSender.behaviour`): the current behaviours are read
+first (ECS25r1) and each write carries a change mask, so the supplier's other settings are kept.
+
+The message codes and the behaviour bit layout (:func:`behaviour_write`,
+:func:`apply_behaviour_write`) are defined here once; the virtual devices answer the same commands
+with them.
 
 Failures are of two kinds:
 
@@ -21,9 +27,11 @@ Failures are of two kinds:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from enum import Enum
+from typing import Any, Callable, Iterator
 
 from hubrig.harness.capture.events import FRAME, Event, WaitTimeout
 from hubrig.harness.gbcs import builder
@@ -31,30 +39,54 @@ from hubrig.harness.gbcs.content import builders
 from hubrig.harness.gbcs.keystore import KeyStoreError
 
 CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
-ECS70, ECS25A3, ECS35A = 0x0062, 0x00EC, 0x0048
+ECS70, ECS25A, ECS25A3, ECS25R1, ECS35A = 0x0062, 0x00AC, 0x00EC, 0x00EE, 0x0048
 DEVICE_LOG_CHANGED = 0x8F12
 AUTHENTICATION_FAILED = 0x8F53
 NAMES = {CCS01: "CCS01", CCS02: "CCS02", CCS06: "CCS06", CCS07: "CCS07", ECS70: "ECS70",
-         ECS25A3: "ECS25a3", ECS35A: "ECS35a"}
-EVENT_FILTER_BITS = 512
+         ECS25A: "ECS25a", ECS25A3: "ECS25a3", ECS25R1: "ECS25r1", ECS35A: "ECS35a"}
+BEHAVIOUR_BITS = 256
+"""Bits in one ESME behaviour object (ECS25r1 reads four of them)."""
+
+
+class Behaviour(Enum):
+    """An ESME behaviour object: what it switches, the use case that writes it, and its name in the
+    ECS25r1 read."""
+
+    ALERT = ("alert_behaviours", ECS25A, "alert_filter", "whether a non-critical alert is sent")
+    LOGGING = ("logging_behaviours", ECS25A3, "event_filter", "whether an event is logged")
+
+    def __init__(self, read_as: str, message_code: int, field: str, meaning: str):
+        self.read_as, self.message_code, self.field, self.meaning = read_as, message_code, field, meaning
+
 
 FilterBits = Mapping[int, int]
-"""Alert code -> its bit in the ECS25a3 event filter (the rig file's ``dut.esme.filter_bits``)."""
+"""Alert code -> its bit in the ESME behaviour objects (the rig file's ``dut.esme.filter_bits``)."""
 
 
-def event_filter(enabled: Mapping[int, bool], bits: FilterBits) -> str:
-    """The ECS25a3 event filter ('0'/'1' string) with the given alerts on or off."""
-    out = ["0"] * EVENT_FILTER_BITS
-    for code, on in enabled.items():
-        if code not in bits:
-            raise KeyError(f"alert 0x{code:04X} has no event-filter bit (dut.esme.alert_filter_bits)")
-        out[bits[code]] = "1" if on else "0"
-    return "".join(out)
+def behaviour_write(bit: int, on: bool) -> str:
+    """The 512 bits of a behaviour write (ECS25a, ECS25a3) that changes ``bit`` alone: a 256-bit
+    change mask, then the 256 new values. Every behaviour write in RTDS 4.5.0 has this layout
+    (each value bit set is also set in the mask), so the device's other bits are left as they are."""
+    if not 0 <= bit < BEHAVIOUR_BITS:
+        raise ValueError(f"behaviour bit {bit} is outside 0..{BEHAVIOUR_BITS - 1}")
+    mask = ["0"] * BEHAVIOUR_BITS
+    values = ["0"] * BEHAVIOUR_BITS
+    mask[bit] = "1"
+    values[bit] = "1" if on else "0"
+    return "".join(mask + values)
 
 
-def filter_settings(event_filter_bits: str, bits: FilterBits) -> dict[int, bool]:
-    """The alerts ``bits`` knows, on or off, in an event filter."""
-    return {code: len(event_filter_bits) > i and event_filter_bits[i] == "1" for code, i in bits.items()}
+def apply_behaviour_write(current: str, write: str) -> str:
+    """A behaviour object after a write: the masked bits take the written values."""
+    if len(write) != 2 * BEHAVIOUR_BITS or len(current) != BEHAVIOUR_BITS:
+        raise ValueError(f"expected a {BEHAVIOUR_BITS}-bit object and a {2 * BEHAVIOUR_BITS}-bit write")
+    mask, values = write[:BEHAVIOUR_BITS], write[BEHAVIOUR_BITS:]
+    return "".join(v if m == "1" else c for c, m, v in zip(current, mask, values))
+
+
+def behaviour_bit(behaviours: str, bit: int) -> bool:
+    """Whether ``bit`` is on in a behaviour object read back."""
+    return len(behaviours) > bit and behaviours[bit] == "1"
 
 
 class HarnessConfigError(Exception):
@@ -91,6 +123,35 @@ class Exchange:
         return f"{self.name} command journal #{self.command_frame}, response journal #{self.response.journal_id}"
 
 
+@dataclass
+class BehaviourChange:
+    """One behaviour bit switched for a test: the reads and writes that did it and undid it."""
+
+    behaviour: Behaviour
+    code: int
+    wanted: bool
+    original: bool
+    before: str
+    read: Exchange
+    write: Exchange
+    restore: Exchange | None = None
+    check: Exchange | None = None
+    after: str | None = None
+
+    @property
+    def restored(self) -> bool:
+        """The restore was accepted and the behaviours read back equal those read before."""
+        return self.restore is not None and self.restore.ok and self.after == self.before
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return [e for e in (self.read, self.write, self.restore, self.check) if e is not None]
+
+    @property
+    def evidence(self) -> str:
+        return "; ".join(e.evidence for e in self.exchanges)
+
+
 Rejections = Callable[[int], list[str]]
 """Given a rig instant, the authentication rejections a device reported since then (virtual rig:
 from its ground truth); on a real bench ``None``."""
@@ -99,7 +160,7 @@ from its ground truth); on a real bench ``None``."""
 class CommandSender:
     """Sends the CHF and ESME commands the device-log and clock plans need.
 
-    ``filter_bits``: alert code -> its ECS25a3 event-filter bit (the rig file's
+    ``filter_bits``: alert code -> its bit in the ESME behaviour objects (the rig file's
     ``dut.esme.filter_bits``).
     """
 
@@ -210,13 +271,51 @@ class CommandSender:
             preset_time=requested, validity_interval_start=requested - half,
             validity_interval_end=requested + half, invoke_id=inv))
 
-    def set_alert(self, code: int, enabled: bool) -> Exchange:
-        """ECS25a3: the ESME's event filter with ``code``'s alert on or off."""
+    def read_behaviours(self) -> Exchange:
+        """ECS25r1: the ESME's four behaviour objects (``body['alert_behaviours']``,
+        ``body['logging_behaviours']``, ...), 256 bits each."""
+        return self.command(ECS25R1, self.esme, lambda inv: builders.ecs25r1_command(invoke_id=inv))
+
+    def write_behaviour(self, behaviour: Behaviour, code: int, on: bool) -> Exchange:
+        """ECS25a (alert sent or not) or ECS25a3 (event logged or not) for ``code`` alone."""
+        bits = behaviour_write(self.bit_of(code), on)
+        build = builders.ecs25a_command if behaviour is Behaviour.ALERT else builders.ecs25a3_command
+        return self.command(behaviour.message_code, self.esme,
+                            lambda inv: build(**{behaviour.field: bits}, invoke_id=inv))
+
+    def bit_of(self, code: int) -> int:
         if code not in self.filter_bits:
             raise HarnessConfigError(f"harness configuration error (not a device failure): alert 0x{code:04X} "
-                                     f"has no ECS25a3 event-filter bit; set dut.esme.alert_filter_bits")
-        return self.command(ECS25A3, self.esme, lambda inv: builders.ecs25a3_command(
-            event_filter=event_filter({code: enabled}, self.filter_bits), invoke_id=inv))
+                                     f"has no behaviour bit; set dut.esme.alert_filter_bits")
+        return self.filter_bits[code]
+
+    @contextmanager
+    def behaviour(self, behaviour: Behaviour, code: int, on: bool) -> Iterator["BehaviourChange"]:
+        """Switch one behaviour bit for the body, then put it back however the body ends.
+
+        Reads the behaviours first (ECS25r1), writes the one bit (ECS25a or ECS25a3, change mask),
+        and afterwards writes the original value back and reads again: ``change.restored`` says
+        whether the device's behaviours equal what they were before the test."""
+        bit = self.bit_of(code)
+        read = self._read_ok()
+        before = str(read.body.get(behaviour.read_as) or "")
+        change = BehaviourChange(behaviour, code, on, behaviour_bit(before, bit), before, read,
+                                 self.write_behaviour(behaviour, code, on))
+        if not change.write.ok:
+            raise DeviceFailure(f"{change.write.name} ({'on' if on else 'off'} 0x{code:04X}) failed: "
+                                f"{change.write.results} ({change.write.evidence})")
+        try:
+            yield change
+        finally:
+            change.restore = self.write_behaviour(behaviour, code, change.original)
+            change.check = self._read_ok()
+            change.after = str(change.check.body.get(behaviour.read_as) or "")
+
+    def _read_ok(self) -> Exchange:
+        read = self.read_behaviours()
+        if not read.ok:
+            raise DeviceFailure(f"ECS25r1 (read behaviours) failed: {read.results} ({read.evidence})")
+        return read
 
     def read_event_log(self, start: datetime, end: datetime) -> Exchange:
         """ECS35a: the ESME's event log entries time-stamped from ``start`` to ``end`` (by its clock;

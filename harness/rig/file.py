@@ -28,10 +28,11 @@ VIRTUAL = "virtual"
 _EUI = re.compile(r"^[0-9A-F]{16}$")
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
 INSTALL_CODE_BYTES = 16
-DEFAULT_ALERT_FILTER_BITS = {"81C6": 0x81C6 - 0x8000}
-"""Which ECS25a3 event-filter bit switches which alert. The GBCS bit for 0x81C6 is not in the
-shipped sources (RTDS, public GBCS tables): this default is the virtual rig's convention (code minus
-0x8000); a real bench sets ``dut.esme.alert_filter_bits`` from the meter's documentation."""
+DEFAULT_ALERT_FILTER_BITS = {"81C6": 0x81C6 & 0xFF}
+"""Which bit of the ESME's 256-bit behaviour objects (ECS25a alerts sent, ECS25a3 events logged,
+read by ECS25r1) stands for which alert. The GBCS bit for 0x81C6 is not in the shipped sources
+(RTDS, public GBCS tables): this default is the virtual rig's convention (the code's low byte); a
+real bench sets ``dut.esme.alert_filter_bits`` from the meter's documentation."""
 
 
 class RigFileError(ValueError):
@@ -131,13 +132,15 @@ class ItchConfig(_Model):
     baudrate: int = Field(default=115200, gt=0)
     framing: str = Field(default="gfi", pattern=r"^[a-z][a-z0-9_-]*$")
     poa_notification: str = r"^DCC:ALERT#0:AD1:(?P<eui>[0-9A-F]{16})$"
+    pra_notification: str | None = r"^DCC:ALERT#0:PRA:(?P<eui>[0-9A-F]{16})$"
+    """A Comms Hub's own restoration notification (North option B); its real form is not public."""
     reconnect_s: float = Field(default=2.0, gt=0)
 
-    @field_validator("poa_notification")
+    @field_validator("poa_notification", "pra_notification")
     @classmethod
-    def _compiles(cls, v: str) -> str:
+    def _compiles(cls, v: str | None) -> str | None:
         try:
-            re.compile(v)
+            re.compile(v or "")
         except re.error as exc:
             raise PydanticCustomError("rig_regex", f"not a valid regular expression: {exc}")
         return v
@@ -226,7 +229,12 @@ class EsmeIdentity(DeviceIdentity):
         description="hex: the 16-byte install code and its ZigBee CRC (CCS01 carries the 16 bytes)")
     alert_filter_bits: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_ALERT_FILTER_BITS),
-        description="alert code (4 hex) -> its bit in the ECS25a3 event filter (0..511)")
+        description="alert code (4 hex) -> its bit in the ESME behaviour objects (ECS25a / ECS25a3 / ECS25r1, 0..255)")
+
+    reboot_command: list[str] | None = Field(
+        default=None, min_length=1,
+        description="argv of a command that makes the ESME reboot its firmware with mains on (the "
+                    "power-outage plan's false-POA scenario); without it that scenario skips on a real bench")
 
     _check_install_code = field_validator("install_code", mode="before")(lambda cls, v: _install_code(v))
 
@@ -237,8 +245,8 @@ class EsmeIdentity(DeviceIdentity):
             return v
         out = {}
         for code, bit in v.items():
-            if not isinstance(bit, int) or isinstance(bit, bool) or not 0 <= bit < 512:
-                raise PydanticCustomError("rig_filter_bit", f"{code}: expected a bit number 0..511, got {bit!r}")
+            if not isinstance(bit, int) or isinstance(bit, bool) or not 0 <= bit < 256:
+                raise PydanticCustomError("rig_filter_bit", f"{code}: expected a bit number 0..255, got {bit!r}")
             out[_alert_code(code)] = bit
         return out
 
@@ -249,7 +257,7 @@ class EsmeIdentity(DeviceIdentity):
 
     @property
     def filter_bits(self) -> dict[int, int]:
-        """Alert code -> event-filter bit, as numbers."""
+        """Alert code -> behaviour bit, as numbers."""
         return {int(code, 16): bit for code, bit in self.alert_filter_bits.items()}
 
 

@@ -9,7 +9,9 @@ Outage notification: ``poa_after_s`` into an outage, a CH that is still up raise
 writes the ``poa_notification`` line (standing for the AD1 Power Outage Event) on its wired link.
 A CH that was down by then raises it as soon as it is back (HAN up) if the outage lasted that
 long. Alerts wait for their ``windows`` (POA from when raised; PRA from when the CH has the ESME's
-alert, or with ``pra_source: ch`` from mains return), then for the CH to be connected.
+alert), then for the CH to be connected. With ``pra_source: ch`` (the DCC study's North option B)
+the CH reports restoration itself: it writes the ``pra_notification`` line, its window counted
+from mains return, and does not forward the ESME's ECS80 restoration alert.
 
 Defect switches (``Defects``) then change exactly what they name: no POA, a late POA, the PRA lost
 or late, the POA held back until after the PRA, a share of frames lost on the wire. The ESME's
@@ -171,6 +173,7 @@ class VirtualCommsHub:
         self._pump_timer: Timer | None = None
         self._link_free_ns = 0
         esme.han_uplink = self.han_receive
+        esme.hot_shoe = self.hot_shoe_gap
         link.on_receive(self.link_receive)
 
     # ------------------------------------------------------------------ power
@@ -193,9 +196,24 @@ class VirtualCommsHub:
             self._timer("die", t_ns + to_ns(self.params.hold_up_s), self._die)
             self._timer("poa", t_ns + to_ns(self.params.poa_after_s), self._poa_due)
 
+    def hot_shoe_gap(self, t_ns: int, seconds: float) -> None:
+        """The ESME's firmware reboot interrupted this CH's supply for ``seconds`` (mains stayed on):
+        a CH rides through on its hold-up, or reboots; either way it is no outage and raises no POA
+        (unless defect ``poa_on_esme_reboot``)."""
+        if not self._mains_on:
+            return
+        self._poa_raised = True  # no outage is pending: nothing to report after the gap
+        if self.defects.poa_on_esme_reboot and self._alive:
+            self._raise_poa()
+        if seconds > self.params.hold_up_s and self._alive:
+            self._timer("die", t_ns + to_ns(self.params.hold_up_s), self._die)
+            self._timer("gap_over", t_ns + to_ns(seconds), lambda: self._power_back(self.scheduler.now_ns()))
+
     def _power_back(self, t_ns: int) -> None:
         self._return_ns = t_ns
         self._cancel("die", "poa")
+        if self.params.pra_source == "ch":
+            self._raise_own_restoration(t_ns)
         if self._alive:
             return
         self._alive = True
@@ -266,16 +284,26 @@ class VirtualCommsHub:
                           self.esme.name, frame.alert_code, 0.0)
 
     def _forward_restoration(self, frame: HanFrame) -> None:
+        if self.params.pra_source == "ch":  # the CH reported restoration itself
+            self._event(f"ESME restoration alert 0x{frame.alert_code:04X} not forwarded (pra_source: ch)",
+                        frame.alert_code)
+            return
         window = self._draw(self.params.windows.pra, "pra_window")
         if self.defects.no_pra:
             return
-        now = self.scheduler.now_ns()
-        start = now
-        if self.params.pra_source == "ch" and self._return_ns is not None:
-            start = self._return_ns
-        delay = (start - now) / 1e9 + window + self.defects.pra_delay_s
+        delay = window + self.defects.pra_delay_s
         self._enqueue("alert", self._framing.encode(frame.raw), frame.raw.hex().upper(),
-                      self.esme.name, frame.alert_code, max(delay, 0.0), outage=self._outage)
+                      self.esme.name, frame.alert_code, delay, outage=self._outage)
+
+    def _raise_own_restoration(self, return_ns: int) -> None:
+        """North option B: the CH's own restoration notification, its window from mains return."""
+        window = self._draw(self.params.windows.pra, "pra_window")
+        if self.defects.no_pra:
+            return
+        line = self.params.pra_notification.format(eui=self.eui, esme_eui=self.esme.eui)
+        delay = (return_ns - self.scheduler.now_ns()) / 1e9 + window + self.defects.pra_delay_s
+        self._enqueue("pra", line.encode("ascii") + b"\r\n", line.encode("ascii").hex().upper(),
+                      self.name, None, max(delay, 0.0), outage=self._outage)
 
     def _draw(self, delay, stream: str) -> float:
         """One draw for an alert window, made even when a defect then drops the alert, so that
@@ -326,7 +354,7 @@ class VirtualCommsHub:
             self._pump_timer = self.scheduler.call_at(min(future), self._pump)
 
     def _send(self, item: _Outgoing) -> None:
-        if item.alert_code in RESTORATION_ALERTS:
+        if item.alert_code in RESTORATION_ALERTS or item.kind == "pra":
             self._pra_sent_for = max(self._pra_sent_for, item.outage)
         start = max(self.scheduler.now_ns(), self._link_free_ns)
         done = start + to_ns(len(item.wire) * self.params.link_byte_s)

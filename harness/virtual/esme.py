@@ -7,6 +7,11 @@ carrying the interruption and restoration date-times read off its own device clo
 plus ``clock_offset_s`` plus ``clock_drift_ppm``, plus every adjustment accepted since), signed
 with its DS test key, and sends it over the HAN to the Comms Hub after ``han_latency_s``.
 
+A firmware reboot (:meth:`VirtualEsme.reboot`, mains never lost) takes the ESME off the HAN for
+``boot_s`` and interrupts the Comms Hub's hot-shoe supply for ``reboot_power_gap_s``: no supply
+interruption is logged and no restoration alert follows (the DCC study's false POA comes from a
+Comms Hub that takes this for an outage).
+
 Device time has one source of truth, :meth:`VirtualEsme.device_time`: a Set Clock the meter accepts
 moves it through :meth:`VirtualEsme.adjust_clock`, and the alerts' date-times and the event log
 follow.
@@ -77,6 +82,8 @@ class VirtualEsme:
         self.handlers: dict[int, Handler] = {}
         self.event_log: list[LogEntry] = []
         self.han_uplink: Callable[[HanFrame], None] | None = None
+        self.hot_shoe: Callable[[int, float], None] | None = None
+        """Told ``(rig instant, seconds)`` when a reboot interrupts the CH's supply (the CH sets it)."""
         self.booted = True
         self._counter = params.counter_start
         self._t0_ns = scheduler.now_ns()
@@ -142,6 +149,17 @@ class VirtualEsme:
         pending, self._unreported = self._unreported, []
         for interrupted, restored, measured_s in pending:
             self._raise_restoration(interrupted, restored, measured_s)
+
+    def reboot(self) -> int:
+        """A firmware-triggered reboot with mains on; returns its rig instant."""
+        now = self.scheduler.now_ns()
+        self.ground_truth.record(Emission(now, self.name, "event", None, "", "firmware reboot (mains on)"))
+        if self._mains_on:
+            self.booted = False
+            self._boot = self.scheduler.call_later(self.params.boot_s, self._booted)
+            if self.hot_shoe is not None:
+                self.hot_shoe(now, self.params.reboot_power_gap_s)
+        return now
 
     # ------------------------------------------------------------------ alerts
 

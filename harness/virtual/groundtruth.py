@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Literal, Optional
 
-Kind = Literal["poa", "alert", "response", "event"]
+Kind = Literal["poa", "pra", "alert", "response", "event"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class Emission:
 
     ``t_ns``: the rig instant the device handed the whole frame to the link (for ``event``: the
     instant it happened inside the device, nothing is on the link). ``payload_hex``: the GBCS
-    message (``alert``/``response``) or the notification line without its line ending (``poa``).
+    message (``alert``/``response``) or the notification line without its line ending (``poa``, and
+``pra`` for a CH-originated restoration notification).
     """
 
     t_ns: int

@@ -110,6 +110,8 @@ class EsmeParams(_Strict):
 
     mains_sense_delay_s: float = Field(0.0, ge=0, description="from a mains change to the ESME noticing it")
     boot_s: float = Field(5.0, ge=0, description="from mains restoration to the ESME raising alerts")
+    reboot_power_gap_s: float = Field(2.0, ge=0, description="a firmware reboot of the ESME (mains on) "
+                                                             "interrupts the CH's hot-shoe supply this long")
     outage_threshold_s: float = Field(180.0, gt=0, description="8F36 at or above, 8F35 below (device clock)")
     clock_offset_s: float = Field(0.0, description="device clock minus true time at rig time 0")
     clock_drift_ppm: float = Field(0.0, ge=-1000, le=1000, description="device clock rate error")
@@ -142,22 +144,31 @@ class CommsHubParams(_Strict):
     windows: AlertWindows = Field(default_factory=AlertWindows)
     poa_after_s: float = Field(180.0, gt=0, description="outage length after which the POA is raised")
     pra_source: Literal["esme", "ch"] = Field(
-        "esme", description="esme: the ESME's ECS80 is a HAN alert through the PRA window; "
-                            "ch: the CH reports restoration itself (window counts from mains return)")
+        "esme", description="esme: the CH forwards the ESME's ECS80 through the PRA window; ch: the CH "
+                            "sends its own restoration notification instead (the DCC study's North option "
+                            "B), the window counted from mains return")
     poa_notification: str = Field("DCC:ALERT#0:AD1:{eui}",
                                   description="wired-link line standing for the AD1 POA; {eui} = CH EUI, "
                                               "{esme_eui} = ESME EUI")
+    pra_notification: str = Field("DCC:ALERT#0:PRA:{eui}",
+                                  description="wired-link line of a CH-originated restoration notification "
+                                              "(pra_source: ch); its real form is not public")
     link_byte_s: float = Field(10 / 115200, ge=0, description="time to put one byte on the wired link")
 
     @model_validator(mode="after")
     def _template(self) -> "CommsHubParams":
-        try:
-            line = self.poa_notification.format(eui="0" * 16, esme_eui="0" * 16)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"poa_notification may use only {{eui}} and {{esme_eui}}: {exc}") from None
-        if not line.isascii() or not line.isprintable():
-            raise ValueError("poa_notification must be printable ASCII on one line")
+        for name in ("poa_notification", "pra_notification"):
+            _check_line_template(name, getattr(self, name))
         return self
+
+
+def _check_line_template(name: str, template: str) -> None:
+    try:
+        line = template.format(eui="0" * 16, esme_eui="0" * 16)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{name} may use only {{eui}} and {{esme_eui}}: {exc}") from None
+    if not line.isascii() or not line.isprintable():
+        raise ValueError(f"{name} must be printable ASCII on one line")
 
 
 class Defects(_Strict):
@@ -180,11 +191,19 @@ class Defects(_Strict):
     no_8F12: bool = Field(False, description="device log changes raise no CS14 0x8F12 alert")
     no_81C6: bool = Field(False, description="the ESME logs and alerts no 0x81C6 when it refuses a "
                                              "clock adjustment outside tolerance")
-    alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a3 "
+    poa_on_esme_reboot: bool = Field(False, description="the CH takes a firmware reboot of the ESME (mains "
+                                                        "never lost) for a power outage and raises a POA")
+    alert_81C6_always_sent: bool = Field(False, description="the ESME sends 0x81C6 even while ECS25a "
                                                             "has it switched off")
+    logs_81C6_when_logging_off: bool = Field(False, description="the ESME logs 0x81C6 even while ECS25a3 "
+                                                                "has its logging switched off")
+    behaviour_write_ignores_mask: bool = Field(
+        False, description="the ESME takes a behaviour write (ECS25a, ECS25a3) as all 256 bits, ignoring "
+                           "its change mask: the supplier's other settings are lost")
 
 
-Preset = Literal["north", "central-south", "north-option-b", "central-south-option-b", "compliant"]
+Preset = Literal["north", "central-south", "north-option-a", "central-south-option-a", "north-option-b",
+                 "central-south-option-b", "compliant"]
 
 
 class VirtualParams(_Strict):

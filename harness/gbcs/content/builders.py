@@ -147,6 +147,37 @@ def ecs25a3_response(*, invoke_id: int, result: str | int = "success",
                                             results={"event_filter": result}))
 
 
+def ecs25a_command(*, alert_filter: str, invoke_id: int, invoke_flags: int = FLAGS) -> bytes:
+    """ECS25a Set Alert Behaviours - ESME - Supplier: the 512-bit alert filter ('0'/'1')."""
+    return usecases.build("command", _dlms("ECS25a", invoke_id, invoke_flags, None, alert_filter=alert_filter))
+
+
+def ecs25a_response(*, invoke_id: int, result: str | int = "success", invoke_flags: int = FLAGS) -> bytes:
+    """ECS25a response: the SET result."""
+    return usecases.build("response", _dlms("ECS25a", invoke_id, invoke_flags, None,
+                                            results={"alert_filter": result}))
+
+
+ECS25R1_OBJECTS = ("alert_behaviours", "han_event_behaviours", "audible_alarm_behaviours", "logging_behaviours")
+"""What ECS25r1 reads, in order (each a 256-bit behaviour string)."""
+
+
+def ecs25r1_command(*, invoke_id: int, invoke_flags: int = FLAGS) -> bytes:
+    """ECS25r1 Read non-critical event and alert behaviours - ESME - Supplier."""
+    return usecases.build("command", _dlms("ECS25r1", invoke_id, invoke_flags, None))
+
+
+def ecs25r1_response(*, behaviours: Mapping[str, str] | None, invoke_id: int, result: str | int = "success",
+                     invoke_flags: int = FLAGS) -> bytes:
+    """ECS25r1 response: the four behaviour bit strings (:data:`ECS25R1_OBJECTS`), or None with an
+    error ``result``."""
+    values = dict(behaviours or {})
+    results = {name: result for name in ECS25R1_OBJECTS}
+    return usecases.build("response", _dlms("ECS25r1", invoke_id, invoke_flags, None, results=results,
+                                            **({name: values[name] for name in ECS25R1_OBJECTS}
+                                               if behaviours is not None else {})))
+
+
 def ecs35a_command(*, start: When, end: When, invoke_id: int, invoke_flags: int = FLAGS) -> bytes:
     """ECS35a Read ESME Event Log: the entries time-stamped from ``start`` to ``end`` (whole
     seconds, aware date-times or ISO strings)."""

@@ -276,8 +276,19 @@ COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
         Spec("get", CLOCK, CLOCK_OBIS, 2, "time", response=DATETIME),
         Spec("get", CLOCK, CLOCK_OBIS, 4, "status", response=UNSIGNED),
     )),
+    "ECS25a": (0x00AC, (
+        Spec("set", DATA, "0-30:97.98.11.255", 2, "alert_filter", BITS),
+    )),
     "ECS25a3": (0x00EC, (
         Spec("set", DATA, "0-30:97.98.14.255", 2, "event_filter", BITS),
+    )),
+    # ECS25r1 reads the four behaviour objects that ECS25a, ECS25a1, ECS25a2 and ECS25a3 write
+    # (97.98.11-14 written, 97.98.15-18 read: RTDS 4.5.0 6.2.10_ECS25r1), 256 bits each.
+    "ECS25r1": (0x00EE, (
+        Spec("get", DATA, "0-30:97.98.15.255", 2, "alert_behaviours", response=BITS),
+        Spec("get", DATA, "0-30:97.98.16.255", 2, "han_event_behaviours", response=BITS),
+        Spec("get", DATA, "0-30:97.98.17.255", 2, "audible_alarm_behaviours", response=BITS),
+        Spec("get", DATA, "0-30:97.98.18.255", 2, "logging_behaviours", response=BITS),
     )),
     "ECS35a": (0x0048, (
         Spec("get-with-selection", PROFILE_GENERIC, ESME_EVENT_LOG, 2, "event_log",
