@@ -133,8 +133,12 @@ def test_store_urls_name_unsupported_backends_and_bad_files(tmp_path: Path):
 def test_default_store_location_follows_the_environment(tmp_path: Path, monkeypatch):
     from hubrig.harness.results.store import default_store_location
 
+    monkeypatch.delenv("HUBRIG_DB")
     monkeypatch.setenv("HUBRIG_RESULTS_DB", str(tmp_path / "x.sqlite"))
     assert default_store_location() == str(tmp_path / "x.sqlite")
+    monkeypatch.setenv("HUBRIG_DB", "postgresql://lab/hubrig")  # the racks' name wins
+    assert default_store_location() == "postgresql://lab/hubrig"
+    monkeypatch.delenv("HUBRIG_DB")
     monkeypatch.delenv("HUBRIG_RESULTS_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_store_location() == str(tmp_path / "hubrig" / "results.sqlite")
