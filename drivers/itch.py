@@ -61,6 +61,14 @@ class Itch:
         self._last_chunk_ns = clock.now_ns()
         transport.start(self.ingest, self._on_link)
 
+    def identify(self) -> str:
+        """The Wired ITCH has no identity query: say which link it is on."""
+        return f"Wired ITCH on {self.transport.name} (no identity query)"
+
+    def describe(self) -> dict[str, str]:
+        """Where the link is, for the results."""
+        return {"resource": self.transport.name}
+
     # capture -----------------------------------------------------------------------------------
 
     def ingest(self, chunk: bytes, t_ns: int) -> None:

@@ -85,6 +85,11 @@ class HidRelay:
         """Product, board name and USB ids, e.g. ``USBRelay2 QAAMZ 16c0:05df``."""
         return f"{self.product} {self.board} {self._device.idVendor:04x}:{self._device.idProduct:04x}"
 
+    def describe(self) -> dict[str, str]:
+        """Where the board is, its name and channel, for the results."""
+        return {"resource": f"USB {self._device.idVendor:04x}:{self._device.idProduct:04x}", "board": self.board,
+                "channel": str(self.channel), "mains_on_when": self.cfg.mains_on_when}
+
     def set_output(self, on: bool) -> int:
         """Switch mains on/off; return the rig-clock instant (ns) the board confirmed the relay state."""
         closed = bool(on) == (self.cfg.mains_on_when == "closed")

@@ -9,7 +9,7 @@ import pytest
 
 from hubrig.drivers.psu import InstrumentError, SafetyLimitError, Supply, SupplyConfigError
 from hubrig.drivers.psu.dialects import MODULES, all_dialects, format_number
-from hubrig.drivers.psu.transcript import TranscriptEndpoint, TranscriptMismatch, load_transcript
+from hubrig.drivers.scpi.transcript import TranscriptEndpoint, TranscriptMismatch, load_transcript
 from hubrig.harness.clock import VirtualClock
 from hubrig.harness.capture.events import SUPPLY, EventBus
 
@@ -133,7 +133,8 @@ def test_replayer_reports_exchanges_the_driver_skipped(tmp_path):
     path.write_text("% dialect=generic-scpi\n@ identify\n> *IDN?\n< A,B,C,D\n> *IDN?\n< A,B,C,D\n")
     step = load_transcript(path).steps[0]
     endpoint = TranscriptEndpoint(step.exchanges, where=str(path))
-    endpoint.query("*IDN?")
+    endpoint.write("*IDN?")
+    assert endpoint.read() == "A,B,C,D"
     with pytest.raises(TranscriptMismatch, match=r"t.txt:5: driver never sent"):
         endpoint.assert_done()
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hubrig.drivers.psu import InstrumentError, SafetyLimitError, SupplyConfigError, open_supply
 from hubrig.drivers.psu.dialects import MODULES, all_dialects
-from hubrig.drivers.psu.replies import MAX_REPLY, ReplyError, parse_number, parse_scpi_error, parse_state
+from hubrig.drivers.scpi.replies import MAX_REPLY, ReplyError, parse_number, parse_scpi_error, parse_state
 from hubrig.harness.cli import UserError
 from hubrig.harness.clock import VirtualClock, to_ns
 from hubrig.harness.capture.events import SUPPLY, EventBus
@@ -99,15 +99,18 @@ class StuckAt:
     def __init__(self, inner, volts=0.0):
         self.inner, self.volts = inner, volts
 
+        self.timeout, self.last = 5000.0, ""
+
     def write(self, m):
+        self.last = m
         return self.inner.write(m)
 
-    def query(self, m):
-        reply = self.inner.query(m)
-        return f"{self.volts:+.5E}" if m.startswith("MEAS:VOLT") else reply
-
     def read(self):
-        return self.inner.read()
+        reply = self.inner.read()
+        return f"{self.volts:+.5E}" if self.last.startswith("MEAS:VOLT") else reply
+
+    def clear(self):
+        self.inner.clear()
 
     def close(self):
         self.inner.close()
@@ -145,6 +148,10 @@ class Scripted:
 
     def __init__(self, reply="1", fail_write=None):
         self.reply, self.fail_write, self.sent = reply, fail_write, []
+        self.timeout = 5000.0
+
+    def clear(self):
+        pass
 
     def write(self, m):
         if self.fail_write:
@@ -237,7 +244,7 @@ def test_an_instrument_that_is_not_there_fails_on_first_use_naming_resource_and_
     resource = f"TCPIP0::127.0.0.1::{port}::SOCKET"
     supply = open_supply(SupplyCfg(resource=resource, timeout_s=1.0), VirtualClock(), None)
     try:
-        with pytest.raises(InstrumentError, match=rf"\(generic-scpi at {resource}\): no reply to '\*IDN\?'.*"
+        with pytest.raises(InstrumentError, match=rf"\(generic-scpi at {resource}\): sending '\*IDN\?' failed: .*"
                                                   r"instruments.supply.resource right\?"):
             supply.identify()
     finally:

@@ -139,31 +139,36 @@ def test_realtime_is_for_the_virtual_rig_only(tmp_path, bench):
 
 def test_probe_reports_each_instrument_on_its_own(tmp_path, bench):
     write, _ = bench
-    rows = {r.name: r for r in probe_rig(write(resource="TCPIP0::127.0.0.1::1::SOCKET"))}
-    assert not rows["supply"].ok and rows["supply"].resource == "TCPIP0::127.0.0.1::1::SOCKET"
-    assert "Connection refused" in rows["supply"].detail
-    assert rows["itch"].ok and rows["itch"].resource == "loop://"
-    assert rows["mains"].ok
-    assert not rows["limit sets"].ok and "sec-h3.14h" in rows["limit sets"].detail  # a typo is caught
+    rows = {(r.name, r.check): r for r in probe_rig(write(resource="TCPIP0::127.0.0.1::1::SOCKET"))}
+    supply = rows["supply", "identity"]
+    assert not supply.ok and supply.resource == "TCPIP0::127.0.0.1::1::SOCKET"
+    assert "Connection refused" in supply.detail and "instruments.supply.resource" in supply.fix
+    assert rows["itch", "open"].ok and rows["itch", "open"].resource == "loop://"
+    assert rows["itch", "link"].ok and "offers no link-level request" in rows["itch", "link"].detail
+    assert rows["mains", "reachable"].ok
+    limits = rows["limit sets", "known"]
+    assert not limits.ok and "sec-h3.14h" in limits.detail  # a typo is caught
 
 
 def test_probe_reports_a_missing_relay_board(tmp_path, bench):
     write, _ = bench
     path = write()
     path.write_text(path.read_text().replace("  itch:\n", "  relay: {serial: NOPE1, channel: 2}\n  itch:\n"))
-    rows = {r.name: r for r in probe_rig(path)}
-    assert rows["relay"].resource == "USB 16c0:05df serial NOPE1"
-    assert not rows["relay"].ok and "RelayError" in rows["relay"].detail
-    assert rows["supply"].ok  # one silent instrument does not hide the others
+    rows = {(r.name, r.check): r for r in probe_rig(path)}
+    relay = rows["relay", "open"]
+    assert relay.resource == "USB 16c0:05df serial NOPE1"
+    assert not relay.ok and "RelayError" in relay.detail and "instruments.relay" in relay.fix
+    assert all(r.ok for (name, _), r in rows.items() if name == "supply")  # one silent instrument hides no other
 
 
 def test_probe_flags_a_mains_left_cut(tmp_path, bench):
     write, _ = bench
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "bench-r.mains-off").write_text('{"cut_at": "03:00"}')
-    rows = {r.name: r for r in probe_rig(write())}
-    assert rows["supply"].ok and "Keysight" in rows["supply"].detail
-    assert not rows["mains"].ok and "left cut by a killed run" in rows["mains"].detail
+    rows = {(r.name, r.check): r for r in probe_rig(write())}
+    assert rows["supply", "identity"].ok and "Keysight" in rows["supply", "identity"].detail
+    mains = rows["mains", "reachable"]
+    assert not mains.ok and "left cut by a killed run" in mains.detail
 
 
 def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(tmp_path, bench, capsys,
@@ -177,7 +182,8 @@ def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(t
     assert "/dev/hubrig-no-such-port" in capsys.readouterr().out
 
 
-def test_rig_check_cli_on_the_virtual_rig(capsys):
+def test_rig_check_cli_on_the_virtual_rig(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["rig", "check", str(VIRTUAL)]) == 0
     out = capsys.readouterr().out
     assert "supply" in out and "itch" in out and "AC6801B" in out

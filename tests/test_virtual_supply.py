@@ -174,7 +174,7 @@ def test_real_driver_stack_reaches_the_virtual_supply_over_loopback_tcp_via_pyvi
         driver = open_supply(cfg, clock, EventBus(clock))
         assert driver.identify().startswith("Keysight Technologies,AC6801B")
         # commands leave at once (no Nagle hold-back skewing the cut instant by tens of ms)
-        resource = driver._endpoint
+        resource = driver.scpi.endpoint
         sock = resource.visalib.sessions[resource.session].interface
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         before = clock.now_ns()
@@ -183,7 +183,7 @@ def test_real_driver_stack_reaches_the_virtual_supply_over_loopback_tcp_via_pyvi
         assert before < t_off < t_on and t_on - t_off >= to_ns(0.02)
         assert driver.output_state() and seen == [True]  # OFF on an off output changes nothing
         assert supply.changes[-1][2] is True
-        driver._endpoint.write("VOLT 9999")
+        driver.scpi.endpoint.write("VOLT 9999")
         with pytest.raises(InstrumentError, match="-222"):
             driver.check_errors()
         driver.check_errors()  # the queue is empty again

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from hubrig.drivers.scpi.errors import InstrumentError
 from hubrig.harness.cli import UserError
+
+__all__ = ["InstrumentError", "SafetyLimitError", "SupplyConfigError", "SupplyError"]
 
 
 class SupplyError(Exception):
@@ -15,7 +18,3 @@ class SafetyLimitError(SupplyError, UserError):
 
 class SupplyConfigError(SupplyError, UserError):
     """The supply section of the rig file cannot work (unknown dialect, bad channel, ...)."""
-
-
-class InstrumentError(SupplyError):
-    """The instrument reported an error, answered nonsense, or did not answer."""

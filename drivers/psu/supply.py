@@ -1,44 +1,33 @@
 """The supply driver: one class for every SCPI supply and AC source, speaking a vendor dialect.
 
 :func:`open_supply` reaches the instrument through pyvisa (pyvisa-py by default, a system VISA
-when the rig file says so), or takes an in-process ``endpoint`` (the virtual rig's supply) that
-offers pyvisa's ``write``/``query``/``read``/``close``. :class:`Supply` refuses set-points
-outside the rig's safety limits before anything is sent, reads the error queue after every
-change, and returns the rig-clock instant at which the instrument confirmed an output change.
+when the rig file says so), or takes an in-process ``endpoint`` (the virtual rig's supply). The
+conversation itself (replies parsed defensively, error queue, ``*OPC?``, resynchronisation after a
+lost exchange) is the shared :class:`~hubrig.drivers.scpi.ScpiSession`; :class:`Supply` adds what is
+a supply's: it refuses set-points outside the rig's safety limits before anything is sent, reads the
+errors after every change, and returns the rig-clock instant at which the instrument confirmed an
+output change (never from a stale reply: the session resynchronises first).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, TypeVar
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, UnknownDialectError, get_dialect
 from hubrig.drivers.psu.errors import InstrumentError, SafetyLimitError, SupplyConfigError
-from hubrig.drivers.psu.replies import (ReplyError, parse_identity, parse_number, parse_opc,
-                                 parse_register, parse_scpi_error, parse_state)
+from hubrig.drivers.scpi.replies import parse_identity, parse_number, parse_register, parse_state
+from hubrig.drivers.scpi.session import Endpoint, ScpiSession
+from hubrig.drivers.scpi.visa import connection_hint, open_visa
 from hubrig.harness.clock import Clock
 from hubrig.harness.capture.events import SUPPLY, EventBus
 
 FIELD = "instruments.supply"
-MAX_ERROR_READS = 20
-"""Bound on ``SYST:ERR?`` reads after one change (a full queue on most instruments is 10-20)."""
 VERIFY_POLL_S = 0.05
 ESR_COMMAND_ERROR, ESR_EXECUTION_ERROR, ESR_DEVICE_ERROR, ESR_QUERY_ERROR = 0x20, 0x10, 0x08, 0x04
 
 T = TypeVar("T")
-
-
-class Endpoint(Protocol):
-    """What the driver needs of an instrument connection (a pyvisa MessageBasedResource)."""
-
-    def write(self, message: str) -> Any: ...
-
-    def query(self, message: str) -> str: ...
-
-    def read(self) -> str: ...
-
-    def close(self) -> None: ...
 
 
 class Supply:
@@ -54,8 +43,7 @@ class Supply:
         self.dialect: Dialect = _dialect_of(cfg)
         self.channel = _channel_of(cfg, self.dialect)
         self.description = f"supply ({self.dialect.name} at {cfg.resource})"
-        self._endpoint = endpoint
-        self._on_close = on_close
+        self.scpi = ScpiSession(endpoint, name=self.description, hint=connection_hint(FIELD), on_close=on_close)
         self._configured = False
         self._set_voltage: float | None = None
         self._lock = threading.RLock()
@@ -65,6 +53,10 @@ class Supply:
         """The instrument's ``*IDN?`` answer."""
         with self._lock:
             return self._ask("*IDN?", parse_identity)
+
+    def describe(self) -> dict[str, str]:
+        """Resource, dialect and channel, for the results."""
+        return {"resource": self.cfg.resource, "dialect": self.dialect.name, "channel": str(self.channel)}
 
     def set_output(self, on: bool) -> int:
         """Switch the output; return the rig-clock instant (ns) the instrument confirmed it.
@@ -77,8 +69,8 @@ class Supply:
                 self.configure()
             d = self.dialect
             command = d.command(d.output_on if on else d.output_off, self.channel)
-            self._send(command)
-            self._ask(d.opc_query, parse_opc)
+            self.scpi.write(command)
+            self.scpi.opc(d.opc_query)  # this query's own reply: a lost one resynchronised the session
             confirmed_ns = self.clock.now_ns()
             self.check_errors(after=[command])
             if self.cfg.verify:
@@ -132,18 +124,21 @@ class Supply:
             commands.append(d.command(d.set_frequency, self.channel, values["frequency"]))
         with self._lock:
             for command in commands:
-                self._send(command)
+                self.scpi.write(command)
             self.check_errors(after=commands)
             self._configured = True
             self._set_voltage = values["voltage"]
 
-    def check_errors(self, after: list[str] | None = None) -> None:
-        """Read the instrument's errors; raise :class:`InstrumentError` with their text if any."""
+    def read_errors(self) -> list[str]:
+        """The instrument's errors (reading empties the queue or register); [] when there are none."""
         with self._lock:
             if self.dialect.error_style == ERROR_REGISTER:
-                errors = self._register_errors()
-            else:
-                errors = self._queue_errors()
+                return self._register_errors()
+            return self._queue_errors()
+
+    def check_errors(self, after: list[str] | None = None) -> None:
+        """Read the instrument's errors; raise :class:`InstrumentError` with their text if any."""
+        errors = self.read_errors()
         if errors:
             sent = f" after {', '.join(repr(c) for c in after)}" if after else ""
             raise InstrumentError(f"{self.description} reported {'; '.join(errors)}{sent}")
@@ -151,11 +146,7 @@ class Supply:
     def close(self) -> None:
         """Close the connection (the output is left as it is: restoring mains is Mains' job)."""
         with self._lock:
-            try:
-                self._endpoint.close()
-            finally:
-                if self._on_close is not None:
-                    self._on_close()
+            self.scpi.close()
 
     def __repr__(self) -> str:
         return f"<Supply {self.description} channel {self.channel}>"
@@ -169,7 +160,7 @@ class Supply:
         suffix = unit if reply_format.endswith(unit) else ""
         with self._lock:
             for command in self._select():
-                self._send(command)
+                self.scpi.write(command)
             return self._ask(self.dialect.command(template, self.channel),
                              lambda r: parse_number(r, suffix))
 
@@ -198,14 +189,7 @@ class Supply:
             self.clock.sleep(VERIFY_POLL_S)
 
     def _queue_errors(self) -> list[str]:
-        query, errors = self.dialect.error_query, []
-        for _ in range(MAX_ERROR_READS):
-            code, text = self._ask(query, parse_scpi_error)
-            if code == 0:
-                return errors
-            errors.append(f'{code},"{text}"')
-        errors.append(f"(error queue still not empty after {MAX_ERROR_READS} reads of {query})")
-        return errors
+        return self.scpi.error_queue(self.dialect.error_query)
 
     def _register_errors(self) -> list[str]:
         d, errors = self.dialect, []
@@ -223,21 +207,8 @@ class Supply:
             errors.append("*ESR? execution error")
         return errors
 
-    def _send(self, command: str) -> None:
-        try:
-            self._endpoint.write(command)
-        except Exception as exc:  # pyvisa, socket and serial errors all end here
-            raise InstrumentError(f"{self.description}: sending {command!r} failed: {exc}{_hint(exc)}") from exc
-
     def _ask(self, command: str, parse: Callable[[str], T]) -> T:
-        try:
-            reply = self._endpoint.query(command)
-        except Exception as exc:
-            raise InstrumentError(f"{self.description}: no reply to {command!r}: {exc}{_hint(exc)}") from exc
-        try:
-            return parse(reply)
-        except ReplyError as exc:
-            raise InstrumentError(f"{self.description}: bad reply to {command!r}: {exc}") from exc
+        return self.scpi.query(command, parse)
 
 
 def check_safety(values: dict[str, float | None], safety: Any, overridden: set[str] = frozenset()) -> None:
@@ -281,50 +252,8 @@ def open_supply(cfg: Any, clock: Clock, bus: EventBus | None, *, endpoint: Endpo
     if cfg.resource == "virtual":
         raise SupplyConfigError(f"{FIELD}.resource is 'virtual' but no virtual supply was given: "
                                 "use the virtual rig, or a VISA resource string on a real bench")
-    import pyvisa  # only a real bench needs it
-
-    library = cfg.visa_library
-    where = "pyvisa-py" if library == "@py" else (library or "the system VISA")
-    try:
-        manager = pyvisa.ResourceManager(library)
-    except (OSError, ValueError, pyvisa.errors.Error) as exc:
-        raise SupplyConfigError(f"{FIELD}.visa_library: cannot load {where}: {exc}") from exc
-    try:
-        resource = manager.open_resource(cfg.resource)
-        resource.read_termination = "\n"
-        resource.write_termination = "\n"
-        resource.timeout = round(cfg.timeout_s * 1000)
-        _no_nagle(resource)
-    except Exception as exc:
-        manager.close()
-        raise InstrumentError(f"supply at {cfg.resource}: cannot open it through {where}: {exc}; "
-                              f"check {FIELD}.resource and that the instrument is connected") from exc
-    return Supply(cfg, clock, bus, resource, on_close=manager.close)
-
-
-def _no_nagle(resource: Any) -> None:
-    """Send each command at once on raw sockets: Nagle's algorithm would hold a short command back
-    until the previous one is acknowledged (~40 ms with delayed ACKs), skewing the instant mains
-    is cut. pyvisa-py 0.8 ignores VI_ATTR_TCPIP_NODELAY, so its socket is set directly too."""
-    import socket
-
-    from pyvisa import constants
-
-    if getattr(resource, "resource_name", "").upper().endswith("::SOCKET"):
-        try:
-            resource.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
-        except Exception:  # a VISA without the attribute keeps its default
-            pass
-        session = getattr(getattr(resource, "visalib", None), "sessions", {}).get(resource.session)
-        sock = getattr(session, "interface", None)
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _hint(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return f" (is the instrument on and connected, and {FIELD}.resource right?)"
-    return ""
+    resource, close_manager = open_visa(cfg.resource, cfg.visa_library, cfg.timeout_s, what="supply", field=FIELD)
+    return Supply(cfg, clock, bus, resource, on_close=close_manager)
 
 
 def _dialect_of(cfg: Any) -> Dialect:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from hubrig.harness.virtual.params import VirtualParams
@@ -95,6 +95,15 @@ class SupplyConfig(_Model):
     timeout_s: float = Field(default=5.0, gt=0)
     visa_library: str = "@py"
 
+    @field_validator("visa_library")
+    @classmethod
+    def _library_relative_to_rig_file(cls, v: str, info: ValidationInfo) -> str:
+        """A library file (``path/sim.yaml@sim``, ``lib/libvisa.so``) resolves against the rig file's folder."""
+        path, at, backend = v.rpartition("@") if "@" in v else (v, "", "")
+        if not path:
+            return v
+        return str(_resolve(Path(path), info)) + at + backend
+
     @field_validator("voltage", "current_limit", "frequency")
     @classmethod
     def _within_safety(cls, v: float | None, info: ValidationInfo) -> float | None:
@@ -146,27 +155,51 @@ class ItchConfig(_Model):
         return v
 
 
-class HanConfig(_Model):
-    """A ZigBee HAN stick (zigpy/bellows); placeholder for the HAN work."""
-
-    port: str = Field(min_length=1)
-    radio: Literal["ezsp"] = "ezsp"
-    baudrate: int = Field(default=115200, gt=0)
-
-
 class Instruments(_Model):
+    """The ``instruments:`` section: one sub-section per instrument family (the families shipped
+    with hubrig are declared here; :func:`rig_model` adds the other registered ones)."""
+
     supply: SupplyConfig | None = None
     relay: RelayConfig | None = None
-    mains_switch: Literal["supply", "relay"] = "supply"
+    mains_switch: str = Field(default="supply", description="the instrument that switches the DUT's mains")
     itch: ItchConfig
-    han: HanConfig | None = None
 
-    @field_validator("mains_switch")
-    @classmethod
-    def _switch_configured(cls, v: str, info: ValidationInfo) -> str:
-        if v in info.data and info.data[v] is None:
-            raise PydanticCustomError("rig_switch", f"mains_switch is {v!r} but instruments.{v} is not configured")
-        return v
+    @model_validator(mode="after")
+    def _switch_configured(self) -> "Instruments":
+        from hubrig.harness.rig.instruments import families
+
+        switches = [f.key for f in families() if f.mains_switch]
+        v = self.mains_switch
+        if v not in switches:
+            raise field_problem(("mains_switch",), f"{v!r} is not one of {', '.join(switches)}")
+        if self.section(v) is None:
+            raise field_problem(("mains_switch",), f"mains_switch is {v!r} but instruments.{v} is not configured")
+        return self
+
+    def section(self, key: str) -> BaseModel | None:
+        """The configured section of family ``key`` (``None`` when absent)."""
+        value = getattr(self, key) if key in type(self).model_fields else None
+        return value if isinstance(value, BaseModel) else None
+
+
+_models: dict[tuple[tuple[str, type[BaseModel]], ...], type["RigFile"]] = {}
+
+
+def rig_model() -> type["RigFile"]:
+    """The rig-file model with an ``instruments.<key>`` section for every registered family (a
+    subclass of :class:`RigFile`; the shipped families' sections are :class:`Instruments`' own)."""
+    from hubrig.harness.rig.instruments import families
+
+    extra = tuple((f.key, f.section) for f in families()
+                  if f.key not in Instruments.model_fields
+                  or _model_of(Instruments.model_fields[f.key].annotation) is not f.section)
+    if not extra:
+        return RigFile
+    if extra not in _models:
+        instruments = create_model("Instruments", __base__=Instruments,
+                                   **{key: (section | None, None) for key, section in extra})
+        _models[extra] = create_model("RigFile", __base__=RigFile, instruments=(instruments, ...))
+    return _models[extra]
 
 
 class DeviceIdentity(_Model):
@@ -411,10 +444,11 @@ def parse_rig(text: str, shown: str, base_dir: Path) -> RigFile:
     if not isinstance(data, dict):
         raise RigFileError(f"{shown}:{node.start_mark.line + 1}: a rig file is a mapping "
                            f"(name:, kind:, instruments:, dut: ...), got {type(data).__name__}")
+    model = rig_model()
     try:
-        return RigFile.model_validate(data, context={"base_dir": base_dir})
+        return model.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = [_describe(err, node, shown) for err in exc.errors(include_url=False)]
+        lines = [_describe(err, node, shown, model) for err in exc.errors(include_url=False)]
         raise RigFileError("\n".join(sorted(set(lines), key=_line_of))) from None
 
 
@@ -456,7 +490,7 @@ def _reject_duplicate_keys(root: yaml.Node, shown: str) -> None:
             stack.extend((item, inside) for item in node.value)
 
 
-def _describe(err: dict, root: yaml.Node, shown: str) -> str:
+def _describe(err: dict, root: yaml.Node, shown: str, model: type[BaseModel]) -> str:
     loc = tuple(err["loc"])
     ctx = err.get("ctx") or {}
     if err["type"] == "rig_field":
@@ -464,7 +498,7 @@ def _describe(err: dict, root: yaml.Node, shown: str) -> str:
     loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
     line = _line_for(root, loc)
     where = ".".join(str(p) for p in loc) or "(top level)"
-    return f"{shown}:{line}: {where}: {_explain(err, loc)}"
+    return f"{shown}:{line}: {where}: {_explain(err, loc, model)}"
 
 
 def _line_for(root: yaml.Node, loc: tuple) -> int:
@@ -486,13 +520,13 @@ def _line_for(root: yaml.Node, loc: tuple) -> int:
     return line
 
 
-def _explain(err: dict, loc: tuple) -> str:
+def _explain(err: dict, loc: tuple, model: type[BaseModel]) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "missing":
-        section = _model_at(loc) is not None
+        section = _model_at(model, loc) is not None
         return "required section is missing" if section else "required field is missing"
     if kind == "extra_forbidden":
-        allowed = _model_at(loc[:-1])
+        allowed = _model_at(model, loc[:-1])
         hint = f" (expected one of: {', '.join(allowed.model_fields)})" if allowed else ""
         return f"unknown field {loc[-1]!r}{hint}"
     if kind == "literal_error":
@@ -506,9 +540,9 @@ def _explain(err: dict, loc: tuple) -> str:
     return f"{msg[0].lower()}{msg[1:]} (got {value!r})"
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The model class expected at ``loc`` in a rig file, if it is a section."""
-    model: Any = RigFile
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model class expected at ``loc`` in a rig file (validated by ``root``), if it is a section."""
+    model: Any = root
     for part in loc:
         fields = getattr(model, "model_fields", None)
         if not fields or part not in fields:

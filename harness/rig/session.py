@@ -16,13 +16,27 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from hubrig.harness.clock import Clock, RealClock, RealTimeScheduler, VirtualClock
+from pydantic import BaseModel
+
 from hubrig.harness.capture.events import EventBus
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
+from hubrig.harness.clock import Clock, RealClock, RealTimeScheduler, Scheduler, VirtualClock
+from hubrig.harness.rig.file import VIRTUAL, RigFile, RigFileError, load_rig
+from hubrig.harness.rig.instruments import (EventSource, Family, Instrument, MainsSwitch, OpenContext, Probe,
+                                            failure, families)
 from hubrig.harness.rig.mains import Mains, marker_path
-from hubrig.harness.rig.file import RigFile, load_rig
+
+if TYPE_CHECKING:
+    from hubrig.drivers.itch import Itch
+    from hubrig.drivers.psu.supply import Supply
+    from hubrig.drivers.transport import InProcessTransport, PtyPair
+    from hubrig.harness.gbcs.keystore import KeyStore
+    from hubrig.harness.virtual.bench import VirtualBench
+    from hubrig.harness.virtual.groundtruth import GroundTruth
+
+I = TypeVar("I", bound=Instrument)
 
 
 def default_rig_file() -> Path:
@@ -50,20 +64,22 @@ def default_state_dir() -> Path:
 
 @dataclass
 class RigSession:
-    """A running rig. Use as a context manager; closing restores mains and closes everything."""
+    """A running rig. Use as a context manager; closing restores mains and closes everything.
+
+    ``instruments`` holds every opened instrument under its family key (``supply``, ``itch``, ...),
+    in opening order; :meth:`instrument` looks one up with its type.
+    """
 
     rig: RigFile
     path: Path
     out_dir: Path
     clock: Clock
     bus: EventBus
-    journal: Any
-    keys: Any
-    supply: Any
-    relay: Any
+    journal: Journal
+    keys: "KeyStore | None"
+    instruments: dict[str, Instrument]
     mains: Mains
-    itch: Any
-    bench: Any = None
+    bench: "VirtualBench | None" = None
     realtime: bool = False
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
@@ -76,7 +92,7 @@ class RigSession:
         return self.rig.is_virtual
 
     @property
-    def ground_truth(self) -> Any:
+    def ground_truth(self) -> "GroundTruth | None":
         """What the virtual devices emitted and when (``None`` on a real bench)."""
         return None if self.bench is None else self.bench.ground_truth
 
@@ -84,8 +100,39 @@ class RigSession:
     def journal_path(self) -> Path:
         return self.out_dir / JOURNAL_FILENAME
 
+    def instrument(self, key: str, kind: type[I]) -> I | None:
+        """The instrument of family ``key`` as a ``kind`` (``None`` if the rig has none)."""
+        found = self.instruments.get(key)
+        if found is None:
+            return None
+        if not isinstance(found, kind):
+            raise TypeError(f"rig {self.name!r}: instruments.{key} is a {type(found).__name__}, not a {kind.__name__}")
+        return found
+
+    @property
+    def event_sources(self) -> list[EventSource]:
+        """Every instrument that captures frames into the journal and publishes events."""
+        return [i for i in self.instruments.values() if isinstance(i, EventSource)]
+
+    @property
+    def supply(self) -> "Supply | None":
+        """The SCPI supply, if the rig has one."""
+        from hubrig.drivers.psu.supply import Supply
+
+        return self.instrument("supply", Supply)
+
+    @property
+    def itch(self) -> "Itch":
+        """The Wired ITCH (every rig has one)."""
+        from hubrig.drivers.itch import Itch
+
+        found = self.instrument("itch", Itch)
+        if found is None:
+            raise LookupError(f"rig {self.name!r} has no ITCH open")
+        return found
+
     def close(self) -> None:
-        """Restore mains first, then close the ITCH, instruments, devices and journal."""
+        """Restore mains first, then close the instruments (last opened first), devices and journal."""
         try:
             self.mains.close()
         finally:
@@ -102,6 +149,8 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
              state_dir: Path | None = None) -> RigSession:
     """Build a running :class:`RigSession` from ``rigfile``, journalling into ``out_dir``.
 
+    Every registered instrument family with a section in the rig file is opened (mains switches
+    and other instruments first, then mains is switched on, then event sources such as the ITCH).
     ``realtime`` applies to the virtual rig only (virtual devices behind a pty and a TCP socket).
     Mains-off markers live in ``state_dir``, else the rig file's ``state_dir``, else
     :func:`default_state_dir` (the virtual rig keeps none). Anything that fails while
@@ -121,6 +170,32 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
         raise
 
 
+def configured(rig: RigFile) -> list[tuple[Family[Any], BaseModel]]:
+    """The registered families the rig file configures, with their sections, in opening order."""
+    found = []
+    for fam in families():
+        section = rig.instruments.section(fam.key)
+        if section is not None:
+            found.append((fam, fam.config(section)))
+    return found
+
+
+def open_instrument(fam: Family[Any], section: BaseModel, ctx: OpenContext, world: "VirtualWorld | None") -> Instrument:
+    """Open one family's instrument (virtual or real) and close it with ``ctx.stack``."""
+    if world is None:
+        inst = fam.open(section, ctx)
+    elif fam.open_virtual is None:
+        raise RigFileError(f"instruments.{fam.key}: the virtual rig has no virtual {fam.key} device; "
+                           "remove this section from the virtual rig file")
+    else:
+        inst = fam.open_virtual(section, ctx, world)
+    ctx.stack.callback(inst.close)
+    if not isinstance(inst, Instrument):
+        raise TypeError(f"instrument family {fam.key!r} opened a {type(inst).__name__}, which lacks the "
+                        "Instrument interface (name, identify, describe, close)")
+    return inst
+
+
 def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Path | None,
               stack: ExitStack) -> RigSession:
     clock: Clock = VirtualClock() if rig.is_virtual and not realtime else RealClock()
@@ -130,16 +205,18 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     stack.callback(journal.close)
     bus = EventBus(clock, journal_path=str(journal.path))
     keys = _keys(rig)
-    devices = _VirtualDevices(rig, clock, keys, realtime, stack) if rig.is_virtual else None
+    world = VirtualWorld(rig, clock, keys, realtime, stack) if rig.is_virtual else None
+    ctx = OpenContext(rig=rig, clock=clock, bus=bus, journal=journal, keys=keys, stack=stack)
 
-    supply = relay = None
-    if rig.instruments.supply is not None:
-        supply = devices.open_supply(bus) if devices else _open_real_supply(rig, clock, bus)
-        stack.callback(supply.close)
-    if rig.instruments.relay is not None:
-        relay = _open_relay(rig, clock, bus)
-        stack.callback(relay.close)
-    switch = relay if rig.instruments.mains_switch == "relay" else supply
+    opened: dict[str, Instrument] = {}
+    plan = configured(rig)
+    for fam, section in plan:
+        if not fam.after_mains:
+            opened[fam.key] = open_instrument(fam, section, ctx, world)
+    switch = opened[rig.instruments.mains_switch]
+    if not isinstance(switch, MainsSwitch):
+        raise TypeError(f"instruments.{rig.instruments.mains_switch} is not a mains switch "
+                        f"({type(switch).__name__} has no set_output/output_state)")
     # A virtual supply lives and dies with this process, so a killed virtual run leaves nothing cut.
     markers = None if rig.is_virtual else state_dir or rig.state_dir or default_state_dir()
     mains = Mains(switch, clock, bus, markers, rig.name)  # restores first if a killed run left it off
@@ -147,17 +224,15 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     if mains.recovered is None:
         mains.restore()  # every run starts with mains on (the bench's normal state)
 
-    if devices:
-        itch = _open_itch(devices.itch_config(), rig, clock, bus, journal, keys, devices.itch_transport())
-    else:
-        itch = _open_itch(rig.instruments.itch, rig, clock, bus, journal, keys, None)
-    stack.callback(itch.close)
+    for fam, section in plan:
+        if fam.after_mains:
+            opened[fam.key] = open_instrument(fam, section, ctx, world)
     return RigSession(rig=rig, path=path, out_dir=out, clock=clock, bus=bus, journal=journal, keys=keys,
-                      supply=supply, relay=relay, mains=mains, itch=itch,
-                      bench=devices.bench if devices else None, realtime=realtime, _stack=stack)
+                      instruments=opened, mains=mains, bench=world.bench if world else None,
+                      realtime=realtime, _stack=stack)
 
 
-def _keys(rig: RigFile) -> Any:
+def _keys(rig: RigFile) -> "KeyStore":
     if rig.is_virtual:
         from hubrig.harness.virtual.testkeys import ensure_test_keys, rig_parties
 
@@ -167,93 +242,46 @@ def _keys(rig: RigFile) -> Any:
     return KeyStore(rig.dut.keystore)
 
 
-def decoder_for(rig: RigFile, keys: Any) -> Callable[[bytes], dict]:
+def decoder_for(rig: RigFile, keys: "KeyStore | None") -> Callable[[bytes], dict]:
     """The ITCH's decoder: one GBCS message to its record, with the rig's keys and ACB."""
     from hubrig.harness.gbcs.decode import decode_record
 
     return functools.partial(decode_record, keys=keys, acb=rig.dut.acb)
 
 
-def _open_real_supply(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
-    from hubrig.drivers.psu import open_supply
+class VirtualWorld:
+    """The virtual bench and what families need to reach its devices: the in-process supply
+    endpoint and ITCH link, or (``realtime``) the same devices behind real OS transports."""
 
-    return open_supply(rig.instruments.supply, clock, bus)
-
-
-def _open_relay(rig: RigFile, clock: Clock, bus: EventBus) -> Any:
-    from hubrig.drivers.relay import open_relay
-
-    return open_relay(rig.instruments.relay, clock, bus)
-
-
-def _open_itch(cfg: Any, rig: RigFile, clock: Clock, bus: EventBus, journal: Any, keys: Any,
-               transport: Any) -> Any:
-    from hubrig.drivers.itch import open_itch
-
-    return open_itch(cfg, clock, bus, journal, decoder=decoder_for(rig, keys),
-                     transport=transport)
-
-
-class _VirtualDevices:
-    """The virtual bench and how the drivers reach it: in-process, or through real OS transports."""
-
-    def __init__(self, rig: RigFile, clock: Clock, keys: Any, realtime: bool, stack: ExitStack):
+    def __init__(self, rig: RigFile, clock: Clock, keys: "KeyStore", realtime: bool, stack: ExitStack):
         from hubrig.drivers.transport import InProcessTransport, PtyPair
         from hubrig.harness.virtual.bench import VirtualBench
         from hubrig.harness.virtual.supply import VirtualSupply
 
         self.rig, self.clock, self.realtime = rig, clock, realtime
-        self._stack = stack
-        scheduler = clock
+        self.stack = stack
+        self.scheduler: Scheduler = clock
+        self.link: "PtyPair | InProcessTransport"
         if realtime:
-            scheduler = RealTimeScheduler(clock)
-            stack.callback(scheduler.close)
-            self.link: Any = PtyPair()
+            self.scheduler = RealTimeScheduler(clock)
+            stack.callback(self.scheduler.close)
+            self.link = PtyPair()
             stack.callback(self.link.close)
         else:
             self.link = InProcessTransport(clock)
-        self.scheduler = scheduler
-        self.supply = VirtualSupply(scheduler, dialect=rig.instruments.supply.dialect)
-        self.bench = VirtualBench(rig.virtual, rig.dut, scheduler, keys, self.link, self.supply, seed=rig.seed)
-
-    def open_supply(self, bus: EventBus) -> Any:
-        from hubrig.drivers.psu import open_supply
-
-        cfg = self.rig.instruments.supply
-        if not self.realtime:
-            return open_supply(cfg, self.clock, bus, endpoint=self.supply)
-        from hubrig.harness.virtual.supply import serve_tcp
-
-        server = serve_tcp(self.supply)
-        self._stack.callback(server.close)
-        return open_supply(cfg.model_copy(update={"resource": server.resource, "visa_library": "@py"}),
-                           self.clock, bus)
-
-    def itch_transport(self) -> Any:
-        """The in-process link, or ``None`` for the driver to open the pty like a serial port."""
-        return None if self.realtime else self.link
-
-    def itch_config(self) -> Any:
-        return self.rig.instruments.itch.model_copy(update={"port": self.link.port}) if self.realtime \
-            else self.rig.instruments.itch
+        supply = rig.instruments.supply
+        self.supply = VirtualSupply(self.scheduler, dialect=supply.dialect if supply else "generic-scpi")
+        self.bench = VirtualBench(rig.virtual, rig.dut, self.scheduler, keys, self.link, self.supply,
+                                  seed=rig.seed)
 
 
 # ---------------------------------------------------------------------- probing (hubrig rig check)
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What one instrument answered when probed."""
-
-    name: str
-    resource: str
-    ok: bool
-    detail: str
-
-
 def probe_rig(rigfile: str | Path, *, realtime: bool = False) -> list[Probe]:
-    """Probe every instrument of a rig through its driver: supply ``*IDN?``, relay present, ITCH
-    port opened. Never raises for an instrument that does not answer: its row says why."""
+    """Probe every instrument of a rig through its family's probe (see ``Family.probe``). On a
+    real bench each instrument is opened on its own, so one that does not answer hides no other;
+    nothing is switched. Never raises for an instrument: its rows say what failed and what to check."""
     import tempfile
 
     path = Path(rigfile)
@@ -273,16 +301,14 @@ def _probe_limit_sets(rig: RigFile) -> Probe:
     try:
         catalog = load_limits()
     except LimitError as exc:
-        return Probe("limit sets", "harness/data/limits.yaml", False, str(exc))
+        return Probe("limit sets", "harness/data/limits.yaml", False, str(exc), check="known")
     unknown = [n for n in rig.limit_sets if n not in catalog.names()]
     if unknown:
         return Probe("limit sets", ", ".join(rig.limit_sets), False,
-                     f"not in {catalog.path}: {', '.join(unknown)}; known: {', '.join(catalog.names())}")
-    return Probe("limit sets", ", ".join(rig.limit_sets) or "(none)", True, f"known (limits {catalog.version})")
-
-
-def _failed(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+                     f"not in {catalog.path}: {', '.join(unknown)}; known: {', '.join(catalog.names())}",
+                     check="known", fix="fix limit_sets in the rig file")
+    return Probe("limit sets", ", ".join(rig.limit_sets) or "(none)", True, f"known (limits {catalog.version})",
+                 check="known")
 
 
 def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[Probe]:
@@ -290,63 +316,44 @@ def _probe_virtual(path: Path, rig: RigFile, tmp: Path, realtime: bool) -> list[
     try:
         session = open_rig(path, tmp, realtime=realtime)
     except Exception as exc:
-        return [Probe("virtual rig", where, False, _failed(exc))]
+        return [Probe("virtual rig", where, False, failure(exc), check="open")]
+    rows: list[Probe] = []
     with session:
-        rows = [_probe_supply(session.supply, f"{where}: {session.supply.cfg.resource}")]
-        itch_where = getattr(session.itch.transport, "name", rig.instruments.itch.port)
-        rows.append(Probe("itch", f"{where}: {itch_where}", True, "link open (virtual Comms Hub)"))
+        for fam, section in configured(rig):
+            found = _probe_one(fam, section, session.instruments[fam.key])
+            rows += [Probe(r.name, where if r.resource == VIRTUAL else f"{where}: {r.resource}", r.ok, r.detail,
+                           r.check, r.warning, r.fix) for r in found]
     return rows
 
 
 def _probe_real(rig: RigFile, tmp: Path) -> list[Probe]:
     rows: list[Probe] = []
     clock = RealClock()
-    bus = EventBus(clock)
     try:
-        inst = rig.instruments
-        if inst.supply is not None:
-            try:
-                supply = _open_real_supply(rig, clock, bus)
-            except Exception as exc:
-                rows.append(Probe("supply", inst.supply.resource, False, _failed(exc)))
-            else:
-                try:
-                    rows.append(_probe_supply(supply, inst.supply.resource))
-                finally:
-                    supply.close()
-        if inst.relay is not None:
-            r = inst.relay
-            where = f"USB {r.vendor_id:04x}:{r.product_id:04x}" + (f" serial {r.serial}" if r.serial else "")
-            try:
-                relay = _open_relay(rig, clock, bus)
-            except Exception as exc:
-                rows.append(Probe("relay", where, False, _failed(exc)))
-            else:
-                try:
-                    rows.append(Probe("relay", where, True, f"{relay.identify()}, channel {r.channel}"))
-                except Exception as exc:
-                    rows.append(Probe("relay", where, False, _failed(exc)))
-                finally:
-                    relay.close()
         with Journal(tmp / JOURNAL_FILENAME) as journal:
-            try:
-                itch = _open_itch(inst.itch, rig, clock, bus, journal, None, None)
-            except Exception as exc:
-                rows.append(Probe("itch", inst.itch.port, False, _failed(exc)))
-            else:
-                rows.append(Probe("itch", inst.itch.port, True, f"port open at {inst.itch.baudrate} baud"))
-                itch.close()
+            for fam, section in configured(rig):
+                with ExitStack() as stack:
+                    ctx = OpenContext(rig=rig, clock=clock, bus=EventBus(clock), journal=journal, keys=None,
+                                      stack=stack)
+                    try:
+                        inst = open_instrument(fam, section, ctx, None)
+                    except Exception as exc:
+                        rows.append(Probe(fam.key, fam.where(section), False, failure(exc), check="open",
+                                          fix=f"check instruments.{fam.key} in the rig file and that the "
+                                              "instrument is on and connected"))
+                        continue
+                    rows += _probe_one(fam, section, inst)
         rows.append(_probe_marker(rig))
     finally:
         clock.close()
     return rows
 
 
-def _probe_supply(supply: Any, resource: str) -> Probe:
+def _probe_one(fam: Family[Any], section: BaseModel, inst: Instrument) -> list[Probe]:
     try:
-        return Probe("supply", resource, True, supply.identify())
-    except Exception as exc:
-        return Probe("supply", resource, False, _failed(exc))
+        return fam.probe(inst, section)
+    except Exception as exc:  # a probe bug is one failed row, not a lost check of the others
+        return [Probe(fam.key, fam.where(section), False, f"probe failed: {failure(exc)}", check="probe")]
 
 
 def _probe_marker(rig: RigFile) -> Probe:

@@ -117,6 +117,9 @@ class VirtualSupply:
         self.errors: list[tuple[int, str]] = []
         self.eer = 0
         self.esr = 0
+        self.ese = 0
+        self.timeout: float | None = 5000.0
+        """pyvisa's read timeout (ms); the in-process supply answers at once or not at all."""
         self.changes: list[tuple[int, int, bool]] = []
         """Ground truth: (t_ns, channel, on) for every real output change."""
         self.commands: list[str] = []
@@ -175,6 +178,11 @@ class VirtualSupply:
             replies, self._replies = self._replies, []
             return replies
 
+    def clear(self) -> None:
+        """Device clear: pending replies are dropped (IEEE 488.2 section 5.8)."""
+        with self._lock:
+            self._replies.clear()
+
     def close(self) -> None:
         self.closed = True
 
@@ -199,6 +207,10 @@ class VirtualSupply:
                   "*CLS": self._clear, "*ESR?": self._read_esr}
         if command in common:
             common[command]()
+            return
+        ese = re.fullmatch(r"\*ESE (\d{1,3})", command)
+        if command == "*ESE?" or ese:
+            self._event_status_enable(None if ese is None else int(ese.group(1)))
             return
         for kind, pattern in self._grammar:
             found = pattern.fullmatch(command)
@@ -264,6 +276,14 @@ class VirtualSupply:
             return self.dialect.no_error_reply
         code, text = self.errors.pop(0)
         return f'{code},"{text}"'
+
+    def _event_status_enable(self, value: int | None) -> None:
+        if value is None:
+            self._replies.append(str(self.ese))
+        elif value > 255:
+            self._error(DATA_OUT_OF_RANGE, ESR_EXECUTION_ERROR, register=100)
+        else:
+            self.ese = value
 
     def _read_esr(self) -> None:
         esr, self.esr = self.esr, 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -54,6 +55,20 @@ class Dialect:
     register_errors: Mapping[int, str] = field(default_factory=dict)
     idn: str = "HUBRIG,VIRTUAL-SUPPLY,0,1.0"
     """The identity the virtual supply answers with when none is given."""
+    makers: tuple[str, ...] = ()
+    """How the manufacturer field of ``*IDN?`` starts (upper case) on instruments of this dialect;
+    empty: any maker (``generic-scpi``). ``rig check`` compares it with what the instrument says."""
+    models: str = ""
+    """Regular expression the model field of ``*IDN?`` starts with (``""``: any model)."""
+
+    def fits(self, identity: str) -> bool | None:
+        """Whether an ``*IDN?`` answer names an instrument of this dialect (``None``: the dialect
+        accepts any maker, so it cannot say)."""
+        if not self.makers:
+            return None
+        maker, _, rest = identity.partition(",")
+        model = rest.partition(",")[0].strip()
+        return maker.strip().upper().startswith(self.makers) and bool(re.match(self.models, model, re.I))
 
     def command(self, template: str, channel: int = 1, value: float | None = None) -> str:
         """Fill a template: ``dialect.command(dialect.set_voltage, 1, 230.0)``."""

@@ -37,4 +37,6 @@ DIALECT = Dialect(
         200: "Read only: settings cannot be changed",
     },
     idn="THURLBY THANDAR,PL303QMT-P,000001,3.02-4.06",
+    makers=("THURLBY THANDAR", "AIM-TTI", "AIM & THURLBY THANDAR", "TTI"),
+    models=r"PL\d",
 )

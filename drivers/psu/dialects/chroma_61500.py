@@ -27,4 +27,6 @@ DIALECT = Dialect(
     amps_format="{:.3f}",
     no_error_reply='0,"No Error"',
     idn="Chroma ATE,61501,000001,1.00,1.00,1.00",
+    makers=("CHROMA",),
+    models=r"615\d\d",
 )

@@ -22,4 +22,6 @@ DIALECT = Dialect(
     amps_format="{:+.5E}",
     no_error_reply='+0,"No error"',
     idn="Keysight Technologies,AC6801B,MY00000001,A.01.00",
+    makers=("KEYSIGHT", "AGILENT"),
+    models=r"AC6\d\d\d",
 )

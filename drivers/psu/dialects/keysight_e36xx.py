@@ -20,4 +20,6 @@ DIALECT = Dialect(
     amps_format="{:+.8E}",
     no_error_reply='+0,"No error"',
     idn="HEWLETT-PACKARD,E3631A,0,2.1-5.0-1.0",
+    makers=("KEYSIGHT", "AGILENT", "HEWLETT-PACKARD"),
+    models=r"E36\d\d",
 )

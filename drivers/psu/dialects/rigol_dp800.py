@@ -27,4 +27,6 @@ DIALECT = Dialect(
     volts_format="{:.3f}",
     amps_format="{:.4f}",
     idn="RIGOL TECHNOLOGIES,DP832,DP8A000000001,00.01.14",
+    makers=("RIGOL",),
+    models=r"DP8\d\d",
 )

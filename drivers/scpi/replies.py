@@ -10,7 +10,8 @@ import math
 import re
 
 MAX_REPLY = 512
-"""Longer replies are refused: no supply answers a set-point or error query with more."""
+"""Longer text replies are refused: no instrument answers a set-point, state or error query with more
+(traces come as binary blocks, :func:`parse_block`)."""
 MAX_ABS_READING = 1e6
 """SCPI's 9.9E37 'overflow / no reading' and anything beyond a bench supply's range."""
 
@@ -85,6 +86,34 @@ def parse_register(reply: object) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise ReplyError(f"expected a register value, got {excerpt(reply)}")
     return int(text)
+
+
+def parse_marker(reply: object, marker: int) -> bool:
+    """Whether ``reply`` is exactly the register value ``marker`` (the resynchronisation round trip)."""
+    try:
+        return parse_register(reply) == marker
+    except ReplyError:
+        return False
+
+
+def parse_block(raw: object, max_bytes: int) -> bytes:
+    """An IEEE 488.2 definite-length block ``#<n><length><data>`` (a trailing newline is allowed)."""
+    if not isinstance(raw, (bytes, bytearray)):
+        raise ReplyError(f"expected a binary block, got {type(raw).__name__}")
+    if len(raw) < 2 or raw[:1] != b"#" or not raw[1:2].isdigit() or raw[1:2] == b"0":
+        raise ReplyError(f"expected a definite-length block '#<n><length>...', got {excerpt(bytes(raw[:20]))}")
+    digits = int(raw[1:2])
+    header = bytes(raw[2:2 + digits])
+    if len(header) != digits or not header.isdigit():
+        raise ReplyError(f"block length field {excerpt(header)} is not {digits} digits")
+    length = int(header)
+    if length > max_bytes:
+        raise ReplyError(f"block of {length} bytes exceeds the {max_bytes}-byte bound")
+    data = bytes(raw[2 + digits:2 + digits + length])
+    rest = bytes(raw[2 + digits + length:])
+    if len(data) != length or rest not in (b"", b"\n", b"\r\n"):
+        raise ReplyError(f"block says {length} bytes but {len(raw) - 2 - digits} followed")
+    return data
 
 
 def parse_identity(reply: object) -> str:

@@ -11,14 +11,19 @@ lists steps; each step is a driver call followed by the exact exchanges it must 
 
 ``>`` is what the driver must send, ``<`` the instrument's reply (a ``>`` followed by ``<`` is a
 query), ``=> x`` the call's expected result and ``!! Name: text`` an expected exception.
+``> [device clear]`` is a device clear (``viClear``). In a command, ``{n}`` matches any number and
+binds it; ``{n}`` in the following reply is that number (the resynchronisation marker is random).
 :class:`TranscriptEndpoint` stands in for the pyvisa resource and fails on the first difference.
 A lab adding a dialect writes one of these from its instrument's manual.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+DEVICE_CLEAR = "[device clear]"
 
 
 class TranscriptMismatch(AssertionError):
@@ -91,30 +96,42 @@ class TranscriptEndpoint:
     def __init__(self, exchanges: list[Exchange], where: str = "transcript"):
         self._pending = list(exchanges)
         self._where = where
+        self._reply: str | None = None
+        self._n: str | None = None
+        self.timeout: float | None = 5000.0
         self.closed = False
 
-    def _next(self, command: str, query: bool) -> Exchange:
+    def _next(self, command: str) -> Exchange:
+        if self._reply is not None:
+            raise TranscriptMismatch(f"{self._where}: driver sent {command!r} before reading the reply "
+                                     f"{self._reply!r}")
         if not self._pending:
             raise TranscriptMismatch(f"{self._where}: driver sent {command!r}, transcript expects nothing more")
         exchange = self._pending.pop(0)
-        if exchange.command != command or (exchange.reply is not None) != query:
+        pattern = re.escape(exchange.command).replace(re.escape("{n}"), r"(?P<n>\d+)")
+        found = re.fullmatch(pattern, command)
+        if not found:
             kind = "query" if exchange.reply is not None else "write"
-            raise TranscriptMismatch(
-                f"{self._where}:{exchange.line}: expected {kind} {exchange.command!r}, driver "
-                f"{'queried' if query else 'wrote'} {command!r}")
+            raise TranscriptMismatch(f"{self._where}:{exchange.line}: expected {kind} {exchange.command!r}, "
+                                     f"driver sent {command!r}")
+        self._n = found.groupdict().get("n") or self._n
         return exchange
 
     def write(self, command: str) -> int:
-        self._next(command, query=False)
+        exchange = self._next(command)
+        if exchange.reply is not None:
+            self._reply = exchange.reply.replace("{n}", self._n or "{n}")
         return len(command)
 
-    def query(self, command: str) -> str:
-        reply = self._next(command, query=True).reply
-        assert reply is not None
+    def read(self) -> str:
+        if self._reply is None:
+            raise TranscriptMismatch(f"{self._where}: driver read a reply the transcript does not have")
+        reply, self._reply = self._reply, None
         return reply
 
-    def read(self) -> str:
-        raise TranscriptMismatch(f"{self._where}: bare read() without a query")
+    def clear(self) -> None:
+        self._reply = None
+        self._next(DEVICE_CLEAR)
 
     def close(self) -> None:
         self.closed = True
