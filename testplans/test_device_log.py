@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from hubrig.fixtures.recording import frame_ids
+from hubrig.harness.gbcs.clockstatus import NOT_SPECIFIED, doubtful_marks
 from hubrig.harness.rig.commands import DEVICE_LOG_CHANGED, CommandSender, DeviceFailure, Exchange, sender_for
 
 pytestmark = pytest.mark.gbcs_feature("historic_device_log")
@@ -59,6 +60,7 @@ def backups(ccs: CommandSender) -> tuple[dict[str, str], list[tuple[str, str]], 
 
 
 def joined(row: dict) -> bool:
+    """Status bit 0, "authorised on PAN" (class 104 active_devices; RTDS shows ``11001000``)."""
     return row["status"][:1] == "1"
 
 
@@ -105,6 +107,8 @@ def insane_fields(row: dict, eui: str, read_at: datetime, evidence: str) -> list
             bad.append(f"last_communication {last} is after the read ({read_at.isoformat()})")
     elif not isinstance(last, dict):
         bad.append(f"last_communication {last!r} is not a date-time")
+    elif marks := doubtful_marks(last.get("clock_status", NOT_SPECIFIED)):
+        bad.append(f"last_communication is marked {', '.join(marks)} by the CH")
     for name in ("hops", "tx_failures", "tx_successes", "app_version", "stack_version"):
         if not (isinstance(row.get(name), int) and 0 <= row[name] <= 255):
             bad.append(f"{name} {row.get(name)!r} is not an unsigned byte")

@@ -149,8 +149,88 @@ def test_cli_fields_equal_facts_for_every_rtds_message(rtds, capsys, monkeypatch
             got = record.get(key)
             if key in ("use_case", "alert_name") and got is None:
                 got = ""  # facts write an unknown name as ""; the CLI writes null
+            if key == "use_case" and want == "" and got:
+                continue  # a code the facts' table lacks, named from another source (test_gbcs_rtds.py)
             if got != want:
                 wrong.append((fact["file"], key, got, want))
         if fact["general_ciphering"] and "mac" not in fact and record["mac"] != "unknown":
             wrong.append((fact["file"], "mac", record["mac"], "unknown"))
     assert not wrong, wrong[:5]
+
+
+def test_decode_prints_compact_json_by_default_and_indented_with_pretty(capsys, monkeypatch, alert):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["gbcs", "decode", alert.hex()]) == 0
+    compact = capsys.readouterr().out
+    assert compact.count("\n") == 1 and ", " not in compact and '": ' not in compact
+    assert main(["gbcs", "decode", "--pretty", alert.hex()]) == 0
+    pretty = capsys.readouterr().out
+    assert pretty.startswith("{\n  ") and json.loads(pretty) == json.loads(compact)
+
+
+def test_decode_with_a_pool_keeps_input_order_and_reports_failures(capsys, monkeypatch, keys, alert):
+    # 150 inputs (several pool chunks), the counters tell the order; every 7th input is broken
+    messages = []
+    for n in range(150):
+        if n % 7 == 3:
+            messages.append("DF0903")
+            continue
+        body = content.ecs80_alert(timestamp="2024-01-01T00:05:00Z", interruption="2024-01-01T00:00:00Z",
+                                   restoration="2024-01-01T00:05:00Z", invoke_id=n)
+        messages.append(builder.build_alert(originator=ESME, recipient=SUPPLIER, counter=5000 + n,
+                                            message_code=0x0067, content=body, keys=keys).hex())
+    stdin = "\n".join(messages) + "\n"
+    code, pooled, _ = run(capsys, monkeypatch, ["gbcs", "decode", "--keys", str(keys.path), "--jobs", "2"], stdin)
+    code1, single, _ = run(capsys, monkeypatch, ["gbcs", "decode", "--keys", str(keys.path)], stdin)
+    assert code == code1 == 1 and pooled == single and len(pooled) == 150
+    assert [r.get("originator_counter") for r in pooled] == [None if n % 7 == 3 else 5000 + n for n in range(150)]
+    assert all(r["signature_valid"] == [True] for r in pooled if "error" not in r)
+
+
+def test_decode_a_journal_again_with_frame_ids(capsys, monkeypatch, tmp_path, keys, alert):
+    from hubrig.harness.capture.journal import Journal
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        first = journal.append("in", 1, 1, f"GBCS:DATA#0:{len(alert)}:{alert.hex().upper()}\r\n".encode(), "itch", "frame")
+        journal.append("in", 2, 2, b"AD1 POA\r\n", "itch", "notification")
+        broken = journal.append("in", 3, 3, b"GBCS:DATA#0:3:DF0903\r\n", "itch", "frame")
+    code, records, _ = run(capsys, monkeypatch, ["gbcs", "decode", "--keys", str(keys.path),
+                                                 "--journal", str(tmp_path / "j.sqlite")])
+    assert code == 1 and [r["frame_id"] for r in records] == [first, broken]
+    assert records[0]["direction"] == "in" and records[0]["alert_code"] == "8F36"
+    assert "error" in records[1]
+
+
+def test_decode_refuses_a_journal_that_is_not_one(capsys, monkeypatch, tmp_path):
+    (tmp_path / "x.sqlite").write_text("not sqlite")
+    code, _, err = run(capsys, monkeypatch, ["gbcs", "decode", "--journal", str(tmp_path / "x.sqlite")])
+    assert code == 2 and "--journal" in err
+
+
+def test_decode_path_does_not_import_the_builder():
+    """The decode CLI loads only what decoding needs (checked in a fresh interpreter)."""
+    probe = ("import sys, io; sys.stdin = io.StringIO('DF09'); import hubrig.harness.cli.gbcs as g; "
+             "import argparse; p = argparse.ArgumentParser(); s = p.add_subparsers(); g.register(s); "
+             "a = p.parse_args(['gbcs', 'decode', '-']); a.handler(a); "
+             "print(sorted(m for m in sys.modules if m.startswith('hubrig.harness.gbcs.builder') "
+             "or m == 'hubrig.harness.gbcs.content.builders'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+
+
+def test_a_record_with_an_integer_wider_than_64_bits_still_prints():
+    from hubrig.harness.cli.gbcs import dumps
+
+    record = {"body": {"der": {"tag": "02", "hex": "01" + "00" * 12, "name": "seq_number", "value": 1 << 96}}}
+    assert json.loads(dumps(record)) == record and json.loads(dumps(record, pretty=True)) == record
+    assert json.loads(dumps({"a": [1, "é"]})) == {"a": [1, "é"]}
+
+
+def test_the_module_entry_decodes_like_the_hubrig_command(alert):
+    out = subprocess.run([sys.executable, "-m", "hubrig.harness.cli.gbcs", "decode", alert.hex()],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["alert_code"] == "8F36"
+    bad = subprocess.run([sys.executable, "-m", "hubrig.harness.cli.gbcs", "decode", "--keys", "/nonexistent", "00"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--keys" in bad.stderr and "Traceback" not in bad.stderr

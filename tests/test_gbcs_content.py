@@ -192,8 +192,11 @@ def test_gbz_alert_header_and_components():
     decoded = decode_content(0x008B, "alert", content)
     assert decoded["alert_code"] == "8F0A"
     assert decoded["timestamp"] == "2015-01-01T00:00:00+00:00"
+    # a Publish Snapshot needs 72 bytes: the two here stay as payload hex, with the reason
     assert decoded["components"] == [{"control": 1, "cluster_id": "0702", "frame_control": 0x19,
-                                      "sequence": 0, "command_id": 6, "payload": "AABB"}]
+                                      "sequence": 0, "command_id": 6, "payload": "AABB",
+                                      "zcl_error": "ZCL snapshot_id..tariff_tou_block_counter_4 truncated: "
+                                                   "needs 72 bytes, 2 left"}]
     assert build_content(0x008B, "alert", decoded) == content
 
 

@@ -18,6 +18,7 @@ from hubrig.harness.gbcs import builder, envelope, security
 from hubrig.harness.gbcs.decode import decode_record
 from hubrig.harness.gbcs.errors import GbcsError
 from hubrig.harness.gbcs.keystore import KeyStore
+from hubrig.harness.gbcs.tables import use_case_name, use_case_source
 
 ACB = "90B3D51F30000002"
 HEADER_FACTS = ("cra", "general_ciphering", "originator_counter", "originator", "recipient", "message_code")
@@ -59,8 +60,28 @@ def test_every_message_decodes_with_header_signature_and_mac_facts(vectors):
 def test_use_case_names_match_facts(vectors):
     facts, messages, keys = vectors
     wrong = [(f["file"], r["use_case"], f["use_case"]) for f, d in zip(facts, messages)
-             if ((r := decode_record(d, keys, ACB))["use_case"] or "") != f["use_case"]]
+             if f["use_case"] and (r := decode_record(d, keys, ACB))["use_case"] != f["use_case"]]
     assert not wrong, wrong[:5]
+
+
+def test_every_rtds_message_code_is_named_with_a_source_and_the_folder_agrees(vectors):
+    """The facts leave 18 message codes unnamed (""); each must still have a name whose use-case ID
+    is the one the RTDS folder names (``8.9_CCS05CCS04`` -> ``CCS05CCS04 ...``), and a source."""
+    facts, messages, keys = vectors
+    unnamed, wrong = set(), []
+    for fact, data in zip(facts, messages):
+        if fact["use_case"]:
+            continue
+        code = int(fact["message_code"], 16)
+        unnamed.add(code)
+        name, source = use_case_name(code), use_case_source(code)
+        folder_use_case = fact["file"].split("/")[0].split("_", 1)[1]
+        if not name or not source or not folder_use_case.startswith(name.split()[0]):
+            wrong.append((fact["file"], name, source))
+        elif decode_record(data, keys, ACB)["use_case"] != name:
+            wrong.append((fact["file"], "record", name))
+    assert not wrong, wrong[:5]
+    assert len(unnamed) == 16 and 0x0004 in unnamed
 
 
 def test_alert_codes_and_names_match_facts(vectors):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubrig.harness.gbcs import envelope, security
+from hubrig.harness.gbcs.clockstatus import NOT_SPECIFIED, decode_clock_status
 from hubrig.harness.gbcs.content import decode_content
 from hubrig.harness.gbcs.errors import GbcsError
 from hubrig.harness.gbcs.keystore import KeyStore, normalise_eui
@@ -25,7 +26,8 @@ def decode_record(data: bytes, keys: KeyStore | None = None, acb: str | None = N
 
     Fields: ``cra``, ``message_code`` (4 hex digits), ``use_case`` (``None`` if unknown),
     ``originator``, ``recipient``, ``originator_counter``, ``general_ciphering``, ``date_time``
-    (ISO 8601 or ``None``), ``signature_valid`` (one bool per checked signature; a signature
+    (ISO 8601 or ``None``), ``date_time_status`` (only when the date-time's clock status byte is
+    specified, see :mod:`.clockstatus`), ``signature_valid`` (one bool per checked signature; a signature
     whose key is missing adds ``"signature": "unknown"``), ``mac`` (General-Ciphering only),
     supplementary fields when present, ``alert_code``/``alert_name`` for alerts, and ``body``
     (the decoded content, encrypted parts decrypted beside their ciphertext when the keys allow).
@@ -46,6 +48,8 @@ def decode_record(data: bytes, keys: KeyStore | None = None, acb: str | None = N
         "general_ciphering": msg.general_ciphering,
         "date_time": msg.date_time.isoformat() if msg.date_time else None,
     }
+    if msg.date_time_raw is not None and msg.date_time_raw[-1] != NOT_SPECIFIED:
+        record["date_time_status"] = decode_clock_status(msg.date_time_raw[-1])
     checked = security.verify_signature(msg, keys)
     record["signature_valid"] = [] if checked is None else [checked]
     if msg.signature and checked is None:

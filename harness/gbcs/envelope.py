@@ -214,18 +214,18 @@ def _eui(raw: bytes) -> str:
 
 
 def _parse_general_signing(data: bytes, start: int, end: int, forms: dict[str, int]) -> Message:
-    r = _Reader(data, start, end)
-    r.fixed(GENERAL_SIGNING, "General-Signing tag")
-    r.fixed(9, "transaction-id length")
-    at = r.pos
-    cra_flag = r.byte("CRA flag")
-    if cra_flag not in CRA_NAMES:
-        raise GbcsError(f"CRA flag 0x{cra_flag:02X} is not 1, 2 or 3", at)
-    counter = int.from_bytes(r.take(8, "originator counter"), "big")
-    r.fixed(8, "originator system title length")
-    originator = _eui(r.take(8, "originator system title"))
-    r.fixed(8, "recipient system title length")
-    recipient = _eui(r.take(8, "recipient system title"))
+    head = data[start:start + 29]
+    if (len(head) == 29 and head[0] == GENERAL_SIGNING and head[1] == 9 and head[2] in CRA_NAMES
+            and head[11] == 8 and head[20] == 8 and end - start > 30):
+        # the fixed header as GBCS always writes it, read in one go; anything else takes the
+        # byte-by-byte path below, which says exactly what is wrong and where
+        r = _Reader(data, start + 29, end)
+        cra_flag = head[2]
+        counter = int.from_bytes(head[3:11], "big")
+        originator, recipient = head[12:20].hex().upper(), head[21:29].hex().upper()
+    else:
+        r = _Reader(data, start, end)
+        cra_flag, counter, originator, recipient = _general_signing_header(r)
     at = r.pos
     dt_len = r.byte("date-time length")
     if dt_len not in (0, 12):
@@ -249,6 +249,22 @@ def _parse_general_signing(data: bytes, start: int, end: int, forms: dict[str, i
         if r.pos != r.end:
             raise GbcsError(f"{r.end - r.pos} unexpected bytes after the signature", r.pos)
     return msg
+
+
+def _general_signing_header(r: _Reader) -> tuple[int, int, str, str]:
+    """CRA flag, originator counter, originator and recipient, checked field by field."""
+    r.fixed(GENERAL_SIGNING, "General-Signing tag")
+    r.fixed(9, "transaction-id length")
+    at = r.pos
+    cra_flag = r.byte("CRA flag")
+    if cra_flag not in CRA_NAMES:
+        raise GbcsError(f"CRA flag 0x{cra_flag:02X} is not 1, 2 or 3", at)
+    counter = int.from_bytes(r.take(8, "originator counter"), "big")
+    r.fixed(8, "originator system title length")
+    originator = _eui(r.take(8, "originator system title"))
+    r.fixed(8, "recipient system title length")
+    recipient = _eui(r.take(8, "recipient system title"))
+    return cra_flag, counter, originator, recipient
 
 
 def _parse_other_information(msg: Message, other: bytes, offset: int) -> None:

@@ -15,6 +15,7 @@ import fcntl
 import os
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -33,8 +34,9 @@ class KeyStoreError(LookupError):
     """A key the caller needs is missing or a key-store file is unreadable (names the file)."""
 
 
+@lru_cache(maxsize=4096)
 def normalise_eui(eui: str) -> str:
-    """16 uppercase hex digits, or :class:`ValueError`."""
+    """16 uppercase hex digits, or :class:`ValueError` (cached: every decode looks EUIs up)."""
     text = eui.strip().replace(" ", "").replace("-", "").upper()
     if not _EUI.fullmatch(text):
         raise ValueError(f"{eui!r} is not an EUI-64 (16 hex digits)")

@@ -23,9 +23,18 @@ class AlertInfo:
 
 
 @cache
-def _use_cases() -> Mapping[int, str]:
+def _use_case_doc() -> tuple[Mapping[int, str], Mapping[int, str]]:
     doc = json.loads((DATA / "use_cases.json").read_text(encoding="utf-8"))
-    return MappingProxyType({int(code, 16): name for code, name in doc["use_cases"].items()})
+    names = {int(code, 16): name for code, name in doc["use_cases"].items()}
+    sources = dict.fromkeys(names, doc["source"])
+    for code, row in doc.get("supplementary", {}).items():
+        names[int(code, 16)] = row["name"]
+        sources[int(code, 16)] = row["source"]
+    return MappingProxyType(names), MappingProxyType(sources)
+
+
+def _use_cases() -> Mapping[int, str]:
+    return _use_case_doc()[0]
 
 
 @cache
@@ -40,6 +49,12 @@ def _alerts() -> Mapping[int, AlertInfo]:
 def use_case_name(message_code: int) -> str | None:
     """The GBCS name of a message code (e.g. 0x0067 -> 'ECS80 Supply Outage Restore Alert from ESME')."""
     return _use_cases().get(message_code)
+
+
+def use_case_source(message_code: int) -> str | None:
+    """Where the name of a message code comes from (a public table, or the RTDS folder and the
+    table that titles its use-case ID), or None for an unknown code."""
+    return _use_case_doc()[1].get(message_code)
 
 
 def alert_info(code: int) -> AlertInfo | None:

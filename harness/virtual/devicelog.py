@@ -39,8 +39,12 @@ HISTORIC_LOG_CAPACITY = 15
 DEVICE_LOG_OBIS = "0-0:30.3.0.255"
 HISTORIC_LOG_OBIS = "0-0:30.3.1.255"
 DEVICE_TYPES = {0: "ESME", 1: "GSME", 13: "HCALCS", 128: "IHD", 130: "CAD", 132: "PPMID"}
-STATUS_JOINED = 0x80
-"""Status bit string, bit 0 (first, most significant): the device has joined with its TC link key."""
+STATUS_AUTHORISED, STATUS_REPORTING, STATUS_SEP_TRANSMITTING = 0x80, 0x40, 0x08
+"""CCS06 ``status`` bits, first bit first (IEC 62056-6-2 class 104 active_devices status, as in
+Gurux's public ``DLMS_ZIG_BEE_STATUS``): 0 authorised on PAN, 1 actively reporting, 2 unauthorised
+but has reported, 3 authorised after swap-out, 4 SEP transmitting."""
+STATUS_JOINED = STATUS_AUTHORISED | STATUS_REPORTING | STATUS_SEP_TRANSMITTING
+"""A joined device as the RTDS 4.5.0 CCS06 response shows both of its devices: ``11001000``."""
 
 Which = Literal["active", "historic"]
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hubrig.harness.gbcs.content import asn1, dlms, gbz, protected, usecases
+from hubrig.harness.gbcs.content import asn1, asn1_names, dlms, gbz, protected, usecases
 from hubrig.harness.gbcs.content.usecases import message_code_for_alert
 from hubrig.harness.gbcs.errors import GbcsError
 
 __all__ = ["CRAS", "build_content", "decode_content", "message_code_for_alert"]
 
 CRAS = ("command", "response", "alert")
+SECURITY_HEADER_BYTE = bytes((protected.SECURITY_HEADER,))
 _DLMS_DECODERS = {dlms.NOTIFICATION: dlms.decode_notification, dlms.REQUEST: dlms.decode_request,
                   dlms.RESPONSE: dlms.decode_response}
 _GENERIC_ENCODERS = {"dlms-data-notification": dlms.encode_notification,
@@ -46,7 +47,8 @@ def decode_content(message_code: int, cra: str, content: bytes,
         generic = gbz.decode(content, cra == "alert")
     else:
         generic = asn1.decode(content, cra == "alert")
-    if decrypt is not None:
+        asn1_names.annotate(message_code, cra, generic)
+    if decrypt is not None and SECURITY_HEADER_BYTE in content:  # no 0x31 byte: nothing is encrypted
         protected.reveal(generic, decrypt)
     deep = usecases.deepen(message_code, cra, generic)
     return generic if deep is None else deep

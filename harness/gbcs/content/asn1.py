@@ -47,32 +47,51 @@ def _encode_length(value: int, width: int | None = None) -> bytes:
 
 
 def decode_node(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, int]:
-    """One DER TLV at ``pos``; returns (node, position after it)."""
+    """One DER TLV at ``pos``; returns (node, position after it).
+
+    The common case (one-byte tag, short or minimal long length) is read inline: certificates
+    are hundreds of small elements, so calls per element are what this costs."""
     if depth >= MAX_DEPTH:
         raise GbcsError(f"DER nested deeper than {MAX_DEPTH}", pos)
+    if pos >= end:
+        raise GbcsError("DER tag truncated: needs 1 bytes, 0 left", pos)
     start = pos
-    pos = take(buf, pos, end, 1, "DER tag")
-    if buf[start] & 0x1F == 0x1F:
+    first = buf[pos]
+    pos += 1
+    if first & 0x1F == 0x1F:
         while True:
             pos = take(buf, pos, end, 1, "DER tag")
             if not buf[pos - 1] & 0x80:
                 break
             if pos - start > 4:
                 raise GbcsError("DER tag longer than 4 bytes", start)
-    tag = buf[start:pos].hex().upper()
-    size, pos, width = _read_length(buf, pos, end)
-    stop = take(buf, pos, end, size, f"ASN.1 {tag} value")
-    if buf[start] & 0x20:
+        tag = buf[start:pos].hex().upper()
+    else:
+        tag = _TAG_TEXT[first]
+    width = None
+    if pos < end and buf[pos] < 0x80:
+        size = buf[pos]
+        pos += 1
+    else:
+        size, pos, width = _read_length(buf, pos, end)
+    stop = pos + size
+    if stop > end:
+        raise GbcsError(f"ASN.1 {tag} value truncated: needs {size} bytes, {end - pos} left", pos)
+    if first & 0x20:
         children = []
+        append = children.append
         while pos < stop:
             child, pos = decode_node(buf, pos, stop, depth + 1)
-            children.append(child)
+            append(child)
         node = {"tag": tag, "children": children}
     else:
         node = {"tag": tag, "hex": buf[pos:stop].hex().upper()}
     if width is not None:
         node["length_width"] = width
     return node, stop
+
+
+_TAG_TEXT = [f"{n:02X}" for n in range(256)]
 
 
 def encode_node(node: dict) -> bytes:
@@ -88,9 +107,10 @@ def encode_node(node: dict) -> bytes:
 
 def decode_generalized_time(text: str) -> str:
     """'YYYYMMDDHHMMSSZ' -> ISO 8601 UTC; any other form is returned as it is."""
-    if len(text) == 15 and text[-1] == "Z" and text[:-1].isdigit():
+    if len(text) == 15 and text[-1] == "Z" and text[:-1].isdigit() and text.isascii():
         try:
-            return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC).isoformat()
+            return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
+                            int(text[10:12]), int(text[12:14]), tzinfo=UTC).isoformat()
         except ValueError:
             pass
     return text

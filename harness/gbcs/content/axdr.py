@@ -151,8 +151,16 @@ def encode_datetime(value: str | datetime | dict, weekday: bool = False) -> byte
 # -- OBIS ------------------------------------------------------------------------------------
 
 def decode_obis(raw: bytes) -> str:
-    """6-byte logical name -> 'A-B:C.D.E.F'."""
-    return f"{raw[0]}-{raw[1]}:{raw[2]}.{raw[3]}.{raw[4]}.{raw[5]}"
+    """6-byte logical name -> 'A-B:C.D.E.F' (remembered: a device uses a handful of names)."""
+    text = _OBIS_TEXT.get(raw)
+    if text is None:
+        text = f"{raw[0]}-{raw[1]}:{raw[2]}.{raw[3]}.{raw[4]}.{raw[5]}"
+        if len(_OBIS_TEXT) < 4096:
+            _OBIS_TEXT[raw] = text
+    return text
+
+
+_OBIS_TEXT: dict[bytes, str] = {}
 
 
 def encode_obis(text: str) -> bytes:
@@ -199,10 +207,7 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
         count, pos = read_length(buf, pos, end)
         if count > end - pos:
             raise GbcsError(f"{count} elements cannot fit in {end - pos} bytes", pos)
-        items = []
-        for _ in range(count):
-            item, pos = decode_data(buf, pos, end, depth + 1)
-            items.append(item)
+        items, pos = _decode_items(buf, pos, end, count, depth + 1)
         return {"type": "array" if tag == 1 else "structure", "value": items}, pos
     if tag == 0:
         return {"type": "null-data", "value": None}, pos  # a fresh dict: callers may annotate nodes
@@ -234,13 +239,57 @@ def decode_data(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[dict, i
                 "value": number if math.isfinite(number) else buf[pos:stop].hex().upper()}, stop
     if tag == 19:
         start = pos
-        pos = _skip_type_description(buf, pos, end, depth)
+        description_end = pos = _skip_type_description(buf, pos, end, depth)
         size, pos = read_length(buf, pos, end)
         stop = take(buf, pos, end, size, "compact-array contents")
-        return {"type": "compact-array", "value": buf[start:stop].hex().upper()}, stop
+        node = {"type": "compact-array", "value": buf[start:stop].hex().upper()}
+        try:  # the elements through the type description; the hex above stays the bytes' record
+            node["element_type"], node["elements"] = compact.decode(buf[start:stop], description_end - start)
+        except GbcsError as exc:
+            node["elements_error"] = str(exc)
+        return node, stop
     if tag == 255:
         return {"type": "dont-care", "value": None}, pos
     raise GbcsError(f"unknown DLMS data type tag 0x{tag:02X}", pos - 1)
+
+
+def _decode_items(buf: bytes, pos: int, end: int, count: int, depth: int) -> tuple[list, int]:
+    """``count`` Data in a row: integers and short octet-strings inline (most of a GBCS tariff or
+    log is those), anything else through :func:`decode_data`. Same values, fewer calls per byte."""
+    items = []
+    append = items.append
+    integers = _INTEGERS
+    from_bytes = int.from_bytes
+    for _ in range(count):
+        if pos >= end:
+            raise GbcsError("data truncated: type tag missing", pos)
+        tag = buf[pos]
+        spec = integers.get(tag)
+        if spec is not None:
+            name, size, signed = spec
+            stop = pos + 1 + size
+            if stop > end:
+                raise GbcsError(f"{name} truncated: needs {size} bytes, {end - pos - 1} left", pos + 1)
+            append({"type": name, "value": from_bytes(buf[pos + 1:stop], "big", signed=signed)})
+            pos = stop
+        elif (tag == 2 or tag == 1) and pos + 1 < end and buf[pos + 1] < 0x80:
+            if depth >= MAX_DEPTH:
+                raise GbcsError(f"data nested deeper than {MAX_DEPTH}", pos)
+            inner = buf[pos + 1]
+            if inner > end - pos - 2:
+                raise GbcsError(f"{inner} elements cannot fit in {end - pos - 2} bytes", pos + 2)
+            value, pos = _decode_items(buf, pos + 2, end, inner, depth + 1)
+            append({"type": "structure" if tag == 2 else "array", "value": value})
+        elif tag == 9 and pos + 1 < end and buf[pos + 1] < 0x80:
+            stop = pos + 2 + buf[pos + 1]
+            if stop > end:
+                raise GbcsError(f"octet-string truncated: needs {buf[pos + 1]} bytes, {end - pos - 2} left", pos + 2)
+            append({"type": "octet-string", "value": buf[pos + 2:stop].hex().upper()})
+            pos = stop
+        else:
+            item, pos = decode_data(buf, pos, end, depth)
+            append(item)
+    return items, pos
 
 
 def _skip_type_description(buf: bytes, pos: int, end: int, depth: int) -> int:
@@ -329,7 +378,8 @@ def _encode_into(node: dict, out: list[bytes], depth: int) -> None:
                 raise ValueError(f"{kind} needs {size} bytes")
             out.append(bytes((tag,)) + raw)
         elif kind == "compact-array":
-            out.append(b"\x13" + bytes.fromhex(value))
+            out.append(b"\x13" + (bytes.fromhex(value) if value is not None
+                                   else compact.encode(node["element_type"], node["elements"])))
         elif kind == "dont-care":
             out.append(b"\xff")
         else:
@@ -338,3 +388,6 @@ def _encode_into(node: dict, out: list[bytes], depth: int) -> None:
         raise
     except (ValueError, TypeError, OverflowError, AttributeError) as exc:
         raise GbcsError(f"cannot encode {kind} {value!r}: {exc}") from exc
+
+
+from hubrig.harness.gbcs.content import compact  # noqa: E402  (compact reads this module's helpers)

@@ -5,13 +5,15 @@ A command/response is ``01 09 | component count | components``; an alert is
 where the rest is parsed as components when it is exactly that, else kept as ``payload`` hex.
 A component is ``control (1) | cluster id (2) | length (2) | body``; its body carries an
 additional header (encrypted, control bit 0x02) or a from-date-time (control bit 0x10), then
-the ZCL header (frame control, sequence number, command id) and the ZCL payload (hex).
+the ZCL header (frame control, sequence number, command id) and the ZCL payload (hex), with its
+named view beside it (``zcl``: attribute records or command fields, see :mod:`.zcl`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hubrig.harness.gbcs.content import zcl
 from hubrig.harness.gbcs.content.axdr import take
 from hubrig.harness.gbcs.errors import GbcsError
 
@@ -58,7 +60,20 @@ def _decode_component(buf: bytes, pos: int, end: int) -> tuple[dict, int]:
     pos = take(buf, pos, stop, 3, "ZCL header")
     comp["frame_control"], comp["sequence"], comp["command_id"] = buf[pos - 3:pos]
     comp["payload"] = buf[pos:stop].hex().upper()
+    if not control & ENCRYPTED:
+        name_payload(comp, buf[pos:stop])
     return comp, stop
+
+
+def name_payload(comp: dict, payload: bytes, key: str = "zcl") -> None:
+    """Add the named ZCL view of ``payload`` to ``comp`` under ``key`` (``<key>_error`` if malformed)."""
+    try:
+        view = zcl.decode(comp["cluster_id"], comp["frame_control"], comp["command_id"], payload)
+    except GbcsError as exc:
+        comp[f"{key}_error"] = str(exc)
+        return
+    if view is not None:
+        comp[key] = view
 
 
 def _encode_component(comp: dict) -> bytes:
@@ -69,7 +84,10 @@ def _encode_component(comp: dict) -> bytes:
     elif control & FROM_TIME:
         body = encode_time(comp["from_time"])
     body += bytes((comp["frame_control"], comp["sequence"], comp["command_id"]))
-    body += bytes.fromhex(comp["payload"])
+    if "payload" in comp:
+        body += bytes.fromhex(comp["payload"])
+    else:  # built from named attribute records (global commands only)
+        body += zcl.encode_records(comp["command_id"], comp["zcl"]["records"])
     if len(body) > 0xFFFF:
         raise GbcsError("GBZ component longer than 65535 bytes")
     return (bytes((control,)) + bytes.fromhex(comp["cluster_id"]) + len(body).to_bytes(2, "big")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hubrig.harness.gbcs.content.axdr import decode_data_exact
-from hubrig.harness.gbcs.content.gbz import ENCRYPTED
+from hubrig.harness.gbcs.content.gbz import ENCRYPTED, name_payload
 from hubrig.harness.gbcs.errors import GbcsError
 
 Decrypt = Callable[[bytes], "bytes | None"]
@@ -57,6 +57,8 @@ def _reveal_gbz(components: list, decrypt: Decrypt) -> None:
         block = payload[2:2 + size]
         plain = decrypt(block) if len(payload) >= 2 and len(block) == size >= _MIN_BLOCK else None
         comp["decrypted_payload"] = None if plain is None else plain.hex().upper()
+        if plain is not None:
+            name_payload(comp, plain, "decrypted_zcl")
 
 
 def reveal(decoded: dict, decrypt: Decrypt) -> None:

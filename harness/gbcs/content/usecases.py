@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from hubrig.harness.gbcs.content import asn1, dlms
+from hubrig.harness.gbcs.content import asn1, dlms, gbz
 from hubrig.harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime, encode_length, read_length
 from hubrig.harness.gbcs.errors import GbcsError
-from hubrig.harness.gbcs.tables import alert_info
+from hubrig.harness.gbcs.tables import alert_info, use_case_name
 
 
 class _Mismatch(Exception):
@@ -98,7 +98,11 @@ ACTIVE_DEVICE = _struct(
     ("tx_failures", UNSIGNED), ("tx_successes", UNSIGNED),
     ("app_version", UNSIGNED), ("stack_version", UNSIGNED),
 )
-"""One entry of the CHF device log (ZigBee network control, attribute 4 active_devices)."""
+"""One entry of the CHF device log (ZigBee network control, attribute 4 active_devices), in the
+order of the public definition (IEC 62056-6-2 class 104; Gurux's ``gxActiveDevice``): RSSI then LQI,
+each max, average, min. RTDS 4.5.0's CCS06 response fits it for RSSI (-35 >= -50 >= -100) but its
+LQI triples ascend (2, 39, 247): example values, not a different order, since the types (three
+integers then three unsigned) pin where each triple is and the definition fixes max first."""
 BACKUP_DEVICE = _struct(("mac_address", EUI), ("tc_link_key_hash", HEX))
 BACKUP = _struct(("date_time", DATETIME), ("extended_pan_id", HEX),
                  ("devices", _array(BACKUP_DEVICE)))
@@ -259,6 +263,10 @@ COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
              _struct(("extended_pan_id", HEX), ("devices", _array(BACKUP_DEVICE)))),
     )),
     "CCS06": (0x010F, (
+        Spec("get", ZIGBEE_NETWORK_CONTROL, CHF_DEVICE_LOG, 4, "active_devices",
+             response=_array(ACTIVE_DEVICE)),
+    )),
+    "CCS05CCS04": (0x0004, (
         Spec("get", ZIGBEE_NETWORK_CONTROL, CHF_DEVICE_LOG, 4, "active_devices",
              response=_array(ACTIVE_DEVICE)),
     )),
@@ -473,6 +481,66 @@ def _encode_ccs08(fields: dict) -> bytes:
     ]})
 
 
+# -- future-dated execution alerts (0x00CC DLMS, 0x00CD GBZ) ----------------------------------
+
+def _instruction(raw: bytes, tail: str) -> dict:
+    """The instruction a future-dated alert reports: message code, originator counter, target."""
+    code = int.from_bytes(raw[0:2], "big")
+    out = {"message_code": f"{code:04X}", "use_case": use_case_name(code),
+           "originator_counter": int.from_bytes(raw[2:10], "big")}
+    if tail == "dlms":  # cosem-attribute-descriptor: class id, instance id (OBIS), attribute id
+        out.update(class_id=int.from_bytes(raw[10:12], "big"), obis=dlms.decode_obis(raw[12:18]),
+                   attribute=int.from_bytes(raw[18:19], "big", signed=True))
+    else:  # ZCL: cluster id, frame control, command id
+        out.update(cluster_id=raw[10:12].hex().upper(), frame_control=raw[12], command_id=raw[13])
+    return out
+
+
+def _instruction_bytes(value: dict, tail: str) -> bytes:
+    raw = int(_code_text(value["message_code"]), 16).to_bytes(2, "big") \
+        + int(value["originator_counter"]).to_bytes(8, "big")
+    if tail == "dlms":
+        return raw + int(value["class_id"]).to_bytes(2, "big") + dlms.encode_obis(value["obis"]) \
+            + int(value["attribute"]).to_bytes(1, "big", signed=True)
+    cluster = bytes.fromhex(value["cluster_id"])
+    if len(cluster) != 2:
+        raise GbcsError(f"cluster_id must be 4 hex digits, got {value['cluster_id']!r}")
+    return raw + cluster + bytes((value["frame_control"], value["command_id"]))
+
+
+def _decode_future_dlms(generic: dict) -> dict:
+    body = generic.get("body")
+    if ("alert_code" not in generic or not body or len(body) != 1 or body[0]["type"] != "octet-string"
+            or len(body[0]["value"]) != 38 or not isinstance(generic["timestamp"], str)):
+        raise _Mismatch
+    out = _head("dlms-data-notification", "future-dated-dlms", generic)
+    out.update(alert_code=generic["alert_code"], timestamp=generic["timestamp"],
+               instruction=_instruction(bytes.fromhex(body[0]["value"]), "dlms"))
+    return out
+
+
+def _encode_future_dlms(fields: dict) -> bytes:
+    raw = _instruction_bytes(fields["instruction"], "dlms")
+    return dlms.encode_notification({**fields, "alert_code": _code_text(fields["alert_code"]),
+                                     "body": [{"type": "octet-string", "value": raw.hex().upper()}]})
+
+
+def _decode_future_gbz(generic: dict) -> dict:
+    payload = generic.get("payload")
+    if "alert_code" not in generic or payload is None or len(payload) != 30 or payload[:2] != "0E":
+        raise _Mismatch
+    raw = bytes.fromhex(payload)
+    return {"kind": "gbz", "decoded_as": "future-dated-gbz", "component_count": generic["component_count"],
+            "alert_code": generic["alert_code"], "timestamp": generic["timestamp"],
+            "instruction": _instruction(raw[1:], "gbz")}
+
+
+def _encode_future_gbz(fields: dict) -> bytes:
+    raw = _instruction_bytes(fields["instruction"], "gbz")
+    return gbz.encode({"component_count": fields["component_count"], "alert_code": _code_text(fields["alert_code"]),
+                       "timestamp": fields["timestamp"], "payload": (bytes((len(raw),)) + raw).hex().upper()})
+
+
 # -- registry --------------------------------------------------------------------------------
 
 Decoder = Callable[[dict], dict]
@@ -502,6 +570,9 @@ for _name, _layout in ALERT_LAYOUTS.items():
               lambda g, n=_name, lay=_layout: _decode_alert(n, lay, g),
               lambda f, lay=_layout: _encode_alert(lay, f))
 _register("CCS08", (0x0128,), "alert", _decode_ccs08, _encode_ccs08)
+_register("future-dated-dlms", (0x00CC,), "alert", _decode_future_dlms, _encode_future_dlms)
+_register("future-dated-gbz", (0x00CD,), "alert", _decode_future_gbz, _encode_future_gbz)
+_KIND_OF = {0x0128: "asn1", 0x00CD: "gbz"}
 
 _GENERIC_KIND = {"command": "dlms-access-request", "response": "dlms-access-response",
                  "alert": "dlms-data-notification"}
@@ -512,7 +583,7 @@ def deepen(message_code: int, cra: str, generic: dict) -> dict | None:
     decode = _DECODERS.get((message_code, cra))
     if decode is None:
         return None
-    if generic["kind"] != ("asn1" if message_code == 0x0128 else _GENERIC_KIND[cra]):
+    if generic["kind"] != _KIND_OF.get(message_code, _GENERIC_KIND[cra]):
         return None
     try:
         return decode(generic)
