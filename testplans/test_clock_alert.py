@@ -172,7 +172,7 @@ def test_outside_tolerance_with_0x81C6_disabled_logs_it_but_sends_none(esme, rig
         esme.wait_alert(NOT_ADJUSTED_OVER_10S, mark)
         clock.sleep(QUIET_WAIT_S)
         sent = esme.alerts_since(NOT_ADJUSTED_TOLERANCE, mark)
-        measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alerts",
+        measure.check("0x81C6_not_sent_when_disabled", not sent, value=len(sent), unit="alert",
                       evidence=frame_ids(change.exchange, *sent),
                       rule="ECS25a: an alert switched off is logged, not sent")
         assert not sent, (f"0x81C6 sent while disabled (journal {[e.journal_id for e in sent]}) after "

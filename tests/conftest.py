@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import matplotlib.figure  # noqa: F401  (numpy loads once per process: before pytester's in-process runs)
+import matplotlib.figure  # noqa: F401  (see below)
 import pytest
 from hypothesis import settings
 
@@ -16,6 +16,11 @@ from hypothesis import settings
 # would turn a loaded machine into failures, so it is off for the whole suite.
 settings.register_profile("hubrig", deadline=None)
 settings.load_profile("hubrig")
+
+# pytester's in-process runs unload the modules a run imported; loaded here first, they stay, so
+# numpy is not loaded twice and cryptography's key classes keep one identity across runs.
+import hubrig.harness.rig.session  # noqa: F401,E402
+import hubrig.harness.virtual.bench  # noqa: F401,E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -87,6 +92,33 @@ def bench_rig_file(folder: Path, *, resource: str, name: str = "bench", port: st
     path.write_text(BENCH_RIG.format(name=name, resource=resource, port=port, limit_sets=limit_sets,
                                      esme_spec=esme_spec, esme_gbcs=esme_gbcs))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _every_results_json_follows_the_shipped_schema(request: pytest.FixtureRequest):
+    """After each test: every results.json it produced (under its tmp_path or pytester folder)
+    validates against the JSON Schema shipped in the package."""
+    roots = [request.getfixturevalue("tmp_path")] if "tmp_path" in request.fixturenames else []
+    if "pytester" in request.fixturenames:
+        roots.append(request.getfixturevalue("pytester").path)
+    yield
+    found = [p for root in roots for p in Path(root).rglob("results.json")]
+    if not found:
+        return
+    import json
+
+    import jsonschema
+
+    from hubrig.harness.results.model import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    for path in found:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue  # a test that writes a broken file on purpose
+        if doc.get("schema_version") == schema["properties"]["schema_version"]["const"]:
+            jsonschema.validate(doc, schema)
 
 
 from pgserver import pg_server, pg_url  # noqa: E402,F401  (the throwaway PostgreSQL: tests/pgserver.py)

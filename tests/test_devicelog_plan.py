@@ -39,10 +39,10 @@ def rig_file(tmp: Path, esme_gbcs="3.2", ch_gbcs="3.2", defects: dict[str, bool]
 
 
 def run(pytester, rig: Path, out: Path, plan: Path = PLAN):
-    """pytest on ``plan`` in a child process (an in-process run would unload modules, such as
-    numpy, that cannot be loaded twice), with a JUnit file beside the results."""
-    return pytester.runpytest_subprocess(str(plan), "--rig", str(rig), "--out", str(out), "-p", "no:cacheprovider",
-                                         "-rs", "--junitxml", str(out / "plan-junit.xml"))
+    """pytest on ``plan``, in this process (tests/conftest.py loads the modules that cannot be
+    loaded twice before pytester's in-process runs), with a JUnit file beside the results."""
+    return pytester.runpytest_inprocess(str(plan), "--rig", str(rig), "--out", str(out), "-p", "no:cacheprovider",
+                                        "-rs", "--junitxml", str(out / "plan-junit.xml"))
 
 
 def failures(out: Path) -> dict[str, str]:

@@ -26,7 +26,7 @@ def bench_file(tmp_path: Path, resource: str = "TCPIP0::127.0.0.1::9::SOCKET", e
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """pytest in a child process, as a user runs it (the plugin loads through its entry point;
     an in-process run would unload modules such as cryptography's under the outer session)."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", *args)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", *args)
 
 
 def test_sessions_without_rig_fixtures_open_nothing(pytester, tmp_path):

@@ -199,5 +199,5 @@ def test_a_comms_hub_that_reports_restoration_itself_is_recognised_and_timed(pyt
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     names = {m["name"] for m in doc["measurements"]}
     assert "pra_source" in names and not names & {"pra_alert_code", "pra_signature", "pra_times_error_s"}
-    (trial,) = [r["data"] for r in doc["records"] if (r["plan"], r["kind"]) == ("power-outage", "trial")]
+    (trial,) = [r["data"] for r in doc["records"] if r["plan"] == "power-outage" and r["kind"] == "trial"]
     assert trial["pra_seconds"] is not None and trial["pra_alert_code"] is None

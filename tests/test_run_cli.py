@@ -102,7 +102,7 @@ def test_results_list_and_show(tmp_path, capsys):
     assert "aaaa" in listing and "bbbb" in listing and "PASS" in listing and "FAIL" in listing
     assert main(["results", "show", "20260201T000000Z-b", "--db", str(db)]) == 0
     shown = capsys.readouterr().out
-    assert "| Verdict | FAIL" in shown and "- **short-outage: pra_latency_s**: 99 s, limit pra_latency_s <= 60 s" in shown
+    assert "| Verdict | FAIL" in shown and "- **short-outage: pra_latency_s** = 99 s\n  - sec-h3.14g: pra_latency_s <= 60 s, 39 s outside" in shown
     assert main(["results", "show", "20260201T000000Z-aaaa", "--json", "--db", str(db)]) == 0
     assert json.loads(capsys.readouterr().out)["records"][0]["data"]["pra_seconds"] == 12.0
     assert main(["results", "show", "nope", "--db", str(db)]) == 2
@@ -151,7 +151,7 @@ def test_run_takes_every_standard_plan_unless_told_which(tmp_path):
                                       "clock-alert"])
     assert selected_plans(args.plan) == ["power-outage", "clock-alert"]
     assert {p.name for p in map(plan_path, PLANS)} == {"test_power_outage.py", "test_device_log.py",
-                                                        "test_clock_alert.py"}
+                                                        "test_clock_alert.py", "test_rf_noise.py"}
     assert all(plan_path(p).exists() for p in PLANS)
     assert [plan_name(plan_path(p)) for p in PLANS] == list(PLANS)  # results group tests under these names
 
@@ -196,3 +196,81 @@ def test_an_interrupted_run_waits_for_the_plans_to_restore_mains(tmp_path, how):
         os.kill(parent.pid, signal.SIGTERM)
     assert parent.wait(timeout=20) == 3
     assert (tmp_path / "restored").read_text() == ("SIGINT" if how == "ctrl-c" else "SIGTERM")
+
+
+def test_version_and_a_help_without_markup(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"hubrig {version('hubrig')}\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and "hardware-in-the-loop test harness" in text
+    for command in ("gbcs", "rig", "journal", "tsat", "run", "results"):
+        assert f"    {command} " in text
+
+
+def test_each_command_imports_only_what_it_needs():
+    """``hubrig --help`` loads no command module; ``tsat check`` loads only its own; no command
+    loads matplotlib or Jinja2 unless it draws a report."""
+    probe = """
+import sys
+from hubrig.harness.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = ("hubrig.harness.cli.", "matplotlib", "jinja2", "pydantic", "rich", "numpy", "pytest")
+print(" ".join(sorted(m for m in sys.modules if m.startswith(heavy))))
+"""
+
+    def loaded(*argv: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
+        return set(done.stdout.split("\n")[-2].split())
+
+    assert loaded("--help") == set()
+    assert loaded("tsat", "check", "--device-type", "ESMETS", "--spec", "4.2", "--gbcs", "3.2",
+                  "--date", "2026-11-22") == {"hubrig.harness.cli.tsat"}
+    assert not {m for m in loaded("results", "list", "--json") if m.startswith(("matplotlib", "jinja2", "numpy"))}
+
+
+def test_results_list_filters_fits_a_terminal_and_speaks_json(tmp_path, capsys):
+    db = tmp_path / "db.sqlite"
+    _stored(db, "20260201T000000Z-aaaa", 12.0)
+    _stored(db, "20260201T000000Z-bbbb", 99.0)
+    assert main(["results", "list", "--db", str(db), "--json", "--verdict", "fail"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["run_id"] == "20260201T000000Z-bbbb" and row["verdict"] == "fail" and row["failures"] == 1
+    assert main(["results", "list", "--db", str(db), "--json", "--rig", "bench-3", "--since", "2026-01-31"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["results", "list", "--db", str(db), "--since", "2026-02-02"]) == 0
+    assert capsys.readouterr().out.strip() == "no run matches"
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    shown = subprocess.run(["script", "-qec", f"{sys.executable} -m hubrig.harness results list --db {db}",
+                            "/dev/null"], capture_output=True, text=True, env=env, timeout=60).stdout
+    rows = [line for line in shown.splitlines() if "20260201T000000Z" in line]
+    assert len(rows) == 2 and all(len(_plain(line)) <= 80 for line in rows), shown  # one line per run
+    assert "20260201T000000Z-aaaa" in shown  # the id is never cut
+
+
+def _plain(line: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    db = tmp_path / "db.sqlite"
+    sets = load_limits().select(["sec-h3.14g"])
+    many = [m for i in range(3000) for m in judge_quantity(sets, "pra_latency_s", scenario=f"s{i}", value=12.0,
+                                                            outage_s=60.0, evidence=[i])]
+    store = open_store(db)
+    store.save(RunResults(run_id="20260201T000000Z-aaaa", started=datetime(2026, 2, 1, tzinfo=timezone.utc),
+                          rig=RigInfo(name="bench-3", kind="real"), limit_sets=sets, measurements=many))
+    store.close()  # a report far larger than a pipe's buffer, so the writer meets the closed pipe
+    done = subprocess.run(f"{sys.executable} -m hubrig.harness results show 20260201T000000Z-aaaa --db {db} | head -1",
+                          shell=True, capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("# hubrig run 20260201T000000Z-aaaa") and "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr

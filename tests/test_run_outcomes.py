@@ -75,10 +75,37 @@ def test_junit_carries_the_verdict_key_figures_and_why_a_test_failed(pytester, t
     assert "[pra] trial 0: pra_latency_s = 75.500 s vs dno-ena-2019: pra_latency_s <= 60 s" in failure.text
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+INTERRUPTED = """
+def test_first(measure):
+    measure.check("first", True, rule="holds")
+
+def test_second(measure):
+    measure.info("partial", 1, "alert")
+    raise KeyboardInterrupt  # what Ctrl-C does in the middle of a test
+
+def test_third(measure):
+    measure.check("third", True, rule="holds")
+"""
+
+
+def test_ctrl_c_in_a_session_writes_an_interrupted_run_with_what_it_measured(pytester, tmp_path, capsys):
+    pytester.makepyfile(test_int=INTERRUPTED)
+    run = pytester.inline_run("--out", str(tmp_path / "out"), "--results-db", str(tmp_path / "db"),
+                              "-p", "no:cacheprovider", no_reraise_ctrlc=True)
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    assert "INTERRUPTED; results " in capsys.readouterr().out
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["verdict"] == "interrupted" and doc["interruption"] == "interrupted (Ctrl-C)"
+    assert [(t["scenario"], t["outcome"]) for t in doc["tests"]] == [("first", "passed"), ("second", "interrupted"),
+                                                                     ("third", "not run")]
+    assert [m["name"] for m in doc["measurements"]] == ["first", "partial"]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM"])
 def test_an_interrupted_run_is_interrupted_everywhere_and_keeps_what_it_measured(tmp_path, how):
-    """``hubrig run --trials 3000`` stopped early: INTERRUPTED in the output, results.json, JUnit,
-    the store and the exit status (issue: it used to say PASS)."""
+    """``hubrig run --trials 3000`` stopped early by SIGTERM: INTERRUPTED in the output,
+    results.json, JUnit, the store and the exit status (issue: it used to say PASS). The
+    terminal's Ctrl-C takes the same path (the test above, and test_run_cli's signal tests)."""
     out, db = tmp_path / "run", tmp_path / "db.sqlite"
     cmd = [sys.executable, "-m", "hubrig.harness", "run", "--out", str(out), "--db", str(db),
            "--trials", "3000", "--limit-set", "sec-relaxed"]

@@ -65,7 +65,7 @@ def test_a_dut_outside_its_ivp_warns_or_fails_the_session(pytester, tmp_path, on
     pytester.makepyfile(test_mini=PASSING_PLAN)
     out = tmp_path / "out"
     rig = rig_file(tmp_path, esme=("3.1", "2.1"), on_violation=on_violation)
-    result = pytester.runpytest_subprocess("--rig", str(rig), "--out", str(out), "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("--rig", str(rig), "--out", str(out), "-p", "no:cacheprovider")
     assert result.ret == status
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"hubrig: {word}*the DUT breaks Schedule 11 v9.0 + MP139 on *",
@@ -86,7 +86,7 @@ def test_two_days_on_the_rig(rig, measure):
 """)
     out = tmp_path / "out"
     today = datetime.now(timezone.utc).date()
-    result = pytester.runpytest_subprocess("--rig", str(rig_file(tmp_path, on_violation="fail")), "--out",
+    result = pytester.runpytest_inprocess("--rig", str(rig_file(tmp_path, on_violation="fail")), "--out",
                                            str(out), "-p", "no:cacheprovider")
     assert result.ret == 0
     assert "TSAT" not in result.stdout.str()

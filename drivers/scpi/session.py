@@ -80,8 +80,27 @@ class BinaryEndpoint(Endpoint, Protocol):
     def read_raw(self) -> bytes: ...
 
 
+@runtime_checkable
+class CountedEndpoint(BinaryEndpoint, Protocol):
+    """An endpoint that reads exactly ``count`` bytes (pyvisa's ``read_bytes``): a block is read by
+    its header, so data bytes equal to the termination character (LF) do not end it early."""
+
+    def read_bytes(self, count: int) -> bytes: ...
+
+
 def no_hint(exc: BaseException) -> str:
     return ""
+
+
+def _read_counted_block(endpoint: CountedEndpoint, max_bytes: int) -> bytes:
+    """A definite-length block read by its header (and the terminator after it)."""
+    head = endpoint.read_bytes(2)
+    if head[:1] != b"#" or not head[1:2].isdigit() or head[1:2] == b"0":
+        raise ReplyError(f"expected a definite-length block '#<n><length>...', got {excerpt(head)}")
+    digits = endpoint.read_bytes(int(head[1:2]))
+    if not digits.isdigit() or int(digits) > max_bytes:
+        raise ReplyError(f"block length field {excerpt(digits)} is not a length up to {max_bytes} bytes")
+    return head + digits + endpoint.read_bytes(int(digits) + 1)
 
 
 class ScpiSession:
@@ -140,7 +159,10 @@ class ScpiSession:
             self.dirty = True
             self._send(command)
             try:
-                raw = endpoint.read_raw()
+                raw = _read_counted_block(endpoint, max_bytes) if isinstance(endpoint, CountedEndpoint) \
+                    else endpoint.read_raw()
+            except ReplyError as exc:
+                raise InstrumentError(f"{self.name}: bad reply to {command!r}: {exc}") from exc
             except Exception as exc:
                 self.dirty = True
                 raise InstrumentError(f"{self.name}: no reply to {command!r}: {exc}{self.hint(exc)}") from exc

@@ -14,7 +14,7 @@ from pathlib import Path
 from hubrig.harness.cli import UserError
 
 PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.py",
-         "clock-alert": "test_clock_alert.py"}
+         "clock-alert": "test_clock_alert.py", "rf-noise": "test_rf_noise.py"}
 """The standard plans, in the order a run takes them: plan name -> module in ``testplans``."""
 
 

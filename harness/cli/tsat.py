@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from hubrig.harness.rules import tsat
-from hubrig.harness.clock import Clock, RealClock
+
+if TYPE_CHECKING:  # the real clock is imported only when the date is today's (start-up time)
+    from hubrig.harness.clock import Clock
 
 
 def register(subparsers) -> None:
@@ -37,10 +40,14 @@ def register(subparsers) -> None:
     table_p.set_defaults(handler=show_table)
 
 
-def check(args: argparse.Namespace, clock: Clock | None = None) -> int:
+def check(args: argparse.Namespace, clock: "Clock | None" = None) -> int:
     """Print the verdict; the default date is today on ``clock`` (a real clock unless injected)."""
     table = tsat.load(args.table)
-    on = tsat.parse_date(args.date) if args.date else (clock or RealClock()).wall().date()
+    if clock is None and not args.date:
+        from hubrig.harness.clock import RealClock
+
+        clock = RealClock()
+    on = tsat.parse_date(args.date) if args.date else clock.wall().date()
     verdict = table.judge(args.device_type, args.spec, args.gbcs, on, ppm=args.ppm)
     if args.json:
         print(json.dumps(verdict.to_json(), indent=2))

@@ -85,14 +85,23 @@ def counts_text(c: dict[str, int]) -> str:
 # ------------------------------------------------------------------------------- view model
 
 @dataclass
-class Failure:
-    anchor: str
-    title: str
-    value: str
+class Breach:
+    """One limit or rule a value broke."""
+
     limit: str
     limit_set: str
     citation: str
     margin: str
+
+
+@dataclass
+class Failure:
+    """One failed (or unset) value, with every limit it broke (one per limit set)."""
+
+    anchor: str
+    title: str
+    value: str
+    breaches: list[Breach]
     note: str
     evidence: list[int]
 
@@ -139,12 +148,18 @@ class EvidenceFrame:
     decoded: str
 
 
-def _failure(i: int, m: Measurement) -> Failure:
-    title = f"{m.scenario}" + (f" trial {m.trial}" if m.trial is not None else "") + f": {m.name}"
-    if m.verdict is Verdict.UNSET:
-        return Failure(f"failure-{i}", title, "not recorded", "declared by the test", "", "", "", m.note, [])
-    return Failure(f"failure-{i}", title, value_text(m.value, m.unit), m.limit_text(), m.limit_set or "",
-                   m.citation, margin_text(m), m.note, list(m.evidence))
+def _failures(failed: list[Measurement]) -> list[Failure]:
+    """Failed measurements, those of one value (same scenario, trial, name, value) merged."""
+    out: dict[tuple, Failure] = {}
+    for m in failed:
+        key = (m.scenario, m.trial, m.name, repr(m.value), m.verdict, m.note, tuple(m.evidence))
+        if key not in out:
+            title = f"{m.scenario}" + (f" trial {m.trial}" if m.trial is not None else "") + f": {m.name}"
+            value = "not recorded" if m.verdict is Verdict.UNSET else value_text(m.value, m.unit)
+            out[key] = Failure(f"failure-{len(out) + 1}", title, value, [], m.note, list(m.evidence))
+        limit = "declared by the test" if m.verdict is Verdict.UNSET else m.limit_text()
+        out[key].breaches.append(Breach(limit, m.limit_set or "", m.citation, margin_text(m)))
+    return list(out.values())
 
 
 def _rows(measurements: list[Measurement]) -> list[RuleRow]:
@@ -240,11 +255,11 @@ class ReportView:
 def view(results: RunResults, *, plots: bool = True) -> ReportView:
     """Everything the templates show, computed once."""
     r = results
-    failures = [_failure(i, m) for i, m in enumerate(r.failures(), 1)]
+    failures = _failures(r.failures())
     explained = {m.scenario for m in r.failures()}
     failed_tests = [t for t in r.tests if t.outcome in ("failed", "error") and t.scenario not in explained]
     c = r.counts()
-    headline = (f"{len(failures)} failed measurement(s), {c['failed']} failed test(s) of {len(r.tests)}"
+    headline = (f"{len(r.failures())} failed measurement(s), {c['failed']} failed test(s) of {len(r.tests)}"
                 + (f", {c['not run']} not run" if c["not run"] else "") + f"; {len(r.measurements)} measurement(s), "
                 + f"{len(r.records)} plan record(s)")
     rig = r.rig

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,7 +24,8 @@ class ResultsError(ValueError):
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` all or nothing (raises ``OSError``, leaving no temporary file)."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    tmp = p.parent / f".{p.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the usual permissions, after umask
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -204,11 +204,12 @@ class InstrumentInfo(_Strict):
     identity: str | None = None
 
 
-Outcome = Literal["passed", "failed", "skipped", "error", "not run"]
+Outcome = Literal["passed", "failed", "skipped", "error", "interrupted", "not run"]
 
 
 class TestOutcome(_Strict):
-    """One test's outcome in the run (``not run``: the run was interrupted before it)."""
+    """One test's outcome in the run (``interrupted``: the run stopped during it; ``not run``:
+    before it)."""
 
     __test__ = False  # a record, not a pytest test class
     nodeid: str
@@ -313,12 +314,13 @@ class RunResults(_Strict):
         return [m for m in self.measurements if m.verdict in (Verdict.FAIL, Verdict.UNSET)]
 
     def counts(self, plan: str | None = None) -> dict[str, int]:
-        """Tests passed / failed (errors included) / skipped / not run, for one plan or the run."""
+        """Tests passed / failed (errors included) / skipped / not run (or interrupted while
+        running), for one plan or the run."""
         tests = [t for t in self.tests if plan is None or t.plan == plan]
         return {"passed": sum(t.outcome == "passed" for t in tests),
                 "failed": sum(t.outcome in ("failed", "error") for t in tests),
                 "skipped": sum(t.outcome == "skipped" for t in tests),
-                "not run": sum(t.outcome == "not run" for t in tests)}
+                "not run": sum(t.outcome in ("not run", "interrupted") for t in tests)}
 
     def records_of(self, plan: str) -> list[PlanRecord]:
         return [r for r in self.records if r.plan == plan]

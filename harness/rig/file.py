@@ -17,6 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from hubrig.harness.rules.masks import RfNoiseConfig
 from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
@@ -364,6 +365,7 @@ class RigFile(_Model):
     state_dir: Path | None = Field(
         default=None, description="where the mains-off marker lives (default ~/.hubrig/state)")
     virtual: VirtualParams = Field(default_factory=VirtualParams)
+    rf_noise: RfNoiseConfig | None = Field(default=None, description="bands and masks of the RF noise plan")
 
     @field_validator("state_dir")
     @classmethod

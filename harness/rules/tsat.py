@@ -224,12 +224,15 @@ def load(path: str | Path | None = None) -> TsatTable:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TsatError(f"{path}: cannot read TSAT table: {exc.strerror or exc}") from None
-    try:
-        node = yaml.compose(text)
-        doc = yaml.safe_load(text)
+    try:  # libyaml's loader when PyYAML has it: the table loads ~10x faster (hubrig tsat check start-up)
+        node = yaml.compose(text, Loader=_LOADER)
+        doc = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise TsatError(f"{path}: not valid YAML: {exc}") from None
     return _TableReader(path, node).read(doc)
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @functools.cache

@@ -66,6 +66,8 @@ class VirtualBench:
         self.device_log = devicelog.install(self, dut.esme.install_code_bytes)
         self.clock_rules = meterclock.install(self, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s,
                                               filter_bits=dut.esme.filter_bits)
+        self.analyser = None
+        """The virtual spectrum analyser watching the ESME, when the rig has one (set by the session)."""
         self._energised = supply is None or bool(supply.output)
         if supply is not None:
             supply.on_output(self.mains_changed)

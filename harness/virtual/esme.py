@@ -92,6 +92,8 @@ class VirtualEsme:
         self._unreported: list[tuple[datetime, datetime, float]] = []
         self._boot: Timer | None = None
         self._adjustments: list[tuple[int, float]] = []  # (rig instant, seconds), in time order
+        self.last_command_ns: int | None = None
+        """When the ESME last handled a command (its radio and processor busy: the 'active' state)."""
 
     # ------------------------------------------------------------------ time
 
@@ -197,4 +199,5 @@ class VirtualEsme:
         handler = self.handlers.get(message.message_code)
         if handler is None or not self.booted:
             return []
+        self.last_command_ns = self.scheduler.now_ns()
         return list(handler(message, raw))

@@ -21,6 +21,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hubrig.harness.virtual.rfparams import NoiseBand, RfParams, Spur
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -184,6 +186,11 @@ class Defects(_Strict):
                                                    "that does not verify")
     pra_before_poa: bool = Field(False, description="the CH holds the POA back until after the PRA")
     drop_ratio: float = Field(0.0, ge=0, le=1, description="probability each link frame is lost")
+    rf_han_spur: bool = Field(False, description="the powered ESME radiates rf.han_spur (above the example "
+                                                 "mask in the 2.4 GHz HAN band)")
+    rf_wan_noise: bool = Field(False, description="the powered ESME radiates broadband noise rf.wan_noise in a WAN band")
+    rf_state_spur: bool = Field(False, description="the ESME radiates rf.state_spur in one operating state only "
+                                                   "(active: just after a command)")
     historic_log_not_kept: bool = Field(False, description="the CH drops removed devices instead of "
                                                            "keeping them in its historic device log")
     oldest_not_overwritten: bool = Field(False, description="a full historic device log refuses new "
@@ -217,6 +224,7 @@ class VirtualParams(_Strict):
     esme: EsmeParams = Field(default_factory=EsmeParams)
     ch: CommsHubParams = Field(default_factory=CommsHubParams)
     defects: Defects = Field(default_factory=Defects)
+    rf: RfParams = Field(default_factory=RfParams)
 
     def resolve(self) -> "ResolvedParams":
         """The preset with this section's overrides applied."""
@@ -225,7 +233,7 @@ class VirtualParams(_Strict):
         base = PRESETS[self.preset]
         esme = EsmeParams.model_validate(_merge(base["esme"], _explicit(self.esme)))
         ch = CommsHubParams.model_validate(_merge(base["ch"], _explicit(self.ch)))
-        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects)
+        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects, rf=self.rf)
 
 
 def _explicit(model: BaseModel) -> dict:
@@ -259,3 +267,15 @@ class ResolvedParams(_Strict):
     esme: EsmeParams
     ch: CommsHubParams
     defects: Defects
+    rf: RfParams = Field(default_factory=RfParams)
+
+    def radiating(self) -> tuple[list[Spur], list[NoiseBand]]:
+        """The ESME's emissions while powered, with those the ``rf_*`` defect switches add."""
+        spurs, bands = list(self.rf.emissions), list(self.rf.noise_bands)
+        if self.defects.rf_han_spur:
+            spurs.append(self.rf.han_spur)
+        if self.defects.rf_state_spur:
+            spurs.append(self.rf.state_spur)
+        if self.defects.rf_wan_noise:
+            bands.append(self.rf.wan_noise)
+        return spurs, bands

@@ -27,6 +27,7 @@ from typing import Callable
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
 from hubrig.harness.clock import Scheduler
+from hubrig.harness.virtual.scpi import canonical
 
 OutputCallback = Callable[[bool, int], None]
 
@@ -38,7 +39,6 @@ LONG_FORMS = {
 }
 OPTIONAL_NODES = {"STAT", "LEV", "IMM", "AMPL", "SCAL", "NEXT", "SOUR", "DC", "RMS"}
 """Nodes SCPI lets a command leave out (``[:STATe]``, ``[SOURce:]`` ...), dropped before matching."""
-_MNEMONIC = re.compile(r"([A-Z]+)(\d*)(\??)")
 _NUMBER = r"(?P<value>[+-]?(?:\d+\.?\d*|\.\d+)(?:E[+-]?\d+)?)\s*(?:V|A|HZ)?"
 
 # Standard SCPI error codes (SCPI-1999 Vol. 2, ch. 21.8).
@@ -54,22 +54,7 @@ MAX_MESSAGE = 4096
 
 def normalise(message: str) -> str:
     """A command in canonical short form: ``:SOURce:VOLTage:LEVel 230`` -> ``VOLT 230``."""
-    header, _, params = message.strip().partition(" ")
-    nodes = []
-    for node in header.upper().lstrip(":").split(":"):
-        found = _MNEMONIC.fullmatch(node)
-        if not found:
-            nodes.append(node)
-            continue
-        base, suffix, query = found.groups()
-        base = LONG_FORMS.get(base, base)
-        if base in OPTIONAL_NODES and not suffix:
-            if query and nodes:
-                nodes[-1] += "?"
-            continue
-        nodes.append(base + suffix + query)
-    params = re.sub(r"\s*,\s*", ",", params.strip().upper())
-    return ":".join(nodes) + (" " + params if params else "")
+    return canonical(message, LONG_FORMS, OPTIONAL_NODES)
 
 
 def _pattern(template: str, numeric_booleans: bool = True) -> re.Pattern[str]:

@@ -1,0 +1,1 @@
+"""The spectrum-analyser family: trace formats, vendor dialects (data) and the driver."""
