@@ -1,32 +1,23 @@
-"""The Wired ITCH driver: capture every frame with its arrival instant, never lose one.
+"""The Wired ITCH driver: the capture pipeline configured with GFI framing and GBCS decoding.
 
-Data flows one way through :meth:`Itch.ingest`::
-
-    (chunk, arrival instant) -> link framing -> journal (raw, durable) -> decode -> event bus
-
-The arrival instant is the one the transport stamped when the chunk that completed a frame was
-read, before any decoding. Nothing a device sends can make the capture loop raise: garbage
-and undecodable frames are journalled with their error and published as ``FRAME_ERROR``. A line
-left incomplete when the link is lost or the driver closes is journalled the same way (as of its
-last chunk), so it is neither lost nor glued to the first line after a reconnection.
+Every frame the ITCH sends goes through :class:`hubrig.harness.capture.pipeline.Capture`
+(transport -> framing -> journal, durable first -> decode -> event bus), stamped with the
+instant its last chunk arrived. This module adds what is the ITCH's own: the framing named in
+the rig file with its POA notification line, GBCS decode errors, the command path and waits
+phrased in GBCS terms (alert code, message code, CRA flag, notification).
 """
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import threading
-from datetime import datetime, timezone
 from typing import Any, Callable
 
-from hubrig.drivers.transport import LOST, SerialTransport, Transport
-from hubrig.harness.clock import Clock
-from hubrig.harness.capture.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, Event, EventBus, WaitTimeout, match
-from hubrig.harness.gbcs.errors import GbcsError
+from hubrig.drivers.transport import SerialTransport, Transport
+from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus, match
+from hubrig.harness.capture.framing import LinkFraming, make_framing
 from hubrig.harness.capture.journal import Journal
-from hubrig.harness.capture.framing import Frame, LinkFraming, Notification, make_framing
-
-log = logging.getLogger(__name__)
+from hubrig.harness.capture.pipeline import Capture, CaptureConfig, DecodeError, Record
+from hubrig.harness.clock import Clock
+from hubrig.harness.gbcs.errors import GbcsError
 
 Decoder = Callable[[bytes], dict]
 """One GBCS message (the frame payload) to its JSON-ready record; raises GbcsError when malformed."""
@@ -36,30 +27,47 @@ POA_NOTIFICATION = "AD1"
 PRA_NOTIFICATION = "CH-PRA"
 """The name of the rig file's ``pra_notification`` (a Comms Hub's own restoration notification)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
+def gbcs_decoder(decoder: Decoder) -> Callable[[bytes], Record]:
+    """``decoder`` for the pipeline: a :class:`GbcsError` becomes a :class:`DecodeError` at its offset."""
 
-def wall_ns(clock: Clock, t_ns: int) -> int:
-    """The wall instant (ns since the Unix epoch) of rig instant ``t_ns``."""
-    delta = clock.wall(t_ns) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    def decode(payload: bytes) -> Record:
+        try:
+            return decoder(payload)
+        except GbcsError as exc:
+            raise DecodeError(str(exc), exc.offset) from None
+
+    return decode
 
 
 class Itch:
-    """A Wired ITCH on one transport; see the module docstring for the capture path."""
+    """A Wired ITCH on one transport; see the module docstring."""
 
     def __init__(self, transport: Transport, framing: LinkFraming, journal: Journal, bus: EventBus, clock: Clock,
-                 decoder: Decoder, name: str = "itch"):
-        self.transport = transport
-        self.framing = framing
-        self.journal = journal
-        self.bus = bus
-        self.clock = clock
-        self.decoder = decoder
+                 decoder: Decoder, name: str = "itch", capture: CaptureConfig = CaptureConfig()):
         self.name = name
-        self._ingest_lock = threading.Lock()
-        self._last_chunk_ns = clock.now_ns()
-        transport.start(self.ingest, self._on_link)
+        self.capture = Capture(transport, framing, journal, bus, clock, gbcs_decoder(decoder), source=name,
+                               config=capture)
+
+    @property
+    def transport(self) -> Transport:
+        return self.capture.transport
+
+    @property
+    def framing(self) -> LinkFraming:
+        return self.capture.framing
+
+    @property
+    def journal(self) -> Journal:
+        return self.capture.journal
+
+    @property
+    def bus(self) -> EventBus:
+        return self.capture.bus
+
+    @property
+    def clock(self) -> Clock:
+        return self.capture.clock
 
     def identify(self) -> str:
         """The Wired ITCH has no identity query: say which link it is on."""
@@ -69,113 +77,13 @@ class Itch:
         """Where the link is, for the results."""
         return {"resource": self.transport.name}
 
-    # capture -----------------------------------------------------------------------------------
-
-    def ingest(self, chunk: bytes, t_ns: int) -> None:
-        """Feed one chunk that arrived at ``t_ns``; journal, decode and publish what it completes."""
-        with self._ingest_lock:
-            self._last_chunk_ns = t_ns
-            try:
-                items = self.framing.feed(chunk)
-            except Exception as exc:  # the framing should report garbage, not raise: keep capturing
-                self._garbage(f"framing failed: {type(exc).__name__}: {exc}", chunk, t_ns)
-                return
-            self._handle(items, t_ns)
-
-    def _flush(self) -> None:
-        """Journal and report a line the stream ended in the middle of (link lost, driver closed)."""
-        with self._ingest_lock:
-            self._handle(self.framing.flush(), self._last_chunk_ns)
-
-    def _handle(self, items: list, t_ns: int) -> None:
-        for item in items:
-            if isinstance(item, Frame):
-                self._frame(item.payload, item.raw, t_ns)
-            elif isinstance(item, Notification):
-                self._notification(item.name, dict(item.fields), item.raw, t_ns)
-            else:
-                self._garbage(item.error, item.raw, t_ns)
-
-    def _journal(self, direction: str, raw: bytes, t_ns: int, kind: str) -> tuple[int | None, str | None]:
-        try:
-            return self.journal.append(direction, t_ns, wall_ns(self.clock, t_ns), raw, self.name, kind), None
-        except (sqlite3.Error, ValueError) as exc:
-            return None, f"journal write failed: {exc}"
-
-    def _set_decoded(self, frame_id: int | None, record: dict | None, error: str | None) -> None:
-        if frame_id is None:
-            return
-        try:
-            self.journal.set_decoded(frame_id, record, error)
-        except sqlite3.Error as exc:  # the raw frame is already durable; the decode can be redone from it
-            log.warning("%s: could not journal the decode of frame %s: %s", self.name, frame_id, exc)
-
-    def _frame(self, payload: bytes, raw: bytes, t_ns: int) -> None:
-        frame_id, journal_error = self._journal("in", raw, t_ns, "frame")
-        try:
-            record = self.decoder(payload)
-            if not isinstance(record, dict):
-                raise TypeError(f"decoder returned {type(record).__name__}, not a record")
-        except GbcsError as exc:
-            self._reject(frame_id, journal_error, raw, t_ns, "decode", str(exc), offset=exc.offset)
-            return
-        except Exception as exc:  # a decoder bug must not stop the capture
-            self._reject(frame_id, journal_error, raw, t_ns, "decode",
-                         f"decoder failed: {type(exc).__name__}: {exc}")
-            return
-        self._set_decoded(frame_id, record, None)
-        data = {**record, "payload_hex": payload.hex().upper()}
-        if journal_error:
-            data["journal_error"] = journal_error
-        self.bus.publish(FRAME, self.name, data, t_ns=t_ns, journal_id=frame_id)
-
-    def _notification(self, name: str, fields: dict[str, Any], raw: bytes, t_ns: int) -> None:
-        frame_id, journal_error = self._journal("in", raw, t_ns, "notification")
-        self._set_decoded(frame_id, {"notification": name, **fields}, None)
-        data = {"name": name, **fields, "raw": raw.decode("ascii", "replace").strip()}
-        if journal_error:
-            data["journal_error"] = journal_error
-        self.bus.publish(NOTIFICATION, self.name, data, t_ns=t_ns, journal_id=frame_id)
-
-    def _garbage(self, error: str, raw: bytes, t_ns: int) -> None:
-        frame_id, journal_error = self._journal("in", raw, t_ns, "garbage")
-        self._reject(frame_id, journal_error, raw, t_ns, "framing", str(error))
-
-    def _reject(self, frame_id: int | None, journal_error: str | None, raw: bytes, t_ns: int, stage: str,
-                error: str, offset: int | None = None) -> None:
-        self._set_decoded(frame_id, None, error)
-        data: dict[str, Any] = {"stage": stage, "error": error, "raw_hex": raw.hex().upper()}
-        if offset is not None:
-            data["offset"] = offset
-        if journal_error:
-            data["journal_error"] = journal_error
-        self.bus.publish(FRAME_ERROR, self.name, data, t_ns=t_ns, journal_id=frame_id)
-
-    def _on_link(self, state: str, detail: str) -> None:
-        if state == LOST:
-            self._flush()
-        self.bus.publish(LINK, self.name, {"state": state, "detail": detail})
-
-    # commands ----------------------------------------------------------------------------------
-
     def send(self, payload: bytes) -> int:
         """Frame ``payload``, journal it (direction "out") and write it; returns its journal id."""
-        raw = self.framing.encode(payload)
-        t_ns = self.clock.now_ns()
-        frame_id = self.journal.append("out", t_ns, wall_ns(self.clock, t_ns), raw, self.name, "frame")
-        try:
-            record, error = self.decoder(payload), None
-        except Exception as exc:  # a command we cannot decode is still sent, and says why
-            record, error = None, f"{type(exc).__name__}: {exc}"
-        self._set_decoded(frame_id, record, error)
-        self.transport.write(raw)
-        return frame_id
-
-    # waits -------------------------------------------------------------------------------------
+        return self.capture.send(payload)
 
     def mark(self) -> int:
         """A bus position: pass it as ``since`` to wait only for what arrives after now."""
-        return self.bus.mark()
+        return self.capture.mark()
 
     def wait_for(self, *, alert_code: int | str | None = None, message_code: int | str | None = None,
                  cra: Any = None, notification: str | None = None, since: int | None = None,
@@ -196,23 +104,12 @@ class Itch:
             what = what or f"frame from {self.name}" + "".join(
                 f" {k}=0x{v:04X}" if isinstance(v, int) and not isinstance(v, bool) else f" {k}={v}"
                 for k, v in fields.items())
-
-        def predicate(event: Event) -> bool:
-            return event.source == self.name and wanted(event)
-
-        try:
-            return self.bus.wait_for(predicate, timeout, since=since, what=what)
-        except WaitTimeout as exc:
-            text = str(exc)
-            if str(self.journal.path) not in text:
-                text += f"\njournal: {self.journal.path}"
-            raise WaitTimeout(text) from None
+        return self.capture.wait_for(wanted, timeout, since=since, what=what)
 
     def close(self) -> None:
-        """Stop capturing, journalling any incomplete last line (the journal stays open: it
-        belongs to the run)."""
-        self.transport.close()
-        self._flush()
+        """Stop capturing; what was read is journalled, decoded and published first (an
+        incomplete last line as such). The journal stays open: it belongs to the run."""
+        self.capture.close()
 
 
 def make_link_framing(cfg: Any) -> LinkFraming:
@@ -223,14 +120,15 @@ def make_link_framing(cfg: Any) -> LinkFraming:
 
 
 def open_itch(cfg: Any, clock: Clock, bus: EventBus, journal: Journal, *, decoder: Decoder,
-              transport: Transport | None = None) -> Itch:
+              transport: Transport | None = None, capture: CaptureConfig = CaptureConfig()) -> Itch:
     """An :class:`Itch` from the rig file's ``instruments.itch`` (an ``ItchConfig``).
 
     Without ``transport``, opens ``cfg.port`` with pyserial (device path, ``socket://``,
     ``loop://`` or a pty path); the virtual rig passes its in-process transport instead.
+    ``capture`` sets the group commit and backpressure bounds.
     """
     if transport is None:
         if cfg.port == "virtual":
             raise ValueError('ITCH port "virtual" needs the virtual bench\'s in-process transport')
         transport = SerialTransport(cfg.port, cfg.baudrate, clock, reconnect_s=cfg.reconnect_s)
-    return Itch(transport, make_link_framing(cfg), journal, bus, clock, decoder)
+    return Itch(transport, make_link_framing(cfg), journal, bus, clock, decoder, capture=capture)

@@ -1,7 +1,8 @@
-"""Byte transports for the ITCH link: where bytes come from, and the instant they arrived.
+"""Byte transports for capture links (the ITCH's serial port): where bytes come from, and when.
 
-Every transport hands the driver ``(chunk, t_ns)``: ``t_ns`` is the rig-clock instant at which
-the chunk was read, taken before anyone looks at the bytes. Link changes (a port vanishing on
+Each implements :class:`hubrig.harness.capture.pipeline.Transport`: it hands the pipeline
+``(chunk, t_ns)``, ``t_ns`` being the rig-clock instant at which the chunk was read, taken before
+anyone looks at the bytes. Link changes (a port vanishing on
 USB re-enumeration, and coming back) are reported as ``(state, detail)`` with state ``"lost"``
 or ``"restored"``. Interpreting the bytes (framing, garbage) is the driver's business.
 
@@ -15,60 +16,48 @@ or ``"restored"``. Interpreting the bytes (framing, garbage) is the driver's bus
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
-import queue
 import select
+import struct
 import tempfile
+import termios
 import threading
 import tty
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 import serial
+from serial.urlhandler import protocol_socket
 
+from hubrig.harness.capture.pipeline import LOST, RESTORED, OnChunk, OnLink, Transport
 from hubrig.harness.clock import Clock
 
-OnChunk = Callable[[bytes, int], None]
-"""Receives each chunk read and its arrival instant (rig-clock ns)."""
-OnLink = Callable[[str, str], None]
-"""Receives link changes: ``("lost" | "restored", detail)``."""
+__all__ = ["LOST", "RESTORED", "InProcessTransport", "PtyPair", "SerialTransport", "Transport", "TransportError"]
 
 log = logging.getLogger(__name__)
-
-LOST = "lost"
-RESTORED = "restored"
 
 
 class TransportError(ConnectionError):
     """A port cannot be opened or written; the message names the port."""
 
 
-class Transport(Protocol):
-    """What the ITCH driver needs of a byte link."""
-
-    name: str
-
-    def start(self, on_chunk: OnChunk, on_link: OnLink | None = None) -> None: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
 class SerialTransport:
     """A pyserial port read by a daemon thread that stamps each chunk as ``read()`` returns.
 
     The port opens on construction (a port that cannot be opened raises :class:`TransportError`).
-    Reading starts with :meth:`start`. The reader thread only reads and stamps; a second thread
-    hands chunks and link changes, in order, to the consumer, so a slow consumer (decoding, a
-    journal checkpoint) never delays the stamp of the next chunk. If the port fails while open,
-    the reader reports ``"lost"``, tries to reopen it every ``reconnect_s`` seconds, and reports
-    ``"restored"``.
+    Reading starts with :meth:`start`. The reader thread only reads, stamps and hands the chunk
+    to the consumer, on the same thread: a consumer that blocks (the capture pipeline when it is
+    full) stops the reading, so the link's sender waits instead of bytes piling up in memory.
+    If the port fails while open, the reader reports ``"lost"``, tries to reopen it every
+    ``reconnect_s`` seconds, and reports ``"restored"``.
     """
 
     READ_TIMEOUT_S = 0.25
     """Longest a blocked read waits before the reader re-checks whether it is closing."""
+    MAX_CHUNK = 1 << 14
+    """Most bytes handed over in one chunk (what one read may add to the pipeline's queue)."""
 
     def __init__(self, url: str, baudrate: int, clock: Clock, on_chunk: OnChunk | None = None,
                  on_link: OnLink | None = None, *, reconnect_s: float = 2.0):
@@ -85,8 +74,6 @@ class SerialTransport:
         self._write_lock = threading.Lock()
         self._closing = False
         self._thread: threading.Thread | None = None
-        self._delivery: threading.Thread | None = None
-        self._queue: queue.SimpleQueue[tuple[str, bytes | str, int | str] | None] = queue.SimpleQueue()
         self._port: serial.SerialBase | None = self._open()
         if on_chunk is not None:
             self.start(on_chunk, on_link)
@@ -107,10 +94,7 @@ class SerialTransport:
             raise RuntimeError(f"{self.url}: reader already started")
         self._on_chunk = on_chunk
         self._on_link = on_link or self._on_link
-        self._delivery = threading.Thread(target=self._deliver_loop, name=f"hubrig-delivery {self.url}",
-                                          daemon=True)
         self._thread = threading.Thread(target=self._read_loop, name=f"hubrig-reader {self.url}", daemon=True)
-        self._delivery.start()
         self._thread.start()
 
     def _read_loop(self) -> None:
@@ -123,25 +107,23 @@ class SerialTransport:
                 first = port.read(1)
                 if not first:
                     continue
-                waiting = port.in_waiting
-                data = first + port.read(waiting) if waiting else first
+                waiting = _waiting(port)
+                data = first + port.read(min(waiting, self.MAX_CHUNK - 1)) if waiting else first
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
                 # TypeError/AttributeError: pyserial's handlers after a concurrent close().
                 if not self._closing:
                     self._lose(port, exc)
                 continue
-            self._queue.put(("chunk", data, self.clock.now_ns()))
+            t_ns = self.clock.now_ns()
+            on_chunk = self._on_chunk
+            if on_chunk is not None:
+                self._deliver("chunk", lambda: on_chunk(data, t_ns))
 
-    def _deliver_loop(self) -> None:
-        while (item := self._queue.get()) is not None:
-            what, a, b = item
-            try:
-                if what == "chunk":
-                    self._on_chunk(a, b)
-                elif self._on_link is not None:
-                    self._on_link(a, b)
-            except Exception:  # a consumer bug must not end the capture
-                log.exception("%s: consumer failed on a %s; capture continues", self.url, what)
+    def _deliver(self, what: str, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception:  # a consumer bug must not end the capture
+            log.exception("%s: consumer failed on a %s; capture continues", self.url, what)
 
     def _lose(self, port: serial.SerialBase, exc: BaseException) -> None:
         with self._write_lock:
@@ -168,7 +150,9 @@ class SerialTransport:
         self._report(RESTORED, f"{self.url}: reopened")
 
     def _report(self, state: str, detail: str) -> None:
-        self._queue.put(("link", state, detail))
+        on_link = self._on_link
+        if on_link is not None:
+            self._deliver("link change", lambda: on_link(state, detail))
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (thread-safe; writes never interleave)."""
@@ -182,7 +166,7 @@ class SerialTransport:
                 raise TransportError(f"write to ITCH port {self.url} failed: {exc}") from None
 
     def close(self) -> None:
-        """Stop the reader, deliver what it had read, and close the port."""
+        """Stop the reader (what it had read is delivered) and close the port."""
         self._closing = True
         self.clock.notify()
         port = self._port
@@ -191,13 +175,18 @@ class SerialTransport:
         me = threading.current_thread()
         if self._thread is not None and self._thread is not me:
             self._thread.join(timeout=2 * self.READ_TIMEOUT_S + 1)
-        self._queue.put(None)
-        if self._delivery is not None and self._delivery is not me:
-            self._delivery.join(timeout=5)
         with self._write_lock:
             if self._port is not None:
                 self._port.close()
                 self._port = None
+
+
+def _waiting(port: serial.SerialBase) -> int:
+    """Bytes ready to read now. pyserial's ``socket://`` says only 0 or 1 (readable or not), which
+    would hand a fast link over two bytes at a time: ask the kernel for the socket's count."""
+    if isinstance(port, protocol_socket.Serial):
+        return struct.unpack("i", fcntl.ioctl(port.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    return port.in_waiting
 
 
 def _silent(waited_s: float, allowed_s: float) -> None:
@@ -206,6 +195,10 @@ def _silent(waited_s: float, allowed_s: float) -> None:
 
 class InProcessTransport:
     """The virtual rig's link: device writes reach the driver at the current virtual instant.
+
+    Also the link for a source whose library reads the port itself and hands over what it read
+    (bellows' frame callback): :meth:`device_write` stamps each hand-over with the clock's instant
+    (virtual or real) and delivers it on the caller's thread.
 
     Bytes the device writes before the driver has started are kept, with their instants, and
     delivered on :meth:`start`. Host writes go to every :meth:`on_host_write` callback; with

@@ -6,7 +6,8 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hubrig.drivers.itch import POA_NOTIFICATION, Itch, open_itch, wall_ns
+from hubrig.drivers.itch import POA_NOTIFICATION, Itch, open_itch
+from hubrig.harness.capture.pipeline import wall_ns
 from hubrig.drivers.transport import InProcessTransport, PtyPair
 from hubrig.harness.clock import NS_PER_S, RealClock, VirtualClock
 from hubrig.harness.capture.events import FRAME, FRAME_ERROR, LINK, NOTIFICATION, EventBus, WaitTimeout

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hubrig.harness.cli import main as hubrig
-from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal, JournalError
+from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal, JournalError, NewFrame
 
 
 @pytest.fixture
@@ -221,3 +221,32 @@ def test_cli_names_a_missing_run_or_journal(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x" * 200)
     assert hubrig(["journal", "show", str(tmp_path / "notes.txt")]) == 2
     assert "not a frame journal" in capsys.readouterr().err
+
+
+def test_append_many_stores_a_batch_and_its_known_outcomes_in_one_transaction(journal):
+    ids = journal.append_many([NewFrame("in", 1, 11, b"a", "itch", "frame"),
+                               NewFrame("in", 2, 12, b"b", "itch", "garbage", (None, "noise")),
+                               NewFrame("out", 3, 13, b"c", "han", "notification", ({"notification": "AD1"}, None))])
+    assert ids == sorted(set(ids)) and len(ids) == 3
+    assert [(f.id, f.direction, f.t_ns, f.wall_ns, f.source, f.kind, f.raw, f.record, f.error)
+            for f in journal.frames()] == [
+        (ids[0], "in", 1, 11, "itch", "frame", b"a", None, None),
+        (ids[1], "in", 2, 12, "itch", "garbage", b"b", None, "noise"),
+        (ids[2], "out", 3, 13, "han", "notification", b"c", {"notification": "AD1"}, None)]
+    with pytest.raises(TypeError):  # fails half-way through: nothing of the batch is kept
+        journal.append_many([NewFrame("in", 4, 4, b"d", "itch", "frame"),
+                             NewFrame("in", 5, 5, None, "itch", "frame")])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="direction"):
+        journal.append_many([NewFrame("in", 4, 4, b"d", "itch", "frame"), NewFrame("up", 5, 5, b"e", "itch", "frame")])
+    assert len(journal.frames()) == 3
+    journal.set_decoded_many([(ids[0], {"alert_code": "8F36"}, None)])
+    assert journal.frames(alert_code=0x8F36)[0].id == ids[0]
+
+
+def test_frames_filter_by_range_source_and_direction_with_a_limit(journal):
+    ids = [journal.append("out" if i % 3 == 0 else "in", i, i, bytes([i]), "han" if i % 2 else "itch", "frame")
+           for i in range(12)]
+    got = journal.frames(since_id=ids[1], until_id=ids[9], source="itch", direction="in")
+    assert [f.raw[0] for f in got] == [2, 4, 8]
+    assert [f.raw[0] for f in journal.frames(since_id=ids[1], until_id=ids[9], source="itch", direction="in",
+                                             limit=2)] == [2, 4]

@@ -131,3 +131,16 @@ def test_every_encoded_payload_comes_back_in_order(payloads, cuts):
     stream = b"".join(framing.encode(p) for p in payloads)
     items = feed_all(framing, stream, [c % (len(stream) + 1) for c in cuts])
     assert [i.payload for i in items] == payloads
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(line_kinds, max_size=12), st.binary(max_size=30), st.lists(st.integers(0, 6000), max_size=25))
+def test_parse_gives_back_each_frame_and_notification_from_its_raw_bytes_alone(lines, tail, cuts):
+    """What the capture pipeline relies on to re-read frames from its journal: a frame is a pure
+    function of its own bytes, whatever came before it on the stream."""
+    framing = GfiFraming(max_line=200, notifications=AD1)
+    stream = b"".join(lines) + tail
+    items = feed_all(framing, stream, [c % (len(stream) + 1) for c in cuts])
+    kept = [i for i in items if not isinstance(i, FramingError)]
+    assert [framing.parse(i.raw) for i in kept] == kept
+    assert framing.feed(b"GBCS:DATA#0:1:AA\r\n") == [Frame(b"\xaa", b"GBCS:DATA#0:1:AA\r\n")]  # state untouched

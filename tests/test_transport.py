@@ -206,7 +206,7 @@ def test_concurrent_writers_never_interleave(pty_link):
 @pytest.mark.realtime
 def test_close_stops_the_reader_thread(pty_link):
     pair, link, got = pty_link
-    threads = [link._thread, link._delivery]
+    threads = [link._thread]
     assert all(t is not None and t.is_alive() for t in threads)
     link.close()
     assert not any(t.is_alive() for t in threads)
@@ -291,3 +291,27 @@ def test_closing_the_device_side_wakes_its_reader_and_the_harness_sees_the_hang_
     got.wait_link("restored")
     link.write(b"again\r\n")
     assert pair.read() == b"again\r\n"
+
+
+@pytest.mark.realtime
+def test_a_socket_url_hands_over_what_the_kernel_holds_in_large_chunks():
+    """pyserial's socket:// says only "readable or not"; the reader asks the kernel how much is
+    there, so a burst arrives in a few chunks instead of two bytes at a time."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    clock = RealClock()
+    got = Received(clock)
+    link = SerialTransport(f"socket://127.0.0.1:{server.getsockname()[1]}", 115200, clock, got.chunk, got.link)
+    burst = bytes(range(256)) * 400  # 100 KiB
+    try:
+        conn, _ = server.accept()
+        conn.sendall(burst)
+        assert got.wait_data(len(burst)) == burst
+        assert len(got.chunks) < 200 and max(len(c) for c, _ in got.chunks) <= SerialTransport.MAX_CHUNK
+        conn.close()
+    finally:
+        link.close()
+        server.close()
+        clock.close()

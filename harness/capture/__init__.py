@@ -1,1 +1,1 @@
-"""Capture: link framing, the durable frame journal and the event bus (transport -> framing -> journal -> decode -> events)."""
+"""Capture: link framing, the durable frame journal, the event bus, and the pipeline that joins them (transport -> framing -> journal -> decode -> events)."""

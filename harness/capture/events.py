@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hubrig.harness.clock import Clock, Progress, seconds
 
@@ -95,15 +95,23 @@ class EventBus:
     def publish(self, kind: str, source: str, data: dict[str, Any] | None = None, *,
                 t_ns: int | None = None, journal_id: int | None = None) -> Event:
         """Record an event (stamped now unless ``t_ns`` is given) and wake waiters."""
+        return self.publish_many(source, [(kind, data or {}, self.clock.now_ns() if t_ns is None else t_ns,
+                                           journal_id)])[0]
+
+    def publish_many(self, source: str,
+                     events: Sequence[tuple[str, dict[str, Any], int, int | None]]) -> list[Event]:
+        """Record ``(kind, data, t_ns, journal_id)`` events from ``source`` in order, then wake
+        waiters once (a capture publishes what one batch completed)."""
         with self._lock:
-            event = Event(kind, self.clock.now_ns() if t_ns is None else t_ns, source,
-                          data or {}, journal_id, len(self._events))
-            self._events.append(event)
+            published = [Event(kind, t_ns, source, data, journal_id, len(self._events) + i)
+                         for i, (kind, data, t_ns, journal_id) in enumerate(events)]
+            self._events.extend(published)
             subscribers = list(self._subscribers)
-        for fn in subscribers:
-            fn(event)
+        for event in published:
+            for fn in subscribers:
+                fn(event)
         self.clock.notify()
-        return event
+        return published
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self._subscribers.append(fn)

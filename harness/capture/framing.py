@@ -12,13 +12,15 @@ A framing is fed arbitrary chunks and returns, in order, :class:`Frame`, :class:
 and :class:`FramingError` items; the same bytes give the same items however they are chunked.
 Garbage is reported and skipped up to the next line end; a line longer than ``max_line`` is
 reported (its first ``max_line`` bytes kept) and dropped, so a device streaming junk cannot
-exhaust memory.
+exhaust memory. ``parse`` frames one stored frame's bytes on their own (the capture pipeline's
+decoder reads frames back from the journal with it). :class:`DatagramFraming` is for sources
+whose library delimits frames itself: each chunk is one frame.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace, field
+from dataclasses import dataclass, field
 from typing import Protocol, Union
 
 
@@ -51,13 +53,18 @@ Item = Union[Frame, Notification, FramingError]
 
 
 class LinkFraming(Protocol):
-    """What a driver needs from a framing."""
+    """What the capture pipeline needs from a framing."""
 
     def feed(self, chunk: bytes) -> list[Item]: ...
 
     def flush(self) -> list[Item]: ...
 
     def encode(self, payload: bytes) -> bytes: ...
+
+    def parse(self, raw: bytes) -> Item:
+        """The item one complete frame's exact bytes (a ``Frame``'s ``raw``) frame to, without
+        touching the stream's state: how the capture re-reads frames from its journal."""
+        ...
 
 
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
@@ -121,6 +128,12 @@ class GfiFraming:
         """The GFI line for one GBCS message."""
         return self.PREFIX + str(len(payload)).encode() + b":" + payload.hex().upper().encode() + b"\r\n"
 
+    def parse(self, raw: bytes) -> Item:
+        """The item a complete GFI line (with its line end) frames to; the stream is untouched."""
+        body = raw[:-1] if raw.endswith(b"\n") else raw
+        body = body[:-1] if body.endswith(b"\r") else body
+        return self._frame(body, raw) if body.startswith(self.PREFIX) else self._other(body, raw)
+
     def _overlong(self) -> FramingError:
         raw = bytes(self._buffer[:self.max_line])
         self._buffer.clear()
@@ -139,37 +152,54 @@ class GfiFraming:
             return
         at = body.find(self.PREFIX)
         if at < 0:
-            item = self._other(body)
-        else:
-            if at > 0:
-                out.append(FramingError("garbage before GBCS frame", body[:at]))
-                body = body[at:]
-            item = self._frame(body)
-        out.append(replace(item, raw=item.raw + end))
+            out.append(self._other(body, body + end))
+            return
+        if at > 0:
+            out.append(FramingError("garbage before GBCS frame", body[:at]))
+            body = body[at:]
+        out.append(self._frame(body, body + end))
 
-    def _frame(self, body: bytes) -> Item:
+    def _frame(self, body: bytes, raw: bytes) -> Item:
+        """The frame on line ``body``; ``raw`` (the line with its end) is what the item keeps."""
         rest = body[len(self.PREFIX):]
         length_text, sep, hex_text = rest.partition(b":")
         if not sep or not length_text.isdigit() or len(length_text) > self.MAX_LENGTH_DIGITS:
-            return FramingError("bad length field in GBCS frame", body)
+            return FramingError("bad length field in GBCS frame", raw)
         if not hex_text or len(hex_text) % 2 or not _HEX.issuperset(hex_text):
-            return FramingError("payload is not an even number of hex digits", body)
+            return FramingError("payload is not an even number of hex digits", raw)
         payload = bytes.fromhex(hex_text.decode("ascii"))
         if len(payload) != int(length_text):
             return FramingError(f"length field says {int(length_text)} bytes, payload has "
-                                f"{len(payload)}", body)
-        return Frame(payload, body)
+                                f"{len(payload)}", raw)
+        return Frame(payload, raw)
 
-    def _other(self, body: bytes) -> Item:
+    def _other(self, body: bytes, raw: bytes) -> Item:
         try:
             text = body.decode("ascii")
         except UnicodeDecodeError:
-            return FramingError("unrecognised line (not ASCII)", body)
+            return FramingError("unrecognised line (not ASCII)", raw)
         for name, pattern in self.notifications.items():
             m = pattern.search(text)
             if m:
-                return Notification(name, m.groupdict(), body)
-        return FramingError("unrecognised line", body)
+                return Notification(name, m.groupdict(), raw)
+        return FramingError("unrecognised line", raw)
+
+
+class DatagramFraming:
+    """Each chunk is one whole frame: for sources whose library delimits frames itself (bellows
+    hands over whole EZSP frames), captured through the same pipeline as a byte stream."""
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        return [Frame(bytes(chunk), bytes(chunk))] if chunk else []
+
+    def flush(self) -> list[Item]:
+        return []
+
+    def encode(self, payload: bytes) -> bytes:
+        return bytes(payload)
+
+    def parse(self, raw: bytes) -> Item:
+        return Frame(bytes(raw), bytes(raw))
 
 
 FRAMINGS: dict[str, type] = {"gfi": GfiFraming}

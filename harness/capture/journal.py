@@ -1,10 +1,11 @@
 """The frame journal: every byte that crossed a link, durable before anything reads it.
 
-An append-only SQLite database in WAL mode. :meth:`Journal.append` commits each frame on its
-own (no batching), so once it has returned a frame id that frame survives the harness being
-killed outright (SIGKILL); ``synchronous=NORMAL`` in WAL mode gives exactly that guarantee at
-tens of microseconds a frame. Pass ``power_safe=True`` to also fsync every commit (survives
-a host power cut, at the disk's fsync cost).
+An append-only SQLite database in WAL mode. :meth:`Journal.append_many` commits a batch of
+frames in one transaction (the capture pipeline's group commit), :meth:`Journal.append` one
+frame; once either has returned its frame ids those frames survive the harness being killed
+outright (SIGKILL): ``synchronous=NORMAL`` in WAL mode gives exactly that guarantee without an
+fsync per commit. Pass ``power_safe=True`` to also fsync every commit (survives a host power
+cut, at the disk's fsync cost).
 
 Two tables, both insert-only (triggers refuse UPDATE and DELETE):
 
@@ -18,9 +19,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 JOURNAL_FILENAME = "journal.sqlite"
 """The journal's name inside a run directory."""
@@ -83,6 +85,20 @@ class JournalFrame:
         return code_int(self.record.get("message_code")) if self.record else None
 
 
+@dataclass(frozen=True)
+class NewFrame:
+    """A frame to append; ``outcome`` is its decode result (record, error) when already known
+    (a framing error, a recognised notification), stored in the same transaction."""
+
+    direction: str
+    t_ns: int
+    wall_ns: int
+    raw: bytes
+    source: str
+    kind: str
+    outcome: tuple[dict[str, Any] | None, str | None] | None = None
+
+
 def code_int(value: Any) -> int | None:
     """An alert/message code as an int, from an int or a hex string ("8F36", "0x8F36")."""
     if value is None or isinstance(value, bool):
@@ -135,29 +151,65 @@ class Journal:
 
     def append(self, direction: str, t_ns: int, wall_ns: int, raw: bytes, source: str, kind: str) -> int:
         """Store one frame and commit it; the returned id is durable."""
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO frames (direction, t_ns, wall_ns, source, kind, raw) VALUES (?,?,?,?,?,?)",
-                (direction, int(t_ns), int(wall_ns), source, kind, bytes(raw)))
-            return int(cur.lastrowid)
+        return self.append_many([NewFrame(direction, t_ns, wall_ns, raw, source, kind)])[0]
+
+    def append_many(self, frames: Sequence[NewFrame]) -> list[int]:
+        """Store ``frames`` (and the outcomes given with them) in one transaction; the returned
+        ids, in order, are durable. Nothing of the batch is stored if any of it fails."""
+        for frame in frames:
+            if frame.direction not in DIRECTIONS:
+                raise ValueError(f"direction must be 'in' or 'out', not {frame.direction!r}")
+        with self._lock, self._transaction():
+            ids = []
+            for f in frames:
+                cur = self._db.execute(
+                    "INSERT INTO frames (direction, t_ns, wall_ns, source, kind, raw) VALUES (?,?,?,?,?,?)",
+                    (f.direction, int(f.t_ns), int(f.wall_ns), f.source, f.kind, bytes(f.raw)))
+                ids.append(int(cur.lastrowid))
+            self._insert_decodes([(i, *f.outcome) for i, f in zip(ids, frames) if f.outcome is not None])
+            return ids
 
     def set_decoded(self, frame_id: int, record: dict[str, Any] | None, error: str | None) -> None:
         """Store the decode result of frame ``frame_id`` (once)."""
-        text = None if record is None else json.dumps(record, default=str, sort_keys=True)
-        alert = _code_key(record.get("alert_code")) if record else None
-        message = _code_key(record.get("message_code")) if record else None
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO decodes (frame_id, record, error, alert_code, message_code) VALUES (?,?,?,?,?)",
-                (frame_id, text, error, alert, message))
+        self.set_decoded_many([(frame_id, record, error)])
 
-    def frames(self, alert_code: int | str | None = None, since_id: int = 0) -> list[JournalFrame]:
-        """Frames with id > ``since_id`` in id order, optionally only those with ``alert_code``."""
+    def set_decoded_many(self, results: Sequence[tuple[int, dict[str, Any] | None, str | None]]) -> None:
+        """Store several decode results ``(frame_id, record, error)`` in one transaction."""
+        with self._lock, self._transaction():
+            self._insert_decodes(results)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _insert_decodes(self, results: Sequence[tuple[int, dict[str, Any] | None, str | None]]) -> None:
+        rows = []
+        for frame_id, record, error in results:
+            text = None if record is None else json.dumps(record, default=str, sort_keys=True)
+            alert = _code_key(record.get("alert_code")) if record else None
+            message = _code_key(record.get("message_code")) if record else None
+            rows.append((frame_id, text, error, alert, message))
+        self._db.executemany(
+            "INSERT INTO decodes (frame_id, record, error, alert_code, message_code) VALUES (?,?,?,?,?)", rows)
+
+    def frames(self, alert_code: int | str | None = None, since_id: int = 0, *, until_id: int | None = None,
+               source: str | None = None, direction: str | None = None,
+               limit: int | None = None) -> list[JournalFrame]:
+        """Frames with ``since_id`` < id (<= ``until_id``) in id order, optionally only those with
+        ``alert_code``, from ``source``, in ``direction``; at most ``limit`` of them."""
         sql = ("SELECT f.id, f.direction, f.t_ns, f.wall_ns, f.source, f.kind, f.raw, d.record, d.error "
                "FROM frames f LEFT JOIN decodes d ON d.frame_id = f.id WHERE f.id > ?")
         params: list[Any] = [since_id]
+        for column, value in (("f.id <=", until_id), ("f.source =", source), ("f.direction =", direction)):
+            if value is not None:
+                sql += f" AND {column} ?"
+                params.append(value)
         if alert_code is not None:
             key = _code_key(alert_code)
             if key is None:
@@ -165,7 +217,8 @@ class Journal:
             sql += " AND d.alert_code = ?"
             params.append(key)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY f.id", params).fetchall()
+            rows = self._db.execute(sql + " ORDER BY f.id" + ("" if limit is None else f" LIMIT {int(limit)}"),
+                                    params).fetchall()
         return [JournalFrame(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]),
                              None if r[7] is None else json.loads(r[7]), r[8]) for r in rows]
 
