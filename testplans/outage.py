@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from hubrig.harness.clock import Clock, seconds
 from hubrig.harness.capture.events import FRAME, NOTIFICATION, Event, EventBus
+from hubrig.harness.gbcs.content.usecases import (OUTAGE_RESTORED_ON_PHASE, SUPPLY_INTERRUPTED,
+                                                  SUPPLY_INTERRUPTED_ON_PHASE)
+from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange
 from hubrig.testplans.outage_results import Trial
 
 POA_NOTIFICATION = "AD1"
@@ -29,6 +32,12 @@ RESTORED_SHORT = {0x8F35, 0x8F37, 0x8F39, 0x8F3B}
 RESTORED_LONG = {0x8F36, 0x8F38, 0x8F3A, 0x8F3C}
 """Supply Outage Restored - Outage >= 3 minutes (and its phase variants)."""
 PRA_CODES = RESTORED_SHORT | RESTORED_LONG
+WHOLE_SUPPLY_CODES = {0x8F35, 0x8F36}
+"""Supply Outage Restored (and >= 3 minutes) for the whole supply: what a single-phase ESME raises."""
+POWER_LOG_MARGIN = timedelta(hours=1)
+"""The power event log is read this far either side of the outage (the meter stamps by its clock)."""
+POWER_LOG_RESOLUTION_S = 1.0
+"""Power event log time stamps are whole seconds (UTC seconds since 2000): allowed on top of the tolerance."""
 
 
 def is_poa(event: Event) -> bool:
@@ -93,6 +102,22 @@ class Observation:
     pras: list[Event] = field(default_factory=list)
     interruption_error_s: float | None = None
     restoration_error_s: float | None = None
+    power_log: "PowerLogReadback | None" = None
+    """The ESME's power event log read after the observation window (ECS35e), if the rig reads it."""
+    phase: int | None = None
+    """The phase cut alone (a per-phase outage), or None for the whole supply."""
+    esme_phases: int = 1
+    """The ESME's phases as the rig file declares them (``dut.esme.phases``)."""
+
+    @property
+    def interruption_codes(self) -> set[int]:
+        """The power event log entry the cut should leave: 0x8F57, or the phase's 0x8F58-0x8F5A."""
+        return {SUPPLY_INTERRUPTED if self.phase is None else SUPPLY_INTERRUPTED_ON_PHASE[self.phase]}
+
+    @property
+    def restoration_codes(self) -> set[int]:
+        """The restoration codes the restore may leave: any of 0x8F35-0x8F3C, or the phase's own pair."""
+        return set(PRA_CODES if self.phase is None else OUTAGE_RESTORED_ON_PHASE[self.phase])
 
     @property
     def outage_s(self) -> float:
@@ -142,17 +167,18 @@ class Observation:
 
 
 def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int = 0,
-                   observe_s: float, settle_s: float = 30.0) -> Observation:
-    """Cut mains for ``seconds_``, restore, and collect the alerts the outage produced.
+                   observe_s: float, settle_s: float = 30.0, phase: int | None = None) -> Observation:
+    """Cut mains (or, given ``phase``, that phase alone) for ``seconds_``, restore, and collect the
+    alerts the outage produced.
 
     Listening stops ``settle_s`` after every expected alert has arrived (a PRA always; a POA
-    too for outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
+    too for whole-supply outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
     """
     since = bus.mark()
-    with mains.outage(seconds_) as out:
+    with (mains.outage(seconds_) if phase is None else mains.phase_outage(phase, seconds_)) as out:
         pass
     restore_ns = out.restore_ns
-    long_outage = seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
+    long_outage = phase is None and seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
 
     def complete() -> bool:
         events = bus.events(since=since)
@@ -163,7 +189,7 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
         clock.sleep(settle_s)
     events = bus.events(since=since)
     obs = Observation(scenario=scenario, index=index, planned_s=seconds_, cut_ns=out.cut_ns, restore_ns=restore_ns,
-                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)])
+                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)], phase=phase)
     if obs.pra is not None and not obs.pra_from_ch:
         got_int, got_rest = alert_time(obs.pra, "interruption"), alert_time(obs.pra, "restoration")
         if got_int is not None:
@@ -171,6 +197,62 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
         if got_rest is not None:
             obs.restoration_error_s = (got_rest - clock.wall(restore_ns)).total_seconds()
     return obs
+
+
+@dataclass(frozen=True)
+class LogMatch:
+    """The power event log entry nearest a measured switch instant, and its time error."""
+
+    code: int
+    timestamp: datetime
+    error_s: float
+    """Entry time stamp minus the measured instant (the rig clock's wall time), seconds."""
+
+
+@dataclass
+class PowerLogReadback:
+    """One ECS35e read of the ESME's power event log after an outage, matched to its cut and restore."""
+
+    exchange: Exchange | None
+    failure: str = ""
+    interruption: LogMatch | None = None
+    restoration: LogMatch | None = None
+
+    @property
+    def evidence(self) -> list[int]:
+        ex = self.exchange
+        if ex is None:
+            return []
+        return [i for i in (ex.command_frame, ex.response.journal_id) if i is not None]
+
+
+def _nearest(entries: list[dict], codes: set[int], when: datetime) -> LogMatch | None:
+    found = []
+    for entry in entries:
+        try:
+            code, stamp = int(str(entry["event_code"]), 16), datetime.fromisoformat(str(entry["timestamp"]))
+        except (KeyError, ValueError):
+            continue
+        if code in codes and stamp.tzinfo is not None:
+            found.append(LogMatch(code, stamp, (stamp - when).total_seconds()))
+    return min(found, key=lambda m: abs(m.error_s), default=None)
+
+
+def read_power_log(sender: CommandSender, clock: Clock, obs: Observation) -> PowerLogReadback:
+    """Read the ESME's power event log (ECS35e) around ``obs`` and match its interruption entry
+    (:attr:`Observation.interruption_codes`) to the measured cut and its restoration entry
+    (:attr:`Observation.restoration_codes`) to the measured restore. Call it after the observation window: the read takes link time. A device that
+    does not answer, or answers with an error, is recorded as the read's failure."""
+    cut, restore = clock.wall(obs.cut_ns), clock.wall(obs.restore_ns)
+    try:
+        ex = sender.read_power_event_log(cut - POWER_LOG_MARGIN, clock.wall() + POWER_LOG_MARGIN)
+    except DeviceFailure as exc:
+        return PowerLogReadback(None, failure=str(exc))
+    if not ex.ok:
+        return PowerLogReadback(ex, failure=f"ECS35e failed: {ex.results} ({ex.evidence})")
+    entries = ex.body.get("power_event_log") or []
+    return PowerLogReadback(ex, interruption=_nearest(entries, obs.interruption_codes, cut),
+                            restoration=_nearest(entries, obs.restoration_codes, restore))
 
 
 def esme_reboot(rig: Any, clock: Clock) -> Callable[[], int] | None:

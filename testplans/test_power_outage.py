@@ -14,9 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubrig.harness.clock import seconds
+from hubrig.harness.gbcs.content.usecases import OUTAGE_RESTORED_ON_PHASE
+from hubrig.harness.rig.commands import sender_for
+from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, POWER_LOG_RESOLUTION_S, PRA_CODES, RESTORED_LONG,
+                                     RESTORED_SHORT, WHOLE_SUPPLY_CODES, LogMatch, Observation, alert_time,
+                                     code_text, esme_reboot, is_poa, is_pra, observe_outage, read_power_log)
 from hubrig.testplans.outage_results import TrialTiming, latency_table
-from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, PRA_CODES, RESTORED_LONG, RESTORED_SHORT, Observation,
-                                     alert_time, code_text, esme_reboot, is_poa, is_pra, observe_outage)
 
 SHORT_OUTAGE_S = 60.0
 LONG_OUTAGE_S = 240.0
@@ -29,6 +32,8 @@ FLAP_COUNT = 10
 FLAP_OFF_S = 5.0
 FLAP_ON_S = 25.0
 SETTLE_S = 30.0
+PHASE_TRIALS = ((1, SHORT_OUTAGE_S), (2, SHORT_OUTAGE_S), (3, SHORT_OUTAGE_S), (1, LONG_OUTAGE_S))
+"""The per-phase scenario: each phase cut alone under 3 minutes, and phase 1 once for 4 minutes."""
 FALSE_POA_WATCH_S = 900.0
 """After an ESME reboot with mains on, how long no POA may arrive: longer than any POA the rig's
 own outages produce (raised after 3 minutes, delivered within its windows)."""
@@ -49,15 +54,22 @@ def powered(mains):
 
 
 @pytest.fixture
-def observe(request, powered, bus, clock, progress):
-    """``observe(seconds, index=0) -> Observation`` for this test's scenario."""
+def observe(request, powered, bus, clock, progress, rig):
+    """``observe(seconds, index=0) -> Observation`` for this test's scenario; then, outside the
+    observation window, the ESME's power event log is read back (unless the rig file says not to)."""
     observe_s = request.config.getoption("observe_s")
     scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
+    sender = sender_for(rig) if rig.rig.dut.esme.read_power_event_log else None
 
-    def run(duration_s: float, index: int = 0, of: int | None = None) -> Observation:
+    def run(duration_s: float, index: int = 0, of: int | None = None, phase: int | None = None) -> Observation:
         with progress.waiting("POA/PRA", trial=(index + 1, of) if of else None):
-            return observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
-                                  observe_s=observe_s, settle_s=SETTLE_S)
+            obs = observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
+                                 observe_s=observe_s, settle_s=SETTLE_S, phase=phase)
+        obs.esme_phases = rig.rig.dut.esme.phases
+        if sender is not None:
+            with progress.waiting("power event log (ECS35e)", trial=(index + 1, of) if of else None):
+                obs.power_log = read_power_log(sender, clock, obs)
+        return obs
 
     return run
 
@@ -66,9 +78,61 @@ def clock_tolerance(rig) -> float:
     return float(rig.rig.dut.clock_tolerance_s)
 
 
+def _codes_text(codes: set[int]) -> str:
+    return "/".join(f"0x{c:04X}" for c in sorted(codes))
+
+
+def judge_power_log(measure, obs: Observation, tolerance_s: float) -> None:
+    """The power event log read after the outage holds its interruption and restoration entries, each
+    time-stamped within the clock tolerance of the measured cut and restore (ECS35e's frames as evidence)."""
+    log = obs.power_log
+    if log is None:
+        return
+    cut_codes = _codes_text(obs.interruption_codes)
+    restore_codes = ("restoration code 0x8F35-0x8F3C" if obs.phase is None
+                     else f"restoration code {_codes_text(obs.restoration_codes)}")
+    evidence = log.evidence
+    measure.check("power_log_read", not log.failure, value="read" if not log.failure else "failed",
+                  evidence=evidence, trial=obs.index, outage_s=obs.outage_s, note=log.failure,
+                  rule="the ESME answers ECS35e Read ESME Power Event Log [GBCS ECS35e; rig "
+                       "dut.esme.read_power_event_log]")
+    if log.failure:
+        return
+    allowed = tolerance_s + POWER_LOG_RESOLUTION_S
+    for name, match, codes, instant in (("power_log_interruption_error_s", log.interruption, cut_codes, "cut"),
+                                        ("power_log_restoration_error_s", log.restoration, restore_codes,
+                                         "restore")):
+        measure.check(name, match is not None and abs(match.error_s) <= allowed,
+                      value=None if match is None else round(match.error_s, 3), unit="s", evidence=evidence,
+                      trial=obs.index, outage_s=obs.outage_s, note=_entry_note(match, codes),
+                      rule=f"the power event log (ECS35e) holds {codes} time-stamped within {tolerance_s:g} s "
+                           f"(+{POWER_LOG_RESOLUTION_S:g} s for its whole-second stamps) of the measured "
+                           f"{instant} [GBCS ECS35e; rig dut.clock_tolerance_s]")
+
+
+def _entry_note(match: LogMatch | None, codes: str) -> str:
+    if match is None:
+        return f"no {codes} entry in the power event log read back"
+    return f"entry {match.code:04X} at {match.timestamp.isoformat()}"
+
+
+def judge_single_phase_code(measure, obs: Observation) -> None:
+    """A single-phase ESME restores with 8F35/8F36: a phase variant (8F37-8F3C) is a FAIL."""
+    if obs.esme_phases != 1 or obs.pra is None or obs.pra_from_ch:
+        return
+    code = obs.pra_code
+    measure.check("pra_phase_code", code in WHOLE_SUPPLY_CODES, value=code_text(code),
+                  evidence=[obs.pra.journal_id] if obs.pra.journal_id is not None else [], trial=obs.index,
+                  outage_s=obs.outage_s,
+                  rule="a single-phase ESME raises 8F35/8F36; 8F37-8F3C are 'Supply Outage Restored on Phase N' "
+                       "[GBCS alert codes; rig dut.esme.phases: 1]")
+
+
 def judge_outage(measure, obs: Observation, tolerance_s: float) -> None:
     """Record one outage: the trial, its latencies per limit set and the GBCS rules."""
     measure.record(obs.trial())
+    judge_power_log(measure, obs, tolerance_s)
+    judge_single_phase_code(measure, obs)
     outage = obs.outage_s
     ev_poa = [e.journal_id for e in obs.poas if e.journal_id is not None]
     ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []
@@ -305,6 +369,44 @@ def test_flapping_supply(request, powered, bus, clock, measure, rig):
     measure.check("every_emitted_alert_captured", got == want and len(poas) == len(emitted) - len(emitted_pras),
                   value=f"{captured} of {len(emitted)}", evidence=[e.journal_id for e in pras + poas],
                   rule="every alert the virtual devices put on the link is captured [ground truth]")
+
+
+def judge_phase_outage(measure, obs: Observation, tolerance_s: float) -> None:
+    """One phase cut alone on a polyphase ESME: the phase's restoration alert, on time, and its
+    power event log entries; the meter stays up, so no POA is due (recorded, not judged)."""
+    measure.record(obs.trial())
+    ev_pra = [obs.pra.journal_id] if obs.pra is not None and obs.pra.journal_id is not None else []
+    measure.latency("pra_latency_s", obs.pra_s, outage_s=obs.outage_s, evidence=ev_pra, trial=obs.index,
+                    missing="no PRA arrived")
+    measure.info("poa_count", len(obs.poas), "POAs", trial=obs.index,
+                 evidence=[e.journal_id for e in obs.poas if e.journal_id is not None],
+                 note=f"phase {obs.phase} alone was cut: the other phases keep the ESME and the Comms Hub up")
+    judge_power_log(measure, obs, tolerance_s)
+    if obs.pra is None or obs.pra_from_ch:
+        return
+    short, long_ = OUTAGE_RESTORED_ON_PHASE[obs.phase]
+    if abs(obs.outage_s - OUTAGE_THRESHOLD_S) <= BOUNDARY_MARGIN_S:
+        want = {short, long_}
+    else:
+        want = {long_ if obs.outage_s >= OUTAGE_THRESHOLD_S else short}
+    measure.check("pra_phase_code", obs.pra_code in want, value=code_text(obs.pra_code), evidence=ev_pra,
+                  trial=obs.index, outage_s=obs.outage_s,
+                  rule=f"phase {obs.phase} cut alone for {obs.outage_s:.0f} s: {_codes_text(want)} "
+                       f"(Supply Outage Restored on Phase {obs.phase}{' - Outage >= 3 minutes' if want == {long_} else ''}), "
+                       "not 8F35/8F36 [GBCS alert codes; rig dut.esme.phases: 3]")
+
+
+@scheduled(*(d for _, d in PHASE_TRIALS))
+@pytest.mark.measures("pra_latency_s", "pra_phase_code")
+def test_phase_outage(observe, powered, measure, rig):
+    """A polyphase ESME: each phase cut alone raises that phase's restoration code (8F37-8F3C)."""
+    if rig.rig.dut.esme.phases == 1:
+        pytest.skip("the ESME is single-phase (dut.esme.phases: 1): the per-phase scenario needs a polyphase ESME")
+    if powered.phases() < 3:
+        pytest.skip("the mains switch cannot cut one phase alone: it needs a three-phase AC source whose dialect "
+                    "has a per-phase set-point (instruments.supply.dialect: pacific-afx)")
+    for i, (phase, duration) in enumerate(PHASE_TRIALS):
+        judge_phase_outage(measure, observe(duration, index=i, of=len(PHASE_TRIALS), phase=phase), clock_tolerance(rig))
 
 
 @pytest.mark.rig_time(FALSE_POA_WATCH_S)

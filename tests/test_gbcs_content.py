@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hubrig.harness.gbcs.content import (
     build_content,
@@ -331,3 +333,24 @@ def test_an_event_log_compact_array_of_another_shape_keeps_the_generic_decoding(
     decoded = decode_content(0x0048, "response", other)
     assert "decoded_as" not in decoded and decoded["responses"][0]["data"]["type"] == "compact-array"
     assert build_content(0x0048, "response", decoded) == other
+
+
+_POWER_ENTRIES = st.lists(st.fixed_dictionaries({
+    "timestamp": st.integers(0, (1 << 32) - 1).map(lambda s: datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=s)),
+    "event_code": st.integers(0, 0xFFFF), "counter": st.integers(0, (1 << 32) - 1)}), max_size=20)
+
+
+@given(_POWER_ENTRIES, st.integers(0, (1 << 24) - 1))
+def test_ecs35e_power_event_log_round_trips(entries, invoke_id):
+    content = builders.ecs35e_response(power_event_log=entries, invoke_id=invoke_id)
+    decoded = decode_content(0x00B9, "response", content)
+    assert decoded["decoded_as"] == "ECS35e"
+    assert decoded["power_event_log"] == [{"timestamp": e["timestamp"].isoformat(), "event_code": f"{e['event_code']:04X}",
+                                           "counter": e["counter"]} for e in entries]
+    assert build_content(0x00B9, "response", decoded) == content
+
+
+def test_a_power_event_log_counter_out_of_range_is_refused():
+    with pytest.raises(GbcsError):
+        builders.ecs35e_response(power_event_log=[{"timestamp": T0.replace(microsecond=0), "event_code": 0x8F57,
+                                                   "counter": 1 << 32}], invoke_id=1)

@@ -201,3 +201,27 @@ def test_encrypted_parts_decrypt_with_the_test_keys(rtds, messages):
                                   decrypt=lambda block: security.decrypt_block(msg, None, block))
     assert all(c["decrypted_payload"] is None for c in without_keys["components"]
                if c["control"] & 0x02)
+
+
+def test_ecs35e_power_event_log_read_and_builders_reproduce_the_rtds_contents(messages):
+    """ECS35e (0x00B9): a range read of 0-0:99.98.4.255 answered by a compact array of {UTC time stamp,
+    event code, counter}; the builders give the RTDS bytes back, command, response and error."""
+    from hubrig.harness.gbcs.content import builders
+
+    command = _one(messages, "ECS35e_6.13_SUCCESS_COMMAND_GBCS.HEX")
+    assert _decode(command)["power_event_log_range"] == {"from": "2014-12-31T00:00:00+00:00",
+                                                         "to": "2015-01-01T00:00:00+00:00"}
+    assert builders.ecs35e_command(start="2014-12-31T00:00:00+00:00", end="2015-01-01T00:00:00+00:00",
+                                   invoke_id=1000) == command.content
+    response = _one(messages, "ECS35e_6.13_SUCCESS_RESPONSE_GBCS.HEX")
+    decoded = _decode(response)
+    log = decoded["power_event_log"]
+    assert decoded["results"] == {"power_event_log": "success"} and len(log) == 33
+    assert log[0] == {"timestamp": "2014-12-31T00:00:00+00:00", "event_code": "8002", "counter": 1}
+    assert [e["event_code"] for e in log[24:]] == ["8F35", "8F36", "8F37", "8F38", "8F39", "8F3A", "8F3B",
+                                                  "8F3C", "8F58"]
+    assert [e["counter"] for e in log] == list(range(1, 34))
+    assert builders.ecs35e_response(power_event_log=log, invoke_id=1000) == response.content
+    error = _one(messages, "ECS35e_6.13_ERROR_RESPONSE_GBCS.HEX")
+    assert _decode(error)["power_event_log"] is None
+    assert builders.ecs35e_response(power_event_log=None, invoke_id=1002, result="hardware-fault") == error.content

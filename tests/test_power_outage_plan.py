@@ -29,6 +29,14 @@ def make_rig(tmp: Path, virtual: str, seed: int = 1) -> Path:
     return path
 
 
+def set_esme(rig: Path, fields: str) -> Path:
+    """Add ``fields`` (flow-style YAML) to the rig file's ``dut.esme``."""
+    text = rig.read_text()
+    assert "  esme: {eui:" in text
+    rig.write_text(text.replace("  esme: {eui:", f"  esme: {{{fields}, eui:", 1))
+    return rig
+
+
 def observe_trials(rig: Path, out: Path, durations: list[float]):
     with open_rig(rig, out) as session:
         session.mains.restore()
@@ -123,7 +131,7 @@ def run_plan(pytester, rig: Path, scenario: str, out: Path):
 
 def test_a_compliant_device_passes_every_scenario(pytester, tmp_path):
     result = run_plan(pytester, make_rig(tmp_path, COMPLIANT), "not property", tmp_path / "out")
-    result.assert_outcomes(passed=7, deselected=1)
+    result.assert_outcomes(passed=7, skipped=1, deselected=1)  # the per-phase scenario: a single-phase ESME
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     trials = [r["data"] for r in doc["records"] if (r["plan"], r["kind"]) == ("power-outage", "trial")]
     assert trials and all(t["pra_seconds"] is not None for t in trials)
@@ -201,3 +209,119 @@ def test_a_comms_hub_that_reports_restoration_itself_is_recognised_and_timed(pyt
     assert "pra_source" in names and not names & {"pra_alert_code", "pra_signature", "pra_times_error_s"}
     (trial,) = [r["data"] for r in doc["records"] if r["plan"] == "power-outage" and r["kind"] == "trial"]
     assert trial["pra_seconds"] is not None and trial["pra_alert_code"] is None
+
+
+def test_each_trial_reads_the_power_event_log_back_and_its_entries_match_the_cut_and_restore(pytester, tmp_path):
+    """ECS35e after each outage: 0x8F57 and the restoration entry within the tolerance of the measured
+    instants, the read's command and response frames as evidence; the same ESME's log (ground truth)
+    holds exactly what the harness matched."""
+    run_plan(pytester, make_rig(tmp_path, COMPLIANT), "long_outage", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    by_name = {m["name"]: m for m in doc["measurements"] if m["name"].startswith("power_log")}
+    assert set(by_name) == {"power_log_read", "power_log_interruption_error_s", "power_log_restoration_error_s"}
+    assert all(m["verdict"] == "pass" and len(m["evidence"]) == 2 for m in by_name.values())
+    assert "8F57" in by_name["power_log_interruption_error_s"]["note"]
+    assert "8F36" in by_name["power_log_restoration_error_s"]["note"]
+    assert all(-1.0 <= m["value"] <= 0.0 for m in by_name.values() if m["name"] != "power_log_read")  # whole seconds
+
+
+def test_the_power_log_read_comes_after_the_observation_window(tmp_path):
+    """The read takes link time: it is sent only after every alert the outage produced was captured."""
+    from hubrig.harness.rig.commands import sender_for
+    from hubrig.testplans.outage import read_power_log
+
+    with open_rig(make_rig(tmp_path, COMPLIANT), tmp_path / "out") as session:
+        session.mains.restore()
+        obs = observe_outage(session.mains, session.bus, session.clock, 240.0, scenario="t", observe_s=3000.0)
+        log = read_power_log(sender_for(session), session.clock, obs)
+        entries = session.bench.esme.power_event_log
+    assert [e.code for e in entries] == [0x8F57, 0x8F36]
+    assert log.interruption.code == 0x8F57 and log.restoration.code == 0x8F36
+    assert log.exchange.response.t_ns > max(e.t_ns for e in obs.poas + obs.pras)
+    assert log.interruption.timestamp == entries[0].device_time.replace(microsecond=0)
+
+
+POWER_LOG_DEFECTS = [
+    ("power_log_missing_restoration: true", "power_log_restoration_error_s", "no restoration code 0x8F35-0x8F3C entry"),
+    ("power_log_time_error_s: 30", "power_log_interruption_error_s", "entry 8F57"),
+]
+
+
+@pytest.mark.parametrize("defect, name, note", POWER_LOG_DEFECTS, ids=[d[0].split(":")[0] for d in POWER_LOG_DEFECTS])
+def test_a_faulty_power_event_log_fails_the_read_back_check(pytester, tmp_path, defect, name, note):
+    rig = make_rig(tmp_path, COMPLIANT + f"  defects: {{{defect}}}\n")
+    run_plan(pytester, rig, "short_outage", tmp_path / "out").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    failed = {m["name"]: m for m in doc["measurements"] if m["verdict"] == "fail"}
+    assert name in failed and note in failed[name]["note"] and len(failed[name]["evidence"]) == 2
+    assert not {"pra_latency_s", "pra_alert_code", "pra_times_error_s"} & set(failed)  # only the log is faulty
+
+
+def test_a_rig_can_switch_the_read_back_off(pytester, tmp_path):
+    rig = make_rig(tmp_path, COMPLIANT)
+    set_esme(rig, "read_power_event_log: false")
+    run_plan(pytester, rig, "short_outage", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert not [m for m in doc["measurements"] if m["name"].startswith("power_log")]
+
+
+def polyphase_rig(tmp: Path, virtual: str = COMPLIANT, dialect: str = "pacific-afx") -> Path:
+    """The virtual rig with a three-phase ESME on a supply of ``dialect``."""
+    rig = set_esme(make_rig(tmp, virtual), "phases: 3")
+    text = rig.read_text()
+    assert "dialect: keysight-ac6800" in text
+    rig.write_text(text.replace("dialect: keysight-ac6800", f"dialect: {dialect}", 1))
+    return rig
+
+
+def test_a_polyphase_esme_raises_each_cut_phases_own_code_and_logs_it(pytester, tmp_path):
+    run_plan(pytester, polyphase_rig(tmp_path), "phase_outage", tmp_path / "out").assert_outcomes(passed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    codes = [m["value"] for m in doc["measurements"] if m["name"] == "pra_phase_code"]
+    assert codes == ["8F37", "8F39", "8F3B", "8F38"]  # phases 1, 2, 3 under 3 minutes; phase 1 for 4 minutes
+    cuts = [m["note"] for m in doc["measurements"] if m["name"] == "power_log_interruption_error_s"]
+    assert [n.split()[1] for n in cuts] == ["8F58", "8F59", "8F5A", "8F58"]
+    assert all(m["verdict"] in ("pass", "info") for m in doc["measurements"])
+    assert [m["value"] for m in doc["measurements"] if m["name"] == "poa_count"] == [0, 0, 0, 0]
+
+
+def test_the_per_phase_cuts_are_the_supplys_real_phase_changes(tmp_path):
+    with open_rig(polyphase_rig(tmp_path), tmp_path / "out") as session:
+        session.mains.restore()
+        assert session.mains.phases() == 3
+        obs = observe_outage(session.mains, session.bus, session.clock, 60.0, scenario="t", observe_s=3000.0,
+                             phase=2)
+        truth = [e for e in session.bench.ground_truth.select("event") if e.device == "supply"]
+        assert [e.detail for e in truth] == ["phase 2 cut", "phase 2 restored"]
+        assert abs(obs.cut_ns - truth[0].t_ns) < 1e6 and abs(obs.restore_ns - truth[1].t_ns) < 1e6  # within 1 ms
+        assert session.bench.esme.booted and not session.bench.ground_truth.outages()  # phases 1, 3 kept it up
+        assert obs.pra_code == 0x8F39 and obs.poa is None
+
+
+PHASE_DEFECTS = [
+    # (rig, defect, scenario, the code that fails)
+    ("polyphase", "polyphase_reports_whole_supply: true", "phase_outage", "8F35"),
+    ("single", "single_phase_sends_phase_code: true", "short_outage", "8F37"),
+    ("single", "single_phase_sends_phase_code: true", "long_outage", "8F38"),
+]
+
+
+@pytest.mark.parametrize("esme, defect, scenario, code", PHASE_DEFECTS, ids=[f"{d[0]}-{d[2]}" for d in PHASE_DEFECTS])
+def test_a_wrong_phase_code_fails_the_plan(pytester, tmp_path, esme, defect, scenario, code):
+    virtual = COMPLIANT + f"  defects: {{{defect}}}\n"
+    rig = polyphase_rig(tmp_path, virtual) if esme == "polyphase" else make_rig(tmp_path, virtual)
+    run_plan(pytester, rig, scenario, tmp_path / "out").assert_outcomes(failed=1)
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    failed = [m for m in doc["measurements"] if m["verdict"] == "fail"]
+    # the meter logs the code it alerts: a polyphase meter's whole-supply code also misses the phase's log entry
+    assert {m["name"] for m in failed} - {"power_log_restoration_error_s"} == {"pra_phase_code"}
+    wrong = [m for m in failed if m["name"] == "pra_phase_code"]
+    assert wrong[0]["value"] == code and len(wrong[0]["evidence"]) == 1
+    assert "dut.esme.phases" in wrong[0]["citation"]
+
+
+def test_a_supply_that_cannot_cut_one_phase_skips_the_scenario_with_the_reason(pytester, tmp_path):
+    rig = polyphase_rig(tmp_path, dialect="keysight-ac6800")
+    result = run_plan(pytester, rig, "phase_outage", tmp_path / "out")
+    result.assert_outcomes(skipped=1)
+    assert any("cannot cut one phase alone" in line and "pacific-afx" in line for line in result.stdout.lines)

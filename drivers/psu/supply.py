@@ -80,6 +80,33 @@ class Supply:
                              t_ns=confirmed_ns)
         return confirmed_ns
 
+    @property
+    def phases(self) -> int:
+        """How many phases this source can program one at a time (1: it cannot cut one phase alone)."""
+        return self.dialect.phases if self.dialect.phase_voltage is not None else 1
+
+    def set_phase(self, phase: int, on: bool) -> int:
+        """Cut (0 V) or restore (the rig's voltage) one phase of a three-phase source whose dialect has
+        a per-phase set-point; return the rig-clock instant the instrument confirmed it."""
+        with self._lock:
+            if not self._configured:
+                self.configure()
+            nominal = self._set_voltage if self._set_voltage is not None else self.cfg.voltage
+            if on and nominal is None:
+                raise SupplyConfigError(f"{FIELD}.voltage is needed to restore phase {phase}")
+            try:
+                command = self.dialect.phase_command(phase, nominal if on else 0.0)
+            except ValueError as exc:
+                raise SupplyConfigError(f"{self.description}: {exc}") from None
+            self.scpi.write(command)
+            self.scpi.opc(self.dialect.opc_query)
+            confirmed_ns = self.clock.now_ns()
+            self.check_errors(after=[command])
+        if self.bus is not None:
+            self.bus.publish(SUPPLY, self.name, {"phase": phase, "output": bool(on),
+                                                 "instrument": self.description}, t_ns=confirmed_ns)
+        return confirmed_ns
+
     def output_state(self) -> bool:
         """Whether the output is on, as the instrument reports it."""
         d = self.dialect

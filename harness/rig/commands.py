@@ -2,8 +2,8 @@
 the response (and alerts), and says whose fault it is when something goes wrong.
 
 CCS01/02/06/07 go from the Access Control Broker to the CHF, General-Ciphered (MAC) with the
-supplier as supplementary remote party (as the RTDS vectors are); ECS70, ECS25a, ECS25a3, ECS25r1
-and ECS35a go from the supplier (the rig file's ``dut.supplier``) to the ESME, MACed, ECS70 also
+supplier as supplementary remote party (as the RTDS vectors are); ECS70, ECS25a, ECS25a3, ECS25r1,
+ECS35a and ECS35e go from the supplier (the rig file's ``dut.supplier``) to the ESME, MACed, ECS70 also
 signed (critical). Originator counters start from the rig clock's wall time in milliseconds, so they
 keep rising across runs as GBCS devices require.
 
@@ -39,11 +39,12 @@ from hubrig.harness.gbcs.content import builders
 from hubrig.harness.gbcs.keystore import KeyStoreError
 
 CCS01, CCS02, CCS06, CCS07 = 0x0001, 0x0002, 0x010F, 0x00FE
-ECS70, ECS25A, ECS25A3, ECS25R1, ECS35A = 0x0062, 0x00AC, 0x00EC, 0x00EE, 0x0048
+ECS70, ECS25A, ECS25A3, ECS25R1, ECS35A, ECS35E = 0x0062, 0x00AC, 0x00EC, 0x00EE, 0x0048, 0x00B9
 DEVICE_LOG_CHANGED = 0x8F12
 AUTHENTICATION_FAILED = 0x8F53
 NAMES = {CCS01: "CCS01", CCS02: "CCS02", CCS06: "CCS06", CCS07: "CCS07", ECS70: "ECS70",
-         ECS25A: "ECS25a", ECS25A3: "ECS25a3", ECS25R1: "ECS25r1", ECS35A: "ECS35a"}
+         ECS25A: "ECS25a", ECS25A3: "ECS25a3", ECS25R1: "ECS25r1", ECS35A: "ECS35a",
+         ECS35E: "ECS35e"}
 BEHAVIOUR_BITS = 256
 """Bits in one ESME behaviour object (ECS25r1 reads four of them)."""
 
@@ -87,6 +88,12 @@ def apply_behaviour_write(current: str, write: str) -> str:
 def behaviour_bit(behaviours: str, bit: int) -> bool:
     """Whether ``bit`` is on in a behaviour object read back."""
     return len(behaviours) > bit and behaviours[bit] == "1"
+
+
+def whole_seconds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """A log read's range in the whole seconds its entries carry, widened outwards."""
+    last = end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta())
+    return start.replace(microsecond=0), last
 
 
 class HarnessConfigError(Exception):
@@ -321,9 +328,16 @@ class CommandSender:
         """ECS35a: the ESME's event log entries time-stamped from ``start`` to ``end`` (by its clock;
         whole seconds, widened outwards): ``body['event_log']`` is a list of {timestamp,
         event_code (4 hex), value}."""
-        first = start.replace(microsecond=0)
-        last = end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta())
+        first, last = whole_seconds(start, end)
         return self.command(ECS35A, self.esme, lambda inv: builders.ecs35a_command(
+            start=first, end=last, invoke_id=inv))
+
+    def read_power_event_log(self, start: datetime, end: datetime) -> Exchange:
+        """ECS35e: the ESME's power event log entries time-stamped from ``start`` to ``end`` (by its
+        clock; whole seconds, widened outwards): ``body['power_event_log']`` is a list of
+        {timestamp, event_code (4 hex), counter}."""
+        first, last = whole_seconds(start, end)
+        return self.command(ECS35E, self.esme, lambda inv: builders.ecs35e_command(
             start=first, end=last, invoke_id=inv))
 
     # ------------------------------------------------------------------ alerts

@@ -21,7 +21,7 @@ from hubrig.harness.rules.masks import RfNoiseConfig
 from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
-                  "aimtti-pl"]
+                  "aimtti-pl", "pacific-afx"]
 DIALECTS = get_args(Dialect)
 """The supply dialects a rig file may name (the driver's registry, ``hubrig.drivers.psu.dialects.MODULES``)."""
 DeviceType = Literal["ESMETS", "GSMETS", "CHTS", "IHDTS", "PPMIDTS", "HCALCSTS", "CADTS"]
@@ -269,6 +269,13 @@ class EsmeIdentity(DeviceIdentity):
         default=None, min_length=1,
         description="argv of a command that makes the ESME reboot its firmware with mains on (the "
                     "power-outage plan's false-POA scenario); without it that scenario skips on a real bench")
+    read_power_event_log: bool = Field(
+        default=True,
+        description="after each power-outage trial, read the ESME's power event log (ECS35e) and check its "
+                    "interruption and restoration entries; false for an ESME that cannot be commanded")
+    phases: Literal[1, 3] = Field(
+        default=1, description="1: single-phase ESME; 3: polyphase (the per-phase outage scenario runs, "
+                               "and restoration alerts carry the phase codes 0x8F37-0x8F3C)")
 
     _check_install_code = field_validator("install_code", mode="before")(lambda cls, v: _install_code(v))
 

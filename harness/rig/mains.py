@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, runtime_checkable
 
 from hubrig.harness.clock import NS_PER_S, Clock, Progress, seconds, to_ns
 from hubrig.harness.capture.events import EventBus
@@ -48,6 +48,16 @@ class MainsSwitch(Protocol):
     """What :class:`Mains` needs of a supply or relay driver."""
 
     def set_output(self, on: bool) -> int: ...
+
+
+@runtime_checkable
+class PhaseSwitch(Protocol):
+    """A three-phase source that can cut one phase alone (``phases`` > 1)."""
+
+    @property
+    def phases(self) -> int: ...
+
+    def set_phase(self, phase: int, on: bool) -> int: ...
 
 
 class MarkerStore(Protocol):
@@ -155,6 +165,43 @@ class Mains:
         finally:
             try:
                 out.restore_ns = self.restore()
+            finally:
+                self.current = None
+
+    def phases(self) -> int:
+        """How many phases the switch can cut one at a time (1: none alone)."""
+        return self.switch.phases if isinstance(self.switch, PhaseSwitch) else 1
+
+    @contextmanager
+    def phase_outage(self, phase: int, seconds: float) -> Iterator[Outage]:
+        """Cut one ``phase`` for ``seconds`` (the others stay live), restoring it however the body ends.
+        The marker is written as for a full cut: a restart restores the output at the rig's voltage."""
+        if not 1 <= phase <= self.phases():
+            raise ValueError(f"the mains switch cannot cut phase {phase} alone (it can cut {self.phases()})")
+        switch = self.switch
+        assert isinstance(switch, PhaseSwitch)
+        with self._lock:
+            self._write_marker()
+            _install_sigterm()
+            try:
+                out = Outage(planned_s=seconds, cut_ns=switch.set_phase(phase, False))
+            except BaseException:
+                switch.set_phase(phase, True)
+                self._remove_marker()
+                raise
+            self.bus.publish(MAINS, self.rig_name, {"state": "off", "phase": phase}, t_ns=out.cut_ns)
+            self.current = out
+        try:
+            yield out
+            remaining = out.cut_ns + to_ns(seconds) - self.clock.now_ns()
+            if remaining > 0:
+                self.clock.sleep(remaining / NS_PER_S)
+        finally:
+            try:
+                with self._lock:
+                    out.restore_ns = switch.set_phase(phase, True)
+                    self._remove_marker()
+                    self.bus.publish(MAINS, self.rig_name, {"state": "on", "phase": phase}, t_ns=out.restore_ns)
             finally:
                 self.current = None
 

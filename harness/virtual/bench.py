@@ -9,8 +9,9 @@ shifts the draws another behaviour sees.
 
 The bench also gives its devices the command behaviours the plans drive: the CH its CHF device log
 (:mod:`hubrig.harness.virtual.devicelog`: CCS01/02/06/07, CS14 0x8F12) and the ESME its clock rules and
-event-log read (:mod:`hubrig.harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a), each with the defect
-switches of the rig file's ``virtual.defects``.
+event-log read (:mod:`hubrig.harness.virtual.meterclock`: ECS70, ECS25a3, ECS35a) and its power event
+log read (:mod:`hubrig.harness.virtual.powerlog`: ECS35e), each with the defect switches of the rig
+file's ``virtual.defects``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import random
 from typing import Union
 
 from hubrig.harness.clock import Scheduler
-from hubrig.harness.virtual import devicelog, meterclock
+from hubrig.harness.virtual import devicelog, meterclock, powerlog
 from hubrig.harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
 from hubrig.harness.virtual.esme import VirtualEsme
-from hubrig.harness.virtual.groundtruth import GroundTruth
+from hubrig.harness.virtual.groundtruth import Emission, GroundTruth
+from hubrig.harness.virtual.supply import VirtualSupply
 from hubrig.harness.rules.tsat import parse_version
 from hubrig.harness.virtual.params import ResolvedParams, VirtualParams
 
@@ -58,7 +60,8 @@ class VirtualBench:
         self.rng = {name: random.Random(root.getrandbits(64)) for name in RNG_STREAMS}
         self.ground_truth = GroundTruth()
         self.esme = VirtualEsme(self.params.esme, self.params.defects, eui=dut.esme.eui,
-                                scheduler=scheduler, keys=keys, ground_truth=self.ground_truth)
+                                scheduler=scheduler, keys=keys, ground_truth=self.ground_truth,
+                                phases=dut.esme.phases)
         self.ch = VirtualCommsHub(self.params.ch, self.params.defects, eui=dut.comms_hub.eui,
                                   esme=self.esme, scheduler=scheduler, keys=keys,
                                   link=as_link(link, scheduler), ground_truth=self.ground_truth,
@@ -66,11 +69,14 @@ class VirtualBench:
         self.device_log = devicelog.install(self, dut.esme.install_code_bytes)
         self.clock_rules = meterclock.install(self, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s,
                                               filter_bits=dut.esme.filter_bits)
+        self.power_log = powerlog.install(self)
         self.analyser = None
         """The virtual spectrum analyser watching the ESME, when the rig has one (set by the session)."""
         self._energised = supply is None or bool(supply.output)
         if supply is not None:
             supply.on_output(self.mains_changed)
+        if isinstance(supply, VirtualSupply):
+            supply.on_phase(self.phase_changed)
 
     def mains_changed(self, on: bool, t_ns: int) -> None:
         """The supply's output went ``on``/off at rig instant ``t_ns``: feed the ESME and the CH.
@@ -85,3 +91,15 @@ class VirtualBench:
         self.ground_truth.mains(on, t_ns)
         self.esme.mains(on, t_ns)
         self.ch.mains(on, t_ns)
+
+    def phase_changed(self, phase: int, live: bool, t_ns: int) -> None:
+        """One phase of a three-phase supply went ``live``/dead at ``t_ns`` (the others stayed live):
+        a polyphase ESME senses it, and the Comms Hub, powered through the ESME, does not. A single-phase
+        ESME is wired to phase 1: losing it is losing mains; the other phases do not reach it."""
+        if self.esme.phases == 1:
+            if phase == 1:
+                self.mains_changed(live, t_ns)
+            return
+        self.ground_truth.record(Emission(t_ns, "supply", "event", None, "",
+                                          f"phase {phase} {'restored' if live else 'cut'}"))
+        self.esme.phase_mains(phase, live, t_ns)

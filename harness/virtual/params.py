@@ -207,6 +207,14 @@ class Defects(_Strict):
     behaviour_write_ignores_mask: bool = Field(
         False, description="the ESME takes a behaviour write (ECS25a, ECS25a3) as all 256 bits, ignoring "
                            "its change mask: the supplier's other settings are lost")
+    power_log_missing_restoration: bool = Field(
+        False, description="the ESME's power event log (ECS35e) gets no entry when mains is restored")
+    polyphase_reports_whole_supply: bool = Field(
+        False, description="a polyphase ESME raises 8F35/8F36 (whole supply) when one phase alone was cut")
+    single_phase_sends_phase_code: bool = Field(
+        False, description="a single-phase ESME raises the phase 1 variant (8F37/8F38) instead of 8F35/8F36")
+    power_log_time_error_s: float = Field(
+        0.0, allow_inf_nan=False, description="added to every power event log (ECS35e) time stamp")
 
 
 Preset = Literal["north", "central-south", "north-option-a", "central-south-option-a", "north-option-b",

@@ -8,7 +8,10 @@ codes (or, for register-style instruments such as Aim-TTi, ``EER?`` and ``*ESR?`
 An output change takes effect ``settle_s`` after the command (on the scheduler's time line), and
 ``*OPC?`` answers only once it has: that is the instant the driver records. Callbacks registered
 with :meth:`VirtualSupply.on_output` are told ``(on, t_ns)`` when the mains channel's output really
-changes; this is how mains reaches the virtual ESME.
+changes; this is how mains reaches the virtual ESME. A three-phase dialect with a per-phase set-point
+(``phase_voltage``) keeps one rms set-point per phase: the voltage command sets all of them, the
+per-phase command one; a phase is live while the output is on and its set-point is above 0 V, and
+:meth:`VirtualSupply.on_phase` callbacks are told ``(phase, live, t_ns)`` when one phase alone changes.
 
 In process, the supply *is* the endpoint (pyvisa-like ``write``/``query``/``read``/``close``).
 :func:`serve_tcp` puts it behind a loopback TCP socket so the real driver stack reaches it as
@@ -30,6 +33,7 @@ from hubrig.harness.clock import Scheduler
 from hubrig.harness.virtual.scpi import canonical
 
 OutputCallback = Callable[[bool, int], None]
+PhaseCallback = Callable[[int, bool, int], None]
 
 LONG_FORMS = {
     "OUTPUT": "OUTP", "VOLTAGE": "VOLT", "CURRENT": "CURR", "FREQUENCY": "FREQ", "MEASURE": "MEAS",
@@ -61,6 +65,7 @@ def _pattern(template: str, numeric_booleans: bool = True) -> re.Pattern[str]:
     """A regex accepting a dialect template's command (boolean ON/OFF also as 1/0 if allowed)."""
     text = re.escape(template.lstrip(":"))
     text = text.replace(r"\{ch\}", r"(?P<ch>\d+)").replace(r"\{value\}", _NUMBER)
+    text = text.replace(r"\{phase\}", r"(?P<phase>\d)")
     text = text.replace(r"\ ", r"\s+")
     for word, alternatives in (("ON", "(?:ON|1)"), ("OFF", "(?:OFF|0)")) if numeric_booleans else ():
         for separator in (r"\s+", ","):
@@ -107,6 +112,11 @@ class VirtualSupply:
         """pyvisa's read timeout (ms); the in-process supply answers at once or not at all."""
         self.changes: list[tuple[int, int, bool]] = []
         """Ground truth: (t_ns, channel, on) for every real output change."""
+        self.phase_volts = ({p: 0.0 for p in range(1, self.dialect.phases + 1)}
+                            if self.dialect.phase_voltage is not None else {})
+        self.phase_changes: list[tuple[int, int, bool]] = []
+        """Ground truth: (t_ns, phase, live) for every real change of one phase alone."""
+        self._phase_callbacks: list[PhaseCallback] = []
         self.commands: list[str] = []
         """Every command unit received, as sent."""
         self._callbacks: list[OutputCallback] = []
@@ -121,6 +131,10 @@ class VirtualSupply:
     def on_output(self, callback: OutputCallback) -> None:
         """Call ``callback(on, t_ns)`` whenever the mains channel's output really changes."""
         self._callbacks.append(callback)
+
+    def on_phase(self, callback: PhaseCallback) -> None:
+        """Call ``callback(phase, live, t_ns)`` whenever one phase alone really changes."""
+        self._phase_callbacks.append(callback)
 
     @property
     def output(self) -> bool:
@@ -179,10 +193,11 @@ class VirtualSupply:
             "set_voltage": d.set_voltage, "set_current": d.set_current,
             "set_frequency": d.set_frequency, "measure_voltage": d.measure_voltage,
             "measure_current": d.measure_current, "error_query": d.error_query,
-            "select_channel": d.select_channel,
+            "select_channel": d.select_channel, "phase_voltage": d.phase_voltage,
         }
-        return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1"))
-                                .replace("\0", "{ch}").replace("\1", "{value}"), d.numeric_booleans))
+        return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1").replace("{phase}", "\2"))
+                                .replace("\0", "{ch}").replace("\1", "{value}").replace("\2", "{phase}"),
+                                d.numeric_booleans))
                 for kind, t in kinds.items() if t]
 
     def _execute(self, unit: str) -> None:
@@ -222,6 +237,14 @@ class VirtualSupply:
         elif kind == "set_voltage":
             if self._in_range(value, 0.0, self.rated_voltage):
                 self.channels[channel].voltage = value
+                for phase in self.phase_volts:
+                    self._set_phase(phase, value)
+        elif kind == "phase_voltage":
+            phase = int(fields["phase"] or 0)
+            if phase not in self.phase_volts:
+                self._error(HEADER_SUFFIX, ESR_EXECUTION_ERROR, register=103)
+            elif self._in_range(value, 0.0, self.rated_voltage):
+                self._set_phase(phase, value)
         elif kind == "set_current":
             if self._in_range(value, 0.0, self.rated_current):
                 self.channels[channel].current_limit = value
@@ -283,6 +306,31 @@ class VirtualSupply:
         for state in self.channels.values():
             state.voltage = state.current_limit = 0.0
         self.frequency, self.selected = 50.0, 1
+
+    def phase_live(self, phase: int) -> bool:
+        """Whether ``phase``'s terminal is live (output on and its set-point above 0 V)."""
+        return self.output and self.phase_volts[phase] > 0.0
+
+    def _set_phase(self, phase: int, volts: float) -> None:
+        self._pending += 1
+        self.scheduler.call_later(self.settle_s, lambda: self._settle_phase(phase, volts))
+
+    def _settle_phase(self, phase: int, volts: float) -> None:
+        t_ns = self.scheduler.now_ns()
+        with self._lock:
+            was = self.phase_live(phase)
+            self.phase_volts[phase] = volts
+            live = self.phase_live(phase)
+            callbacks = list(self._phase_callbacks) if live != was else []
+            if live != was:
+                self.phase_changes.append((t_ns, phase, live))
+        try:
+            for callback in callbacks:
+                callback(phase, live, t_ns)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                self._settled.notify_all()
 
     # -- output timing ------------------------------------------------------------------------
     def _switch(self, targets: list[int], on: bool) -> None:

@@ -60,6 +60,18 @@ class Dialect:
     empty: any maker (``generic-scpi``). ``rig check`` compares it with what the instrument says."""
     models: str = ""
     """Regular expression the model field of ``*IDN?`` starts with (``""``: any model)."""
+    phases: int = 1
+    """Output phases of the source (3: a three-phase AC source)."""
+    phase_voltage: str | None = None
+    """Per-phase rms set-point (``{phase}`` = 1..phases, ``{value}``), only where the maker's manual
+    has one: the per-phase outage cuts one phase by programming it to 0 V and restores it at the
+    rig's voltage. ``None``: the source cannot cut one phase alone."""
+
+    def phase_command(self, phase: int, value: float) -> str:
+        """Fill :attr:`phase_voltage` for ``phase`` (1..:attr:`phases`)."""
+        if self.phase_voltage is None or not 1 <= phase <= self.phases:
+            raise ValueError(f"the {self.title} ({self.name}) cannot program phase {phase} alone")
+        return self.phase_voltage.format(phase=phase, value=format_number(value))
 
     def fits(self, identity: str) -> bool | None:
         """Whether an ``*IDN?`` answer names an instrument of this dialect (``None``: the dialect
@@ -90,6 +102,7 @@ MODULES = {
     "keysight-e36xx": "keysight_e36xx",
     "rigol-dp800": "rigol_dp800",
     "aimtti-pl": "aimtti_pl",
+    "pacific-afx": "pacific_afx",
 }
 
 

@@ -196,6 +196,24 @@ def ecs35a_response(*, event_log: Iterable[Mapping] | None, invoke_id: int,
                                             results={"event_log": result}, event_log=entries))
 
 
+def ecs35e_command(*, start: When, end: When, invoke_id: int, invoke_flags: int = FLAGS) -> bytes:
+    """ECS35e Read ESME Power Event Log: the entries time-stamped from ``start`` to ``end`` (whole
+    seconds, aware date-times or ISO strings)."""
+    return usecases.build("command", _dlms("ECS35e", invoke_id, invoke_flags, None,
+                                           power_event_log_range={"from": start, "to": end}))
+
+
+def ecs35e_response(*, power_event_log: Iterable[Mapping] | None, invoke_id: int,
+                    result: str | int = "success", invoke_flags: int = FLAGS) -> bytes:
+    """ECS35e response: power event log entries {timestamp (whole seconds), event_code (int or 4
+    hex), counter}, or None with an error ``result``."""
+    entries = None if power_event_log is None else [
+        {"timestamp": e["timestamp"], "event_code": _code(e["event_code"]), "counter": e["counter"]}
+        for e in power_event_log]
+    return usecases.build("response", _dlms("ECS35e", invoke_id, invoke_flags, None,
+                                            results={"power_event_log": result}, power_event_log=entries))
+
+
 def _code(code: int | str) -> str:
     return f"{code:04X}" if isinstance(code, int) else code
 

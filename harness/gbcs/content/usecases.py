@@ -8,7 +8,7 @@ its generic decoding. Building is the same layout run backwards, so for every la
 ``decode(build(fields)) == fields`` and ``build(decode(content)) == content``.
 
 Byte layouts were checked against RTDS 4.5.0 (ECS80, CS14, CCS01-03, CCS06-08, ECS70, ECS25a3,
-ECS35a).
+ECS35a, ECS35e).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from hubrig.harness.gbcs.content import asn1, dlms, gbz
+from hubrig.harness.gbcs.content import asn1, compact, dlms, gbz
 from hubrig.harness.gbcs.content.axdr import NULL, decode_datetime, encode_datetime, encode_length, read_length
 from hubrig.harness.gbcs.errors import GbcsError
 from hubrig.harness.gbcs.tables import alert_info, use_case_name
@@ -212,6 +212,30 @@ def _event_log_encode(entries):
 EVENT_LOG = Codec(_event_log_decode, _event_log_encode)
 """An event log buffer as a compact array: [{timestamp (ISO), event_code (4 hex), value (hex)}]."""
 
+_POWER_ENTRY = {"structure": ["double-long-unsigned", "long-unsigned", "double-long-unsigned"]}
+"""Compact-array element of the ESME power event log (RTDS 4.5.0 ECS35e success response): UTC time
+stamp, event code, counter."""
+
+
+def _power_log_decode(node):
+    if node["type"] != "compact-array" or node.get("element_type") != _POWER_ENTRY:
+        raise _Mismatch
+    return [{"timestamp": _utc_seconds_to_iso(stamp), "event_code": f"{code:04X}", "counter": counter}
+            for stamp, code, counter in node["elements"]]
+
+
+def _power_log_encode(entries):
+    try:
+        elements = [[_iso_to_utc_seconds(e["timestamp"]), int(_code_text(e["event_code"]), 16), int(e["counter"])]
+                    for e in entries]
+    except (KeyError, TypeError) as exc:
+        raise GbcsError(f"a power event log entry needs timestamp, event_code and counter, got {entries!r}") from exc
+    return {"type": "compact-array", "value": compact.encode(_POWER_ENTRY, elements).hex().upper()}
+
+
+POWER_EVENT_LOG = Codec(_power_log_decode, _power_log_encode)
+"""The ESME power event log as a compact array: [{timestamp (ISO), event_code (4 hex), counter}]."""
+
 
 # -- access-request / access-response layouts ------------------------------------------------
 
@@ -245,6 +269,7 @@ CHF_DEVICE_LOG, CHF_HISTORIC_DEVICE_LOG = "0-0:30.3.0.255", "0-0:30.3.1.255"
 ZIGBEE_NETWORK_CONTROL, CLOCK, DATA, PROFILE_GENERIC = 104, 8, 1, 7
 CLOCK_OBIS = "0-0:1.0.0.255"
 ESME_EVENT_LOG = "0-0:99.98.0.255"
+ESME_POWER_EVENT_LOG = "0-0:99.98.4.255"
 RANGE_SELECTOR = 1
 
 COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
@@ -301,6 +326,10 @@ COMMAND_LAYOUTS: dict[str, tuple[int, tuple[Spec, ...]]] = {
     "ECS35a": (0x0048, (
         Spec("get-with-selection", PROFILE_GENERIC, ESME_EVENT_LOG, 2, "event_log",
              response=EVENT_LOG, selection=UTC_RANGE),
+    )),
+    "ECS35e": (0x00B9, (
+        Spec("get-with-selection", PROFILE_GENERIC, ESME_POWER_EVENT_LOG, 2, "power_event_log",
+             response=POWER_EVENT_LOG, selection=UTC_RANGE),
     )),
 }
 
@@ -394,6 +423,11 @@ class AlertLayout(NamedTuple):
 
 
 SUPPLY_OUTAGE_RESTORED = frozenset(range(0x8F35, 0x8F3D))
+SUPPLY_INTERRUPTED = 0x8F57
+SUPPLY_INTERRUPTED_ON_PHASE = {1: 0x8F58, 2: 0x8F59, 3: 0x8F5A}
+OUTAGE_RESTORED_ON_PHASE = {1: (0x8F37, 0x8F38), 2: (0x8F39, 0x8F3A), 3: (0x8F3B, 0x8F3C)}
+"""Per phase: (Supply Outage Restored on Phase N, the same with Outage >= 3 minutes), as the GBCS
+alert code table names them (``harness/gbcs/data/alert_codes.json``)."""
 CLOCK_ALERTS = frozenset((0x81C6, 0x8F0C, 0x8145))
 GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT = 0x1000, 0x1001
 
