@@ -21,6 +21,7 @@ from hubrig.harness.gbcs.content.usecases import (OUTAGE_RESTORED_ON_PHASE, SUPP
                                                   SUPPLY_INTERRUPTED_ON_PHASE)
 from hubrig.harness.rig.commands import CommandSender, DeviceFailure, Exchange
 from hubrig.testplans.outage_results import Trial
+from hubrig.harness.rig.bound import step_bound
 
 POA_NOTIFICATION = "AD1"
 CH_PRA_NOTIFICATION = "CH-PRA"
@@ -172,8 +173,17 @@ def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, 
     alerts the outage produced.
 
     Listening stops ``settle_s`` after every expected alert has arrived (a PRA always; a POA
-    too for whole-supply outages of 3 minutes or more), or ``observe_s`` after restoration at the latest.
+    too for whole-supply outages of 3 minutes or more), or ``observe_s`` after restoration at the latest. In
+    real time the whole step is bounded by that schedule (:func:`step_bound`), so an instrument
+    that hangs ends it with mains restored.
     """
+    with step_bound(f"{scenario} #{index}", seconds_ + observe_s + settle_s, real_time=not clock.virtual):
+        return _observe(mains, bus, clock, seconds_, scenario=scenario, index=index, observe_s=observe_s,
+                        settle_s=settle_s, phase=phase)
+
+
+def _observe(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int,
+             observe_s: float, settle_s: float, phase: int | None) -> Observation:
     since = bus.mark()
     with (mains.outage(seconds_) if phase is None else mains.phase_outage(phase, seconds_)) as out:
         pass

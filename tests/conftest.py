@@ -70,7 +70,7 @@ instruments:
     voltage: 230.0
     current_limit: 2.0
     frequency: 50.0
-    safety: {{max_voltage: 253.0, max_current: 5.0}}
+    safety: {{max_voltage: 253.0, max_current: 5.0, min_frequency: 45.0, max_frequency: 55.0}}
     verify: false
   itch:
     port: "{port}"
@@ -92,6 +92,17 @@ def bench_rig_file(folder: Path, *, resource: str, name: str = "bench", port: st
     path.write_text(BENCH_RIG.format(name=name, resource=resource, port=port, limit_sets=limit_sets,
                                      esme_spec=esme_spec, esme_gbcs=esme_gbcs))
     return path
+
+
+TEST_TIMEOUT_S = 300
+"""The harness's own tests' bound (pytest-timeout); here, not in pyproject.toml, so that ``hubrig
+run`` (plans run from the same tree) never inherits it."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from hubrig.harness.clock import NS_PER_S, VirtualClock
 from hubrig.harness.capture.events import EventBus, match
-from hubrig.harness.rig.mains import MAINS, Mains, MainsRecoveredWarning
+from hubrig.harness.rig.mains import MAINS, Mains, MainsNotRestoredError, MainsRecoveredWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,8 +101,10 @@ def test_failed_restore_keeps_the_marker_for_the_next_start(tmp_path):
     switch = FakeSwitch(clock, fail_on=True)
     mains = Mains(switch, clock, EventBus(clock), tmp_path, "bench-1")
     mains.cut()
-    with pytest.raises(OSError):
+    with pytest.raises(MainsNotRestoredError, match="MAINS IS STILL OFF on rig 'bench-1'") as caught:
         mains.restore()
+    assert isinstance(caught.value.__cause__, OSError)
+    assert str(tmp_path / "bench-1.mains-off") in str(caught.value) and mains.unrestored == str(caught.value)
     assert (tmp_path / "bench-1.mains-off").exists() and mains.is_off
     switch.fail_on = None
     mains.close()
@@ -235,7 +237,8 @@ def switch_log(tmp_path: Path) -> list[str]:
     return (tmp_path / "switch.log").read_text().split()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_interrupted_or_terminated_run_restores_mains(tmp_path, sig):
     child = cut_then(tmp_path, sig)
     assert child.returncode == -sig  # the signal still ends the process as it would have

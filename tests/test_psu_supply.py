@@ -270,7 +270,8 @@ def test_the_rig_files_verification_threshold_reaches_the_driver():
     virtual = VirtualSupply(clock, dialect="keysight-ac6800")
     cfg = SupplyConfig.model_validate({
         "resource": "virtual", "dialect": "keysight-ac6800", "voltage": 230.0, "current_limit": 2.0,
-        "frequency": 50.0, "safety": {"max_voltage": 253.0, "max_current": 5.0},
+        "frequency": 50.0, "safety": {"max_voltage": 253.0, "max_current": 5.0, "min_frequency": 45.0,
+                                       "max_frequency": 55.0},
         "verify": True, "verify_on_min_v": 240.0, "verify_timeout_s": 2.0})
     supply = open_supply(cfg, clock, EventBus(clock), endpoint=virtual)
     with pytest.raises(InstrumentError, match=r"not confirmed by measurement: 230 V after 2 s, expected >= 240 V"):

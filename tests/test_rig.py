@@ -5,6 +5,8 @@ instrument."""
 
 from __future__ import annotations
 
+import os
+
 import json
 from pathlib import Path
 
@@ -168,7 +170,25 @@ def test_probe_flags_a_mains_left_cut(tmp_path, bench):
     rows = {(r.name, r.check): r for r in probe_rig(write())}
     assert rows["supply", "identity"].ok and "Keysight" in rows["supply", "identity"].detail
     mains = rows["mains", "reachable"]
-    assert not mains.ok and "left cut by a killed run" in mains.detail
+    marker = tmp_path / "state" / "bench-r.mains-off"
+    assert not mains.ok and mains.detail.startswith("MAINS IS STILL OFF on rig 'bench-r'")
+    assert f"marker {marker}" in mains.detail and "Switch the supply or relay on by hand" in mains.detail
+
+
+def test_probe_names_a_live_run_holding_the_rig_instead_of_its_marker(tmp_path, bench):
+    from hubrig.harness.rig.lock import RigLock
+
+    write, _ = bench
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "bench-r.mains-off").write_text('{"cut_at": "03:00"}')  # mid-outage, not stale
+    lock = RigLock(tmp_path / "state", "bench-r")
+    lock.acquire()
+    try:
+        rows = {(r.name, r.check): r for r in probe_rig(write())}
+    finally:
+        lock.release()
+    mains = rows["mains", "reachable"]
+    assert mains.ok and f"in use by a live run: pid {os.getpid()}" in mains.detail
 
 
 def test_rig_check_cli_prints_the_table_and_fails_when_an_instrument_is_silent(tmp_path, bench, capsys,

@@ -274,3 +274,20 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
                           shell=True, capture_output=True, text=True, timeout=60)
     assert done.stdout.startswith("# hubrig run 20260201T000000Z-aaaa") and "Traceback" not in done.stderr
     assert "BrokenPipeError" not in done.stderr
+
+
+def test_hubrig_run_says_first_when_mains_is_left_off_with_the_marker_and_what_to_do(tmp_path, capsys):
+    from conftest import bench_rig_file
+    from hubrig.harness.cli.run import _say_if_mains_left_off
+    from hubrig.harness.rig.file import load_rig
+
+    rig = load_rig(bench_rig_file(tmp_path, resource="TCPIP0::127.0.0.1::1::SOCKET"))
+    _say_if_mains_left_off(rig)
+    assert capsys.readouterr().err == ""  # nothing cut, nothing said
+    marker = tmp_path / "state" / "bench.mains-off"
+    marker.parent.mkdir()
+    marker.write_text('{"rig": "bench", "cut_at": "2026-03-01T02:03:04+00:00", "pid": 4242}')
+    _say_if_mains_left_off(rig)
+    err = capsys.readouterr().err
+    assert err.startswith(f"hubrig: MAINS IS STILL OFF on rig 'bench'") and f"marker {marker}" in err
+    assert "Switch the supply or relay on by hand" in err

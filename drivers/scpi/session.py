@@ -37,6 +37,8 @@ import random
 import threading
 from typing import Callable, Protocol, TypeVar, runtime_checkable
 
+from pyvisa.resources import TCPIPSocket
+
 from hubrig.drivers.scpi.errors import InstrumentError
 from hubrig.drivers.scpi.replies import ReplyError, excerpt, parse_block, parse_marker, parse_opc, parse_scpi_error
 
@@ -212,10 +214,13 @@ class ScpiSession:
     def resync(self) -> None:
         """Bring the conversation back in step (see the module docstring); InstrumentError if it cannot."""
         with self._lock:
-            try:
-                self.endpoint.clear()
-            except Exception:  # noqa: BLE001 - no device clear on this resource: the markers do it all
-                pass
+            # pyvisa-py's "clear" of a raw TCP socket only drains input (the markers below do that
+            # too) and spins forever on a socket the instrument has closed: skip it there.
+            if not isinstance(self.endpoint, TCPIPSocket):
+                try:
+                    self.endpoint.clear()
+                except Exception:  # noqa: BLE001 - no device clear on this resource: the markers do it all
+                    pass
             discarded: list[str] = []
             timeouts = streak = 0
             marker = self._send_marker()

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hubrig.harness.cli.run", "run the standard test plans on a rig and write the results and report"),
     "results": ("hubrig.harness.cli.run", "runs kept in the results store: list, show, trend, compare"),
     "lease": ("hubrig.harness.cli.lease", "rig leases in the database: list, release, history"),
+    "bench": ("hubrig.harness.cli.bench", "serve a virtual rig's devices as a real bench in a process of their own"),
 }
 """command -> (module that registers it, summary for ``hubrig --help``)."""
 

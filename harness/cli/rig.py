@@ -47,6 +47,9 @@ def check_rig(args: argparse.Namespace) -> int:
     console.print(f"{escape(args.rigfile)}: valid rig file for {escape(rig.name)} ({rig.kind})", soft_wrap=True)
     if args.no_probe:
         return 0
+    for row in rows:  # mains left off is said first, in full, before the table
+        if row.name == "mains" and not row.ok:
+            console.print(f"[bold red]{escape(row.detail)}[/]", soft_wrap=True)
     table = Table(title=f"rig {escape(rig.name)}: instruments")
     for column in ("instrument", "check", "resource", "result", "found, or what to check"):
         table.add_column(column, overflow="fold")

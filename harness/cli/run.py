@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from hubrig.harness.cli import UserError
+
+if TYPE_CHECKING:
+    from hubrig.harness.rig.file import RigFile
 
 PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.py",
          "clock-alert": "test_clock_alert.py", "rf-noise": "test_rf_noise.py"}
@@ -37,7 +43,9 @@ def selected_plans(chosen: list[str] | None) -> list[str]:
 def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str]:
     """The pytest command line ``hubrig run`` executes."""
     plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
-    cmd = [sys.executable, "-m", "pytest", *plans,
+    # -p no:timeout: a plan is bounded by its own schedule (testplans.outage.step_bound), never by
+    # a pytest-timeout default a configuration file near the plans may set for other tests.
+    cmd = [sys.executable, "-m", "pytest", *plans, "-p", "no:timeout",
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
            "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
            "-o", "junit_suite_name=hubrig"]
@@ -87,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     rig_path = Path(args.rig)
     try:
-        load_rig(rig_path)  # a bad rig file fails here, as one line naming file:line
+        rig = load_rig(rig_path)  # a bad rig file fails here, as one line naming file:line
     except RigFileError as exc:
         raise UserError(str(exc)) from None
     if args.trials < 1:
@@ -99,32 +107,61 @@ def _run(args: argparse.Namespace) -> int:
     cmd = pytest_command(args, run_id, out)
     print(f"hubrig: run {run_id}: plans {', '.join(selected_plans(args.plan))} on {rig_path}, "
           f"{args.trials} trial(s), output {out}", flush=True)
-    status = run_plans(cmd)
+    from hubrig.harness.rig.lock import WAIT_ENV
+
+    env = dict(os.environ)
+    if args.wait_for_rig is not None:
+        env[WAIT_ENV] = str(args.wait_for_rig)
+    status = run_plans(cmd, env)
+    _say_if_mains_left_off(rig)
     return _finish(out, status, run_id, args.db)
 
 
-def run_plans(cmd: list[str]) -> int:
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+"""Signals ``hubrig run`` passes on to its pytest child (which restores mains on each)."""
+
+
+def run_plans(cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Run the pytest child to its end and return its exit status (see :func:`wait_for`)."""
-    return wait_for(subprocess.Popen(cmd))
+    return wait_for(subprocess.Popen(cmd, env=env))
 
 
 def wait_for(child: subprocess.Popen) -> int:
     """Wait for the plans process to end and return its exit status.
 
-    Ctrl-C reaches the child from the terminal, and SIGTERM sent to ``hubrig run`` is passed on
-    to it: either way the child restores mains and writes what it captured, and this waits for
-    it (``subprocess.call`` would kill it 0.25 s after a Ctrl-C, mid-restore).
+    SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to ``hubrig run`` are passed on to the child, and this
+    keeps waiting: the child restores mains and writes what it captured (``subprocess.call`` would
+    kill it 0.25 s after a Ctrl-C, mid-restore). A dropped SSH session (SIGHUP) no longer ends
+    ``hubrig run`` first. Ctrl-C at a terminal reaches both; the child takes a repeat calmly.
     """
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+
+    def forward(signum: int, frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+        print(f"hubrig: {signal.Signals(signum).name}: waiting for the plans to restore mains and save "
+              "their results", file=sys.stderr, flush=True)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                print("hubrig: interrupted; waiting for the plans to restore mains and save their results",
-                      file=sys.stderr, flush=True)
+        return child.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _say_if_mains_left_off(rig: "RigFile") -> None:
+    """First thing after the plans end: if the rig's mains is still cut (the child could not
+    restore it, or was killed outright), say so with the marker and what to do."""
+    if rig.is_virtual:
+        return
+    from hubrig.harness.rig.lock import holder
+    from hubrig.harness.rig.mains import marker_path
+    from hubrig.harness.rig.session import default_state_dir, mains_left_off
+
+    state = rig.state_dir or default_state_dir()
+    marker = marker_path(state, rig.name)
+    if marker.exists() and holder(state, rig.name) is None:
+        print(f"hubrig: {mains_left_off(rig.name, marker)}", file=sys.stderr, flush=True)
 
 
 PYTEST_INTERRUPTED = 2
@@ -268,6 +305,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--limits", help="limits file (default: the shipped harness/data/limits.yaml)")
     run.add_argument("--observe-s", type=float, help="how long after restoration to listen for alerts")
     run.add_argument("-k", help="only the scenarios matching this pytest -k expression")
+    run.add_argument("--wait-for-rig", type=float, metavar="SECONDS",
+                     help="if another run holds the rig, wait this long for it (default: refuse at once)")
     run.add_argument("--db", help="results database (path, sqlite:/// or postgresql:// URL; default $HUBRIG_DB "
                                   "or ~/.local/share/hubrig/results.sqlite)")
     from hubrig.harness.cli.pool import add_run_options

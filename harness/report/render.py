@@ -259,8 +259,10 @@ def view(results: RunResults, *, plots: bool = True) -> ReportView:
     explained = {m.scenario for m in r.failures()}
     failed_tests = [t for t in r.tests if t.outcome in ("failed", "error") and t.scenario not in explained]
     c = r.counts()
+    inconclusive = sum(m.verdict is Verdict.INCONCLUSIVE for m in r.measurements)
     headline = (f"{len(r.failures())} failed measurement(s), {c['failed']} failed test(s) of {len(r.tests)}"
-                + (f", {c['not run']} not run" if c["not run"] else "") + f"; {len(r.measurements)} measurement(s), "
+                + (f", {c['not run']} not run" if c["not run"] else "")
+                + (f", {inconclusive} inconclusive (too few trials to show a ratio)" if inconclusive else "") + f"; {len(r.measurements)} measurement(s), "
                 + f"{len(r.records)} plan record(s)")
     rig = r.rig
     rig_text = (f"{rig.name} ({rig.kind}" + (f", preset {rig.preset}" if rig.preset else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from hubrig.harness.results.confidence import RatioVerdict, judge_ratio
 from hubrig.harness.results.model import Bounds, Measurement, Verdict
 from hubrig.harness.rules.limits import Limit, LimitSet
 
@@ -46,6 +47,26 @@ def judge(limit_set: LimitSet, limit: Limit, *, name: str, scenario: str, value:
                        bounds=bounds, rule=limit.scope(), citation=limit.cite, limit_set=limit_set.name,
                        trial=trial, conditions={} if outage_s is None else {"outage_s": outage_s},
                        evidence=list(evidence or []), note=note)
+
+
+def judge_ratio_limit(limit_set: LimitSet, limit: Limit, *, name: str, scenario: str, successes: int,
+                      trials: int, evidence: list[int] | None = None) -> Measurement:
+    """Judge a ratio (``successes`` of ``trials``) against a ratio limit by its one-sided 95 %
+    Clopper-Pearson bounds: PASS when the lower bound clears ``limit.min``, FAIL when the upper bound
+    is below it, INCONCLUSIVE otherwise (the note says how many failure-free trials would show it)."""
+    bounds = limit_bounds(limit)
+    if limit.min is None or not trials:
+        return Measurement(name=name, scenario=scenario, value=successes / trials if trials else None,
+                           unit=limit.unit, verdict=Verdict.NOT_APPLICABLE, bounds=bounds, rule=limit.scope(),
+                           citation=limit.cite, limit_set=limit_set.name, evidence=list(evidence or []),
+                           note="no trials" if not trials else "a ratio limit needs a minimum")
+    judged = judge_ratio(successes, trials, limit.min)
+    verdict = {RatioVerdict.PASS: Verdict.PASS, RatioVerdict.FAIL: Verdict.FAIL,
+               RatioVerdict.INCONCLUSIVE: Verdict.INCONCLUSIVE}[judged.verdict]
+    return Measurement(name=name, scenario=scenario, value=round(successes / trials, 6), unit=limit.unit,
+                       verdict=verdict, bounds=bounds, rule=limit.scope(), citation=limit.cite,
+                       limit_set=limit_set.name, conditions={"trials": float(trials)},
+                       evidence=list(evidence or []), note=judged.explain())
 
 
 def judge_quantity(limit_sets: list[LimitSet], quantity: str, *, scenario: str, value: float | None,

@@ -46,6 +46,8 @@ class Verdict(str, Enum):
     INFO = "info"
     UNSET = "unset"
     """Declared by the test, never recorded."""
+    INCONCLUSIVE = "inconclusive"
+    """A ratio requirement the trials can neither show nor refute (its confidence bounds straddle it)."""
 
 
 Comparison = Literal["<=", "<", ">=", ">", "between", "holds"]
@@ -186,6 +188,8 @@ class RigInfo(_Strict):
     seed: int | None = None
     preset: str | None = None
     clock_tolerance_s: float | None = None
+    network_allowance_s: float | None = Field(
+        default=None, description="the rig file's allowance for the network's share (s), if declared")
 
 
 class DeviceIdentity(_Strict):

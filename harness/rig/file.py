@@ -18,6 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from pydantic_core import PydanticCustomError
 
 from hubrig.harness.rules.masks import RfNoiseConfig
+from hubrig.harness.virtual.faults import BenchServe
 from hubrig.harness.virtual.params import VirtualParams
 
 Dialect = Literal["generic-scpi", "keysight-ac6800", "chroma-61500", "keysight-e36xx", "rigol-dp800",
@@ -69,16 +70,60 @@ def _version(value: Any) -> Any:
 
 
 class SafetyLimits(_Model):
-    """Hard limits no set-point may exceed (checked before anything is sent)."""
+    """Hard limits no set-point may exceed (checked before anything is sent): finite numbers, typed
+    as numbers (``"253"`` or ``true`` are refused, not coerced)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     max_voltage: float = Field(gt=0, description="V")
     max_current: float = Field(gt=0, description="A")
-    min_frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources")
-    max_frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources")
+    min_frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources (required for them)")
+    max_frequency: float | None = Field(default=None, gt=0, description="Hz, AC sources (required for them)")
+
+    @model_validator(mode="after")
+    def _frequency_range(self) -> "SafetyLimits":
+        low, high = self.min_frequency, self.max_frequency
+        if low is not None and high is not None and low > high:
+            raise field_problem(("min_frequency",), f"{low:g} Hz is above max_frequency {high:g} Hz")
+        return self
+
+
+OFF_MAX_FRACTION = 0.25
+"""``verify_off_max_v`` may be at most this share of the set-point: "off" must mean off."""
+
+
+def check_supply_safety(cfg: "SupplyConfig") -> None:
+    """Cross-field safety rules of a supply section that no rig file can argue away: an AC source's
+    frequency is always bounded; off-verification cannot accept a live output."""
+    from hubrig.drivers.psu.dialects import get_dialect
+
+    safety = cfg.safety
+    if get_dialect(cfg.dialect).ac or cfg.frequency is not None:
+        missing = [f for f in ("min_frequency", "max_frequency") if getattr(safety, f) is None]
+        if missing:
+            raise field_problem(("safety",), f"{' and '.join(missing)} required: an AC source's frequency is "
+                                             "always bounded")
+        if cfg.frequency is None:
+            raise field_problem(("frequency",), f"required for the AC source {cfg.dialect}: the set-point the "
+                                                "safety frequency limits check")
+    if not cfg.verify:
+        return
+    if cfg.voltage <= 0:
+        raise field_problem(("voltage",), "must be above 0 V when verify is on (on and off would look alike)")
+    off_cap = cfg.voltage * OFF_MAX_FRACTION
+    if cfg.verify_off_max_v is not None and cfg.verify_off_max_v > off_cap:
+        raise field_problem(("verify_off_max_v",), f"{cfg.verify_off_max_v:g} V would accept a live output as off: "
+                            f"at most {OFF_MAX_FRACTION:.0%} of voltage {cfg.voltage:g} V ({off_cap:g} V)")
+    off_v = cfg.verify_off_max_v if cfg.verify_off_max_v is not None else max(cfg.voltage * 0.1, 0.5)
+    if cfg.verify_on_min_v is not None and cfg.verify_on_min_v <= off_v:
+        raise field_problem(("verify_on_min_v",), f"{cfg.verify_on_min_v:g} V is not above the off threshold "
+                            f"{off_v:g} V: on and off would overlap")
 
 
 class SupplyConfig(_Model):
     """A SCPI bench supply or AC source reached through pyvisa."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     resource: str = Field(min_length=1, description='VISA resource string; "virtual" on the virtual rig')
     dialect: Dialect = "generic-scpi"
@@ -119,6 +164,9 @@ class SupplyConfig(_Model):
         if low is not None and v < low:
             raise PydanticCustomError("rig_safety", f"{v:g} {unit} is below safety.min_{quantity} {low:g} {unit}")
         return v
+
+
+    _safe = model_validator(mode="after")(lambda self: (check_supply_safety(self), self)[1])
 
 
 _SAFETY_BOUNDS = {"voltage": ("V", "voltage"), "current_limit": ("A", "current"), "frequency": ("Hz", "frequency")}
@@ -302,6 +350,16 @@ class EsmeIdentity(DeviceIdentity):
         return {int(code, 16): bit for code, bit in self.alert_filter_bits.items()}
 
 
+class StormPolicy(_Model):
+    """How an alert storm (a flapping supply) is judged: ``every`` restoration alerted (ENA: PRAs for
+    all outages), or ``consolidated`` to at most ``max_alerts`` restoration alerts per ``window_s``
+    with the last state correct (a consolidation a CSP may apply under DP119)."""
+
+    mode: Literal["every", "consolidated"] = "every"
+    max_alerts: int = Field(default=1, ge=1, le=1000)
+    window_s: float = Field(default=300.0, gt=0, le=86400, allow_inf_nan=False)
+
+
 class CommsHubIdentity(DeviceIdentity):
     type: DeviceType = "CHTS"
     csp_region: Literal["north", "central", "south", "central-south"]
@@ -320,6 +378,12 @@ class Dut(_Model):
         default=None, description="EUI-64 of the supplier party that commands the ESME (ECS70, "
         "ECS25a3, ECS35a) and is the CHF commands' supplementary remote party; absent: the ACB's")
     clock_tolerance_s: float = Field(default=10, ge=0)
+    storm_policy: StormPolicy = Field(default_factory=StormPolicy,
+                                      description="how the flapping-supply scenario judges an alert storm")
+    network_allowance_s: float | None = Field(
+        default=None, ge=0, le=3600, allow_inf_nan=False,
+        description="seconds the network (WAN, DSP, DCC) is allowed after the devices: a bench measures "
+                    "the devices' share only; the report adds this to show the end-to-end margin")
 
     _check_acb = field_validator("acb", mode="before")(lambda cls, v: _eui(v))
     _check_supplier = field_validator("supplier", mode="before")(lambda cls, v: None if v is None else _eui(v))
@@ -373,6 +437,8 @@ class RigFile(_Model):
         default=None, description="where the mains-off marker lives (default ~/.hubrig/state)")
     virtual: VirtualParams = Field(default_factory=VirtualParams)
     rf_noise: RfNoiseConfig | None = Field(default=None, description="bands and masks of the RF noise plan")
+    bench: BenchServe | None = Field(default=None, description="how `hubrig bench serve` serves this "
+                                     "virtual rig, and the faults it injects")
 
     @field_validator("state_dir")
     @classmethod
@@ -396,6 +462,8 @@ class RigFile(_Model):
                                 "the harness signs and verifies with")
         if virtual and inst.mains_switch != "supply":
             raise field_problem(("instruments", "mains_switch"), "the virtual rig switches mains with its supply")
+        if not virtual and self.bench is not None:
+            raise field_problem(("bench",), "only a kind: virtual rig file can be served as a bench")
         if virtual and inst.relay is not None:
             raise field_problem(("instruments", "relay"), "the virtual rig has no relay board (its supply "
                                 "switches mains); remove this section")
@@ -415,12 +483,31 @@ def _resolve(p: Path, info: ValidationInfo) -> Path:
 # ---------------------------------------------------------------- loading, with file:line errors
 
 
+MAX_BYTES = 1_000_000
+"""Loader caps: what a rig file may hold. Each is checked while reading, before anything is built or
+echoed, and each breach is a located error (a hostile or broken file is refused quickly)."""
+MAX_NODES = 50_000
+"""Values after alias expansion (an alias counts as everything it stands for: no alias bombs)."""
+MAX_KEYS = 5_000
+MAX_STRING = 4_096
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 40
+MAX_ERRORS = 20
+"""At most this many validation errors are described (then a count of the rest)."""
+ECHO = 60
+"""At most this many characters of a value are echoed in an error."""
+
+
 def load_rig(path: str | Path) -> RigFile:
     """Read and validate a rig file; raise :class:`RigFileError` (file:line: field: problem)."""
     path = Path(path)
     shown = _shown(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise RigFileError(f"{shown}:1: the rig file is {size:,} bytes; a rig file is at most {MAX_BYTES:,}")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise RigFileError(f"{shown}: cannot read rig file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -430,13 +517,17 @@ def load_rig(path: str | Path) -> RigFile:
 
 def parse_rig(text: str, shown: str, base_dir: Path) -> RigFile:
     """Validate rig file ``text``; ``shown`` names it in errors, relative paths resolve to ``base_dir``."""
+    if len(text) > MAX_BYTES:
+        raise RigFileError(f"{shown}:1: the rig file is {len(text):,} characters; a rig file is at most {MAX_BYTES:,}")
     loader = None
     try:
+        _check_caps(text, shown)
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise RigFileError(f"{shown}:1: the rig file is empty")
         _reject_duplicate_keys(node, shown)
+        _check_expansion(node, shown)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -457,8 +548,68 @@ def parse_rig(text: str, shown: str, base_dir: Path) -> RigFile:
     try:
         return model.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = [_describe(err, node, shown, model) for err in exc.errors(include_url=False)]
-        raise RigFileError("\n".join(sorted(set(lines), key=_line_of))) from None
+        errors = exc.errors(include_url=False)
+        lines = sorted({_describe(err, node, shown, model) for err in errors[:MAX_ERRORS]}, key=_line_of)
+        if len(errors) > MAX_ERRORS:
+            lines.append(f"{shown}: ... and {len(errors) - MAX_ERRORS} more problems")
+        raise RigFileError("\n".join(lines)) from None
+
+
+def _check_caps(text: str, shown: str) -> None:
+    """One pass over the YAML event stream (no recursion, nothing built): nesting, key count,
+    string length and integer digits, each refused at its line."""
+    resolver = yaml.resolver.Resolver()
+    depth, keys = 0, 0
+    expecting_key: list[bool] = []  # per open collection: is the next scalar/collection in a mapping a key?
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        is_key = bool(expecting_key) and expecting_key[-1] is True
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.ScalarEvent, yaml.AliasEvent)):
+            if expecting_key and expecting_key[-1] is not None:
+                expecting_key[-1] = not expecting_key[-1]
+            if is_key:
+                keys += 1
+                if keys > MAX_KEYS:
+                    raise RigFileError(f"{shown}:{line}: more than {MAX_KEYS:,} keys; a rig file has far fewer")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RigFileError(f"{shown}:{line}: nested more than {MAX_DEPTH} levels deep")
+            expecting_key.append(True if isinstance(event, yaml.MappingStartEvent) else None)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            expecting_key.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            value = event.value
+            digits = sum(c.isdigit() for c in value)
+            if digits > MAX_INT_DIGITS and event.tag is None and \
+                    resolver.resolve(yaml.ScalarNode, value, event.implicit) == "tag:yaml.org,2002:int":
+                raise RigFileError(f"{shown}:{line}: an integer of {digits:,} digits; at most {MAX_INT_DIGITS}")
+            if len(value) > MAX_STRING:
+                raise RigFileError(f"{shown}:{line}: a value of {len(value):,} characters (starting "
+                                   f"{value[:20]!r}); at most {MAX_STRING:,}")
+
+
+def _check_expansion(root: yaml.Node, shown: str) -> None:
+    """Refuse a document whose aliases expand to more than :data:`MAX_NODES` values (each node's
+    expanded size is counted once, so this is linear in the document, not in its expansion)."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size:
+            continue
+        children = [v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode) else \
+            list(node.value) if isinstance(node, yaml.SequenceNode) else []
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+            continue
+        total = 1 + sum(size[id(c)] for c in children)
+        if total > MAX_NODES:
+            raise RigFileError(f"{shown}:{node.start_mark.line + 1}: this section expands (through YAML "
+                               f"aliases) to more than {MAX_NODES:,} values; a rig file has far fewer")
+        size[id(node)] = total
 
 
 def _shown(path: Path) -> str:
@@ -540,13 +691,23 @@ def _explain(err: dict, loc: tuple, model: type[BaseModel]) -> str:
         return f"unknown field {loc[-1]!r}{hint}"
     if kind == "literal_error":
         options = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
-        return f"{value!r} is not one of {options}"
+        return f"{_brief(value)} is not one of {options}"
     if kind in ("model_type", "dict_type"):
-        return f"expected a section (key: value lines), got {value!r}"
+        return f"expected a section (key: value lines), got {_brief(value)}"
     msg = err["msg"]
     if kind.startswith("rig_") or kind == "value_error":
         return msg.removeprefix("Value error, ")
-    return f"{msg[0].lower()}{msg[1:]} (got {value!r})"
+    if kind in ("float_type", "int_type", "bool_type") and isinstance(value, (str, bool)):
+        hint = " (write the number without quotes)" if isinstance(value, str) else ""
+        return f"expected a {kind.removesuffix('_type').replace('bool', 'boolean').replace('float', 'number')}, " \
+               f"got {type(value).__name__} {_brief(value)}{hint}"
+    return f"{msg[0].lower()}{msg[1:]} (got {_brief(value)})"
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)``, cut to :data:`ECHO` characters (an error never echoes a whole section)."""
+    text = repr(value) if not isinstance(value, (dict, list)) else f"a {type(value).__name__} of {len(value)} items"
+    return text if len(text) <= ECHO else text[:ECHO] + "...'"
 
 
 def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

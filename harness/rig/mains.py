@@ -6,12 +6,20 @@ confirmed the change). However a test ends, mains comes back:
 
 * exceptions and Ctrl-C (``KeyboardInterrupt``) unwind through :meth:`Mains.outage` and through
   :meth:`Mains.close`, which restore;
-* SIGTERM: a handler restores every live :class:`Mains` that is off, then re-delivers the signal
-  to whatever handled it before (by default: the process ends by SIGTERM as it would have);
+* SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signals a lab meets: Ctrl-C, a CI job cancelled, an SSH
+  session dropped, Ctrl-\\) raise :class:`MainsInterrupted` (a ``KeyboardInterrupt``) in the main
+  thread while a :class:`Mains` is live, so the same unwinding restores mains; a signal that lands
+  inside a switch exchange waits for the exchange to end, so no SCPI exchange is cut in half by it;
 * SIGKILL cannot be caught, so before every cut a marker file ``<state_dir>/<rig>.mains-off`` is
-  written (and fsynced), and removed once a restore is confirmed. The next :class:`Mains` for that
-  rig finds the marker, restores mains first, and says so with a :class:`MainsRecoveredWarning`
+  written (and fsynced), and removed only once a restore is confirmed. The next :class:`Mains` for
+  that rig finds the marker, restores mains first, and says so with a :class:`MainsRecoveredWarning`
   naming the rig and when it was cut.
+
+A :class:`Mains` with a state folder holds the rig's :class:`~hubrig.harness.rig.lock.RigLock`
+(one run per rig on a host) for its whole life, so a marker is only ever recovered when no live
+process holds the rig. A restore that fails leaves :attr:`Mains.unrestored` set and raises
+:class:`MainsNotRestoredError`, whose message says mains is still off, where the marker is and
+what to do (:func:`not_restored_message`).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 import warnings
 import weakref
@@ -32,6 +41,7 @@ from typing import Iterator, Protocol, runtime_checkable
 
 from hubrig.harness.clock import NS_PER_S, Clock, Progress, seconds, to_ns
 from hubrig.harness.capture.events import EventBus
+from hubrig.harness.rig.lock import RigLock, default_wait_s
 
 MAINS = "mains"
 """Event kind published on every confirmed cut/restore (source: the rig name, at the confirmed
@@ -79,6 +89,30 @@ class MainsRecoveredWarning(UserWarning):
     """Mains was found cut by a run that died (e.g. SIGKILL) and has been restored."""
 
 
+GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+"""The terminating signals that restore mains (SIGKILL cannot be caught: the marker covers it)."""
+
+
+class MainsInterrupted(KeyboardInterrupt):
+    """A guarded signal arrived: unwinding restores mains (pytest ends the run as interrupted)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"{signal.Signals(signum).name}: restoring mains and stopping")
+
+
+class MainsNotRestoredError(RuntimeError):
+    """Restoring mains failed: the DUT is still unpowered (the message says what to do)."""
+
+
+def not_restored_message(rig_name: str, marker: Path | None, reason: str) -> str:
+    """What every output says first when mains could not be restored."""
+    where = f"the marker {marker} stays" if marker is not None else "no marker is kept (virtual rig)"
+    return (f"MAINS IS STILL OFF on rig {rig_name!r}: restoring it failed ({reason}); {where}. "
+            "Switch the supply or relay on by hand, or fix the instrument and run `hubrig rig check` / "
+            "the next run on this rig, which restores mains first.")
+
+
 @dataclass
 class Outage:
     """One outage: planned length and the confirmed instants (rig-clock ns)."""
@@ -100,7 +134,7 @@ class Mains:
     """
 
     def __init__(self, switch: MainsSwitch, clock: Clock, bus: EventBus, state_dir: Path | None,
-                 rig_name: str):
+                 rig_name: str, *, lock: RigLock | None = None, lock_wait_s: float | None = None):
         self.switch = switch
         self.clock = clock
         self.bus = bus
@@ -111,10 +145,23 @@ class Mains:
         """The outage in progress (inside :meth:`outage`), for progress displays."""
         self.recovered: dict | None = None
         """The marker of a killed run this start restored mains after, if any."""
+        self.unrestored: str | None = None
+        """Set (to :func:`not_restored_message`) while a restore has failed and mains may be off."""
         self._lock = threading.RLock()
         self._closed = False
+        self._rig_lock = lock
+        self._own_rig_lock = False
+        if state_dir is not None and (lock is None or not lock.held):
+            self._rig_lock = lock or RigLock(state_dir, rig_name)
+            self._own_rig_lock = lock is None
+            self._rig_lock.acquire(default_wait_s() if lock_wait_s is None else lock_wait_s)
         _live.add(self)
-        self._recover()
+        _install_guard()
+        try:
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ switching
 
@@ -123,9 +170,9 @@ class Mains:
         with self._lock:
             self._write_marker()
             self.is_off = True
-            _install_sigterm()
             try:
-                t_ns = self.switch.set_output(False)
+                with _exchange():
+                    t_ns = self.switch.set_output(False)
             except BaseException:
                 self._restore_quietly()
                 raise
@@ -137,10 +184,15 @@ class Mains:
         return self._switch_on({})
 
     def _switch_on(self, data: dict) -> int:
-        with self._lock:
-            t_ns = self.switch.set_output(True)
+        with self._lock, _exchange():
+            try:
+                t_ns = self.switch.set_output(True)
+            except Exception as exc:
+                self.unrestored = not_restored_message(self.rig_name, self.marker, f"{type(exc).__name__}: {exc}")
+                raise MainsNotRestoredError(self.unrestored) from exc
             self.is_off = False
-            self._remove_marker()
+            self.unrestored = None
+            self._remove_marker()  # only now: the switch confirmed mains is on
             self.bus.publish(MAINS, self.rig_name, {"state": "on", **data}, t_ns=t_ns)
             return t_ns
 
@@ -182,11 +234,12 @@ class Mains:
         assert isinstance(switch, PhaseSwitch)
         with self._lock:
             self._write_marker()
-            _install_sigterm()
             try:
-                out = Outage(planned_s=seconds, cut_ns=switch.set_phase(phase, False))
+                with _exchange():
+                    out = Outage(planned_s=seconds, cut_ns=switch.set_phase(phase, False))
             except BaseException:
-                switch.set_phase(phase, True)
+                with _exchange():
+                    switch.set_phase(phase, True)
                 self._remove_marker()
                 raise
             self.bus.publish(MAINS, self.rig_name, {"state": "off", "phase": phase}, t_ns=out.cut_ns)
@@ -198,7 +251,7 @@ class Mains:
                 self.clock.sleep(remaining / NS_PER_S)
         finally:
             try:
-                with self._lock:
+                with self._lock, _exchange():
                     out.restore_ns = switch.set_phase(phase, True)
                     self._remove_marker()
                     self.bus.publish(MAINS, self.rig_name, {"state": "on", "phase": phase}, t_ns=out.restore_ns)
@@ -215,7 +268,9 @@ class Mains:
         finally:
             self._closed = True
             _live.discard(self)
-            _uninstall_sigterm_if_idle()
+            if self._own_rig_lock and self._rig_lock is not None:
+                self._rig_lock.release()
+            _uninstall_guard_if_idle()
 
     # ------------------------------------------------------------------ marker file
 
@@ -270,7 +325,7 @@ class Mains:
     def _restore_quietly(self) -> None:
         try:
             self.restore()
-        except Exception:  # the original error matters more; the marker stays for the next start
+        except Exception:  # the original error matters more; unrestored says so, the marker stays
             pass
 
 
@@ -287,11 +342,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-# ---------------------------------------------------------------------- SIGTERM guard
+# ---------------------------------------------------------------------- signal guard
 
 _live: "weakref.WeakSet[Mains]" = weakref.WeakSet()
-_previous_sigterm: object = None
-_installed = False
+_previous: dict[int, object] = {}
+_in_exchange = 0
+_pending: list[int] = []
+_raised: list[int] = []
 
 
 def _restore_all() -> None:
@@ -300,35 +357,76 @@ def _restore_all() -> None:
             mains._restore_quietly()
 
 
-atexit.register(_restore_all)
+_uncaught: list[int] = []
+_previous_excepthook = sys.excepthook
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    """Restore every live mains that is off, then hand the signal on as it would have gone."""
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: object) -> None:
+    """A :class:`MainsInterrupted` nobody caught ends the process by its own signal, at exit."""
+    if isinstance(exc, MainsInterrupted):
+        _uncaught.append(exc.signum)
+    _previous_excepthook(kind, exc, tb)
+
+
+def _at_exit() -> None:
     _restore_all()
-    previous = _previous_sigterm
-    _uninstall_sigterm()
-    if callable(previous):
-        previous(signum, frame)
-    elif previous != signal.SIG_IGN:
-        os.kill(os.getpid(), signum)
+    if _uncaught:
+        signal.signal(_uncaught[0], signal.SIG_DFL)
+        os.kill(os.getpid(), _uncaught[0])
 
 
-def _install_sigterm() -> None:
-    global _previous_sigterm, _installed
-    if _installed or threading.current_thread() is not threading.main_thread():
+sys.excepthook = _excepthook
+atexit.register(_at_exit)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Unwind the main thread (which restores mains), or, inside a switch exchange, once it ends.
+    Once the run is stopping, a repeated signal (Ctrl-C reaches ``hubrig run`` and its child both)
+    only unwinds again while some mains is still off."""
+    if _raised and not any(m.is_off for m in list(_live)):
         return
-    _previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
-    _installed = True
+    if _in_exchange:
+        _pending.append(signum)
+        return
+    _raised.append(signum)
+    raise MainsInterrupted(signum)
 
 
-def _uninstall_sigterm() -> None:
-    global _installed
-    if _installed and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _previous_sigterm if _previous_sigterm is not None else signal.SIG_DFL)
-        _installed = False
+@contextmanager
+def _exchange() -> Iterator[None]:
+    """A switch exchange: a guarded signal arriving inside it is raised when it ends."""
+    global _in_exchange
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _in_exchange += 1
+    try:
+        yield
+    finally:
+        if main:
+            _in_exchange -= 1
+    if main and not _in_exchange and _pending:
+        signum = _pending[0]
+        _pending.clear()
+        if not _raised or any(m.is_off for m in list(_live)):
+            _raised.append(signum)
+            raise MainsInterrupted(signum)
 
 
-def _uninstall_sigterm_if_idle() -> None:
+def _install_guard() -> None:
+    if _previous or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in GUARDED_SIGNALS:
+        _previous[signum] = signal.signal(signum, _on_signal)
+
+
+def _uninstall_guard() -> None:
+    if not _previous or threading.current_thread() is not threading.main_thread():
+        return
+    for signum, handler in _previous.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    _previous.clear()
+
+
+def _uninstall_guard_if_idle() -> None:
     if not any(not m._closed for m in _live):
-        _uninstall_sigterm()
+        _uninstall_guard()

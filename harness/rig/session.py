@@ -26,6 +26,7 @@ from hubrig.harness.clock import Clock, RealClock, RealTimeScheduler, Scheduler,
 from hubrig.harness.rig.file import VIRTUAL, RigFile, RigFileError, load_rig
 from hubrig.harness.rig.instruments import (EventSource, Family, Instrument, MainsSwitch, OpenContext, Probe,
                                             failure, families)
+from hubrig.harness.rig.lock import RigLock, default_wait_s, describe, holder
 from hubrig.harness.rig.mains import Mains, marker_path
 
 if TYPE_CHECKING:
@@ -146,14 +147,17 @@ class RigSession:
 
 
 def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False,
-             state_dir: Path | None = None) -> RigSession:
+             state_dir: Path | None = None, lock_wait_s: float | None = None) -> RigSession:
     """Build a running :class:`RigSession` from ``rigfile``, journalling into ``out_dir``.
 
     Every registered instrument family with a section in the rig file is opened (mains switches
     and other instruments first, then mains is switched on, then event sources such as the ITCH).
     ``realtime`` applies to the virtual rig only (virtual devices behind a pty and a TCP socket).
     Mains-off markers live in ``state_dir``, else the rig file's ``state_dir``, else
-    :func:`default_state_dir` (the virtual rig keeps none). Anything that fails while
+    :func:`default_state_dir` (the virtual rig keeps none). A real bench is locked there first
+    (one run per rig on a host, :class:`~hubrig.harness.rig.lock.RigLock`), before any instrument
+    is opened: a rig another live run holds raises :class:`~hubrig.harness.rig.lock.RigBusyError`
+    after waiting ``lock_wait_s`` (default ``$HUBRIG_RIG_WAIT_S``, else 0). Anything that fails while
     opening closes what was opened before it.
     """
     path = Path(rigfile)
@@ -164,7 +168,8 @@ def open_rig(rigfile: str | Path, out_dir: str | Path, *, realtime: bool = False
         raise ValueError(f"{path}: realtime applies to the virtual rig; a real bench always runs in real time")
     stack = ExitStack()
     try:
-        return _assemble(rig, path, out, realtime, state_dir, stack)
+        return _assemble(rig, path, out, realtime, state_dir, stack,
+                         default_wait_s() if lock_wait_s is None else lock_wait_s)
     except BaseException:
         stack.close()
         raise
@@ -197,7 +202,14 @@ def open_instrument(fam: Family[Any], section: BaseModel, ctx: OpenContext, worl
 
 
 def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Path | None,
-              stack: ExitStack) -> RigSession:
+              stack: ExitStack, lock_wait_s: float) -> RigSession:
+    # A virtual supply lives and dies with this process, so a killed virtual run leaves nothing cut.
+    markers = None if rig.is_virtual else state_dir or rig.state_dir or default_state_dir()
+    lock = None
+    if markers is not None:
+        lock = RigLock(markers, rig.name)
+        lock.acquire(lock_wait_s)  # before any instrument is touched
+        stack.callback(lock.release)
     clock: Clock = VirtualClock() if rig.is_virtual and not realtime else RealClock()
     if isinstance(clock, RealClock):
         stack.callback(clock.close)
@@ -217,9 +229,7 @@ def _assemble(rig: RigFile, path: Path, out: Path, realtime: bool, state_dir: Pa
     if not isinstance(switch, MainsSwitch):
         raise TypeError(f"instruments.{rig.instruments.mains_switch} is not a mains switch "
                         f"({type(switch).__name__} has no set_output/output_state)")
-    # A virtual supply lives and dies with this process, so a killed virtual run leaves nothing cut.
-    markers = None if rig.is_virtual else state_dir or rig.state_dir or default_state_dir()
-    mains = Mains(switch, clock, bus, markers, rig.name)  # restores first if a killed run left it off
+    mains = Mains(switch, clock, bus, markers, rig.name, lock=lock)  # restores first if a killed run left it off
     stack.callback(mains.close)  # if opening fails later; RigSession.close restores before anything closes
     if mains.recovered is None:
         mains.restore()  # every run starts with mains on (the bench's normal state)
@@ -357,9 +367,22 @@ def _probe_one(fam: Family[Any], section: BaseModel, inst: Instrument) -> list[P
 
 
 def _probe_marker(rig: RigFile) -> Probe:
-    marker = marker_path(rig.state_dir or default_state_dir(), rig.name)
+    state = rig.state_dir or default_state_dir()
+    marker = marker_path(state, rig.name)
+    running = holder(state, rig.name)
+    if running is not None:
+        return Probe("mains", str(marker.parent), True, f"in use by a live run: {describe(running)}")
     if marker.exists():
-        return Probe("mains", str(marker), False,
-                     f"left cut by a killed run ({marker.read_text(errors='replace')[:200]}); "
-                     "the next run restores it first")
+        return Probe("mains", str(marker), False, mains_left_off(rig.name, marker))
     return Probe("mains", str(marker.parent), True, "not left cut by a killed run")
+
+
+def mains_left_off(rig_name: str, marker: Path) -> str:
+    """What to tell the user about a mains-off marker no live run holds (rig check, hubrig run)."""
+    try:
+        note = marker.read_text(encoding="utf-8", errors="replace")[:200]
+    except OSError as exc:
+        note = f"unreadable: {exc.strerror or exc}"
+    return (f"MAINS IS STILL OFF on rig {rig_name!r}: left cut by a run that ended without restoring it "
+            f"({note}); marker {marker}. Switch the supply or relay on by hand, or run the next "
+            "`hubrig run` on this rig, which restores mains first.")

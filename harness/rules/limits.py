@@ -89,6 +89,8 @@ class LimitSet(BaseModel):
     source: str
     citation: str = ""
     version: str = ""
+    span: str = Field(default="", description="what the set's clock runs from and to (a bench measures the "
+                                              "devices' share of it)")
     limits: list[Limit]
 
     def for_quantity(self, quantity: str) -> list[Limit]:

@@ -291,15 +291,27 @@ class VirtualCommsHub:
         window = self._draw(self.params.windows.pra, "pra_window")
         if self.defects.no_pra:
             return
+        self._consolidate()
         delay = window + self.defects.pra_delay_s
         self._enqueue("alert", self._framing.encode(frame.raw), frame.raw.hex().upper(),
                       self.esme.name, frame.alert_code, delay, outage=self._outage)
+
+    def _consolidate(self) -> None:
+        """With ``consolidate_pra``, a newer restoration replaces every one still queued."""
+        if not self.params.consolidate_pra:
+            return
+        stale = [i for i in self._queue if i.kind == "pra" or i.alert_code in RESTORATION_ALERTS]
+        for item in stale:
+            self._queue.remove(item)
+            self._event("restoration alert consolidated: replaced by a newer one before it was sent",
+                        item.alert_code)
 
     def _raise_own_restoration(self, return_ns: int) -> None:
         """North option B: the CH's own restoration notification, its window from mains return."""
         window = self._draw(self.params.windows.pra, "pra_window")
         if self.defects.no_pra:
             return
+        self._consolidate()
         line = self.params.pra_notification.format(eui=self.eui, esme_eui=self.esme.eui)
         delay = (return_ns - self.scheduler.now_ns()) / 1e9 + window + self.defects.pra_delay_s
         self._enqueue("pra", line.encode("ascii") + b"\r\n", line.encode("ascii").hex().upper(),

@@ -9,7 +9,7 @@ measured (journal, events, measurements) against this record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal, Optional
+from typing import Callable, Iterator, Literal, Optional
 
 Kind = Literal["poa", "pra", "alert", "response", "event"]
 
@@ -51,9 +51,13 @@ class GroundTruth:
         self.emissions: list[Emission] = []
         self.dropped: list[Emission] = []
         self._mains: list[tuple[int, bool]] = []
+        self.listeners: list[Callable[[Emission], None]] = []
+        """Told of every emission as it is recorded (``hubrig bench serve`` writes them to its log)."""
 
     def record(self, emission: Emission) -> None:
         self.emissions.append(emission)
+        for listener in self.listeners:
+            listener(emission)
 
     def record_dropped(self, emission: Emission) -> None:
         """A frame the device meant to send but a defect (``drop_ratio``) lost on the link."""

@@ -156,6 +156,8 @@ class CommsHubParams(_Strict):
                                   description="wired-link line of a CH-originated restoration notification "
                                               "(pra_source: ch); its real form is not public")
     link_byte_s: float = Field(10 / 115200, ge=0, description="time to put one byte on the wired link")
+    consolidate_pra: bool = Field(False, description="a restoration alert that arrives while an earlier one "
+                                                     "is still queued replaces it (an alert-storm policy, DP119)")
 
     @model_validator(mode="after")
     def _template(self) -> "CommsHubParams":

@@ -24,13 +24,16 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import struct
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
 from hubrig.harness.clock import Scheduler
 from hubrig.harness.virtual.scpi import canonical
+from hubrig.harness.virtual.faults import BenchServe, CommandFault, DroppedSocket
 
 OutputCallback = Callable[[bool, int], None]
 PhaseCallback = Callable[[int, bool, int], None]
@@ -126,6 +129,8 @@ class VirtualSupply:
         self._settled = threading.Condition(self._lock)
         self._grammar = self._build_grammar()
         self.closed = False
+        self.ignore_output_off = False
+        """Fault: acknowledge ``OUTP OFF`` (``OUTP?`` says off) but keep the terminals live."""
 
     # -- what the virtual bench uses --------------------------------------------------------
     def on_output(self, callback: OutputCallback) -> None:
@@ -336,6 +341,8 @@ class VirtualSupply:
     def _switch(self, targets: list[int], on: bool) -> None:
         for n in targets:
             self.channels[n].programmed_on = on
+        if not on and self.ignore_output_off:
+            return
         self._pending += 1
         self.scheduler.call_later(self.settle_s, lambda: self._settle(targets, on))
 
@@ -367,23 +374,103 @@ class VirtualSupply:
         self._replies.append("1" if self._pending == 0 else "0")
 
 
-class SupplyServer:
-    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated)."""
+BenchLog = Callable[..., None]
+"""``log(event, **fields)``: where a served supply reports what it did (``hubrig bench serve``)."""
+GARBAGE = b"\xff\xfe\x00#9garbage\x80\x15"
+"""What a garbage reply sends instead of the answer (then the newline)."""
 
-    def __init__(self, supply: VirtualSupply, host: str, port: int):
-        supply_ = supply
+
+def _matches(message: str, command: str) -> bool:
+    return any(normalise(unit).startswith(command) for unit in message.split(";"))
+
+
+class _Hits:
+    """Counts the messages that match one command fault (``skip`` first, then ``times``)."""
+
+    def __init__(self, fault: CommandFault):
+        self.fault, self.command, self.seen = fault, normalise(fault.command), 0
+        self.after = None if fault.after is None else normalise(fault.after)
+
+    def hit(self, message: str, previous: str) -> bool:
+        if not _matches(message, self.command) or (self.after is not None and not _matches(previous, self.after)):
+            return False
+        self.seen += 1
+        n = self.seen - self.fault.skip
+        return n >= 1 and (self.fault.times == 0 or n <= self.fault.times)
+
+
+class SupplyFaults:
+    """The SCPI faults of a ``bench:`` section, armed on a :class:`SupplyServer`."""
+
+    def __init__(self, bench: BenchServe):
+        self.late = [_Hits(f) for f in bench.late_replies]
+        self.dropped = [_Hits(f) for f in bench.dropped_sockets]
+        self.garbage = [_Hits(f) for f in bench.garbage_replies]
+
+    def check(self, message: str, previous: str) -> tuple[float, DroppedSocket | None, bool]:
+        """For one message (after ``previous`` on its connection): (reply delay in s, the
+        dropped-socket fault hitting it, garbage reply?)."""
+        delay = sum(h.fault.delay_s for h in self.late if h.hit(message, previous))
+        dropped = [h.fault for h in self.dropped if h.hit(message, previous)]
+        garbage = any([h.hit(message, previous) for h in self.garbage])
+        return delay, (dropped[0] if dropped else None), garbage
+
+
+class SupplyServer:
+    """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated), with
+    optional injected ``faults`` and a ground-truth ``log`` of every message, reply and fault."""
+
+    def __init__(self, supply: VirtualSupply, host: str, port: int, *, faults: SupplyFaults | None = None,
+                 log: BenchLog | None = None):
+        supply_, faults_ = supply, faults
+        log_: BenchLog = log or (lambda event, **fields: None)
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                peer = "%s:%d" % self.client_address[:2]
+                log_("connect", peer=peer)
+                previous = ""
                 while True:
-                    line = self.rfile.readline(MAX_MESSAGE + 2)
+                    try:
+                        line = self.rfile.readline(MAX_MESSAGE + 2)
+                    except OSError:
+                        line = b""
                     if not line:
+                        log_("disconnect", peer=peer)
                         return
-                    supply_.write(line.decode("ascii", errors="replace").rstrip("\r\n"))
+                    message = line.decode("ascii", errors="replace").rstrip("\r\n")
+                    log_("command", text=message, peer=peer)
+                    delay, dropped, garbage = faults_.check(message, previous) if faults_ else (0.0, None, False)
+                    previous = message
+                    if dropped is not None:
+                        if dropped.execute:
+                            supply_.write(message)
+                            supply_.take_replies()
+                        log_("fault", fault="dropped_socket", text=message, executed=dropped.execute,
+                             how=dropped.how)
+                        if dropped.how == "reset":
+                            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        else:
+                            self.request.shutdown(socket.SHUT_RDWR)
+                        return
+                    supply_.write(message)
                     replies = supply_.take_replies()
-                    if replies:
-                        self.wfile.write("".join(r + "\n" for r in replies).encode("ascii", "replace"))
+                    if not replies:
+                        continue
+                    data = "".join(r + "\n" for r in replies).encode("ascii", "replace")
+                    if garbage:
+                        data = GARBAGE + b"\n"
+                        log_("fault", fault="garbage_reply", text=message)
+                    if delay:
+                        log_("fault", fault="late_reply", text=message, delay_s=delay)
+                        time.sleep(delay)
+                    try:
+                        self.wfile.write(data)
+                    except OSError:
+                        log_("disconnect", peer=peer)
+                        return
+                    log_("reply", text=data.decode("ascii", "replace").rstrip("\n"), to=message)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -407,6 +494,7 @@ class SupplyServer:
         self._thread.join(timeout=2)
 
 
-def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0) -> SupplyServer:
+def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0, *,
+              faults: SupplyFaults | None = None, log: BenchLog | None = None) -> SupplyServer:
     """Serve ``supply`` on a TCP socket (``port=0``: any free port; see ``.port``, ``.close()``)."""
-    return SupplyServer(supply, host, port)
+    return SupplyServer(supply, host, port, faults=faults, log=log)
