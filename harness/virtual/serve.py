@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import yaml
 
@@ -29,6 +29,10 @@ from hubrig.harness.clock import RealTimeScheduler, Scheduler
 from hubrig.harness.rig.file import RigFile, load_rig
 from hubrig.harness.virtual.faults import BenchServe, Storm
 from hubrig.harness.virtual.groundtruth import Emission
+
+if TYPE_CHECKING:
+    from hubrig.harness.virtual.bench import VirtualBench
+    from hubrig.harness.virtual.supply import VirtualSupply
 
 SEND_TIMEOUT_S = 2.0
 """A harness that stops reading the ITCH link for this long is disconnected (frames are not held)."""
@@ -172,12 +176,14 @@ def storm(link: TcpLink, cfg: Storm, log: Callable[..., None], stop: threading.E
 
 
 def real_rig(rig: RigFile, *, supply_resource: str, itch_port: str, keystore: Path,
-             state_dir: Path | None) -> dict:
+             state_dir: Path | None, analyser_resource: str | None = None) -> dict:
     """The ``kind: real`` rig file that reaches the served devices (as a mapping to write as YAML)."""
     doc = rig.model_dump(mode="json", exclude={"virtual", "bench", "state_dir"}, exclude_none=True)
     doc["name"] = f"{rig.name}-bench"
     doc["kind"] = "real"
     doc["instruments"]["supply"].update(resource=supply_resource, visa_library="@py")
+    if analyser_resource is not None:
+        doc["instruments"]["analyser"].update(resource=analyser_resource, visa_library="@py")
     doc["instruments"]["itch"]["port"] = itch_port
     doc["dut"]["keystore"] = str(keystore)
     if state_dir is not None:
@@ -221,11 +227,13 @@ def serve(rigfile: Path, *, log_path: Path, rig_out: Path, state_dir: Path | Non
         bench.ground_truth.listeners.append(lambda e: _log_emission(log, e))
         server = serve_tcp(supply, cfg.host, cfg.supply_port, faults=SupplyFaults(cfg), log=log)
         closers.insert(0, server.close)
+        analyser_resource = _serve_analyser(rig, bench, supply, scheduler, closers)
         if cfg.storm is not None and isinstance(link, TcpLink):
             threading.Thread(target=storm, args=(link, cfg.storm, log, stop), name="hubrig-bench-storm",
                              daemon=True).start()
         text = yaml.safe_dump(real_rig(rig, supply_resource=server.resource, itch_port=itch_port,
-                                       keystore=Path(keydir).expanduser().resolve(), state_dir=state_dir),
+                                       keystore=Path(keydir).expanduser().resolve(), state_dir=state_dir,
+                                       analyser_resource=analyser_resource),
                               sort_keys=False)
         text = f"# written by hubrig bench serve {rigfile} (pid {os.getpid()}); ground truth in {log_path}\n" + text
         tmp = rig_out.with_name(rig_out.name + ".tmp")
@@ -239,6 +247,25 @@ def serve(rigfile: Path, *, log_path: Path, rig_out: Path, state_dir: Path | Non
     finally:
         for close in closers:
             close()
+
+
+def _serve_analyser(rig: RigFile, bench: "VirtualBench", supply: "VirtualSupply", scheduler: Scheduler,
+                    closers: list[Callable[[], None]]) -> str | None:
+    """The rig's virtual spectrum analyser, watching the served ESME, on loopback TCP (if it has one)."""
+    from hubrig.harness.virtual.analyser import VirtualAnalyser
+    from hubrig.harness.virtual.analyser import serve_tcp as serve_analyser
+
+    section = rig.instruments.section("analyser")
+    if section is None:
+        return None
+    spurs, noise_bands = bench.params.radiating()
+    device = VirtualAnalyser(scheduler, dialect=section.dialect, rf=bench.params.rf, spurs=spurs,
+                             noise_bands=noise_bands, powered=lambda: supply.output,
+                             last_command_ns=lambda: bench.esme.last_command_ns, seed=rig.seed)
+    bench.analyser = device
+    server = serve_analyser(device)
+    closers.insert(0, server.close)
+    return server.resource
 
 
 def _log_emission(log: Callable[..., None], e: Emission) -> None:
