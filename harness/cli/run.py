@@ -40,8 +40,8 @@ def selected_plans(chosen: list[str] | None) -> list[str]:
     return [name for name in PLANS if not chosen or name in chosen]
 
 
-def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str]:
-    """The pytest command line ``hubrig run`` executes."""
+def pytest_command(args: argparse.Namespace, run_id: str, out: Path, *, leased: bool = False) -> list[str]:
+    """The pytest command line ``hubrig run`` executes (``leased``: on a rig leased from a pool)."""
     plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
     # -p no:timeout: a plan is bounded by its own schedule (testplans.outage.step_bound), never by
     # a pytest-timeout default a configuration file near the plans may set for other tests.
@@ -50,7 +50,7 @@ def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str
            "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
            "-o", "junit_suite_name=hubrig"]
     # A pooled run is stored by the runner, fenced by its lease; its plans get the lease's mains marker.
-    cmd += ["-p", "hubrig.harness.racks.marker"] if args.pool else ["--results-db", args.db or _default_db()]
+    cmd += ["-p", "hubrig.harness.racks.marker"] if leased else ["--results-db", args.db or _default_db()]
     for name in args.limit_set:
         cmd += ["--limit-set", name]
     if args.limits:
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path("runs") / run_id
         out.mkdir(parents=True, exist_ok=True)
         ran, status = run_in_pool(args, run_id, out, lambda rigfile: pytest_command(
-            argparse.Namespace(**{**vars(args), "rig": rigfile}), run_id, out))
+            argparse.Namespace(**{**vars(args), "rig": rigfile}), run_id, out, leased=True))
         return _finish(out, status, run_id, args.db or _default_db()) if ran else status
     if args.rig is None:
         try:
