@@ -33,7 +33,7 @@ def test_short_outage_runs_green_in_real_time_against_the_bench_and_matches_its_
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "PASS: 1 passed, 0 failed" in run.stdout
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    (trial,) = results["trials"]
+    (trial,) = [r["data"] for r in results["records"] if (r["plan"], r["kind"]) == ("power-outage", "trial")]
     assert trial["scenario"] == "short-outage" and trial["pra_alert_code"] == "8F35" and trial["poa_count"] == 0
 
     outputs = bench.outputs()

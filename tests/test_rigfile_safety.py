@@ -115,7 +115,7 @@ def test_a_few_unknown_keys_are_each_named_and_the_rest_counted(tmp_path):
     text = GOOD + "".join(f"junk{i}: {i}\n" for i in range(50))
     lines = error_of(tmp_path, text).splitlines()
     assert lines[0] == f"bench.yaml:{line_of(text, 'junk0:')}: junk0: unknown field 'junk0' (expected one of: " \
-        "name, kind, seed, limit_sets, instruments, dut, tsat, state_dir, virtual, bench)"
+        "name, kind, seed, limit_sets, instruments, dut, tsat, state_dir, virtual, rf_noise, bench)"
     assert lines[-1] == "bench.yaml: ... and 30 more problems"
 
 

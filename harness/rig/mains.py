@@ -98,7 +98,7 @@ class MainsInterrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int):
         self.signum = signum
-        super().__init__(f"{signal.Signals(signum).name}: restoring mains and stopping")
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
 class MainsNotRestoredError(RuntimeError):
