@@ -6,6 +6,12 @@ duplicate or a false POA is seen too. It returns an :class:`Observation`: the co
 restore instants, every POA (the ITCH's AD1 notification) and every PRA (ECS80 alert frame) that
 arrived, with their arrival instants and journal ids. Latencies are arrival minus the confirmed
 switch instant, on the rig clock.
+
+With a HAN stick on the rig (:func:`pan_target`), the outage is also watched on the radio: active
+scans at the rig file's cadence from just before the cut until the end of listening. HAN-down is
+the start of the first completed scan after the cut that no longer hears the Comms Hub's PAN (the
+PAN went between the scan before and that one); HAN-back is the arrival of the PAN's first beacon
+after that, from the restore. Both are good to within one cadence plus one scan.
 """
 
 from __future__ import annotations
@@ -90,6 +96,71 @@ def alert_time(event: Event, key: str) -> datetime | None:
     return when if when.tzinfo is not None else None
 
 
+HAN_WATCH_TIMEOUT_S = 30.0
+"""Longest wait for the HAN stick's first scan before the cut, and for its last one to end."""
+
+
+@dataclass(frozen=True)
+class PanTarget:
+    """The HAN stick and which PAN is the Comms Hub's: what the outage watches on the radio."""
+
+    han: Any
+    extended_pan_id: str
+    channels: tuple[int, ...]
+    cadence_s: float
+    duration: int
+
+
+def pan_target(rig: Any) -> PanTarget | None:
+    """The rig session's HAN watch (``instruments.han``), or None without a HAN stick."""
+    from hubrig.drivers.han.config import HanConfig
+    from hubrig.drivers.han.stick import ZIGBEE_CHANNELS, HanStick
+
+    han = rig.instrument("han", HanStick)
+    cfg = rig.rig.instruments.section("han")
+    if han is None or not isinstance(cfg, HanConfig):
+        return None
+    epid = (cfg.extended_pan_id or rig.rig.dut.comms_hub.eui).upper()
+    return PanTarget(han, epid, (cfg.channel,) if cfg.channel else ZIGBEE_CHANNELS, cfg.scan_cadence_s,
+                     cfg.scan_duration)
+
+
+@dataclass(frozen=True)
+class PanTimes:
+    """What the HAN stick saw of the Comms Hub's PAN around one outage."""
+
+    scans: int
+    heard_before_cut: bool
+    down_ns: int | None
+    """Start of the first completed scan after the cut that did not hear the PAN."""
+    back_ns: int | None
+    """Arrival of the PAN's first beacon after ``down_ns``."""
+    evidence: list[int]
+    """Journal ids: the last beacon before the gap, the scan-complete of the first scan without it,
+    the first beacon after it."""
+
+
+def pan_times(scans: list[Any], epid: str, cut_ns: int) -> PanTimes:
+    """HAN-down and HAN-back from a watch's scans (see the module docstring)."""
+    def heard(scan: Any) -> Any:
+        return next((n for n in scan.networks if n.extended_pan_id == epid), None)
+
+    settled = [s for s in scans if s.complete or heard(s)]
+    before = [s for s in settled if s.started_ns < cut_ns and heard(s)]
+    down = next((s for s in settled if s.started_ns >= cut_ns and not heard(s)), None)
+    back = None if down is None else next((heard(s) for s in settled if s.started_ns > down.started_ns and heard(s)),
+                                          None)
+    evidence = []
+    if down is not None:
+        last = [s for s in settled if s.started_ns < down.started_ns and heard(s)]
+        evidence += [heard(last[-1]).journal_id] if last else []
+        evidence += [down.complete_journal_id] if down.complete_journal_id is not None else []
+    if back is not None:
+        evidence.append(back.journal_id)
+    return PanTimes(len(scans), bool(before), None if down is None else down.started_ns,
+                    None if back is None else back.t_ns, evidence)
+
+
 @dataclass
 class Observation:
     """What one outage produced, in arrival order."""
@@ -109,6 +180,18 @@ class Observation:
     """The phase cut alone (a per-phase outage), or None for the whole supply."""
     esme_phases: int = 1
     """The ESME's phases as the rig file declares them (``dut.esme.phases``)."""
+    pan: PanTimes | None = None
+    """What the HAN stick saw of the Comms Hub's PAN, when the rig has one."""
+
+    @property
+    def han_down_s(self) -> float | None:
+        """The Comms Hub's PAN gone, from the confirmed cut (None: held, or no HAN stick)."""
+        return None if self.pan is None or self.pan.down_ns is None else seconds(self.pan.down_ns - self.cut_ns)
+
+    @property
+    def han_back_s(self) -> float | None:
+        """The PAN heard again, from the confirmed restore (None: it never went, or did not return)."""
+        return None if self.pan is None or self.pan.back_ns is None else seconds(self.pan.back_ns - self.restore_ns)
 
     @property
     def interruption_codes(self) -> set[int]:
@@ -164,42 +247,74 @@ class Observation:
                      poa_seconds=self.poa_s, pra_seconds=self.pra_s, pra_alert_code=code_text(self.pra_code),
                      poa_count=len(self.poas), pra_before_poa=self.pra_before_poa,
                      interruption_error_s=self.interruption_error_s,
-                     restoration_error_s=self.restoration_error_s, evidence=self.evidence)
+                     restoration_error_s=self.restoration_error_s, han_down_seconds=self.han_down_s,
+                     han_back_seconds=self.han_back_s, evidence=self.evidence)
 
 
 def observe_outage(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int = 0,
-                   observe_s: float, settle_s: float = 30.0, phase: int | None = None) -> Observation:
+                   observe_s: float, settle_s: float = 30.0, phase: int | None = None,
+                   pan: PanTarget | None = None) -> Observation:
     """Cut mains (or, given ``phase``, that phase alone) for ``seconds_``, restore, and collect the
     alerts the outage produced.
 
     Listening stops ``settle_s`` after every expected alert has arrived (a PRA always; a POA
-    too for whole-supply outages of 3 minutes or more), or ``observe_s`` after restoration at the latest. In
+    too for whole-supply outages of 3 minutes or more; with ``pan``, the Comms Hub's PAN back if it
+    went), or ``observe_s`` after restoration at the latest. In
     real time the whole step is bounded by that schedule (:func:`step_bound`), so an instrument
     that hangs ends it with mains restored.
     """
-    with step_bound(f"{scenario} #{index}", seconds_ + observe_s + settle_s, real_time=not clock.virtual):
+    watch_s = 0.0 if pan is None else pan.cadence_s + HAN_WATCH_TIMEOUT_S * 2
+    with step_bound(f"{scenario} #{index}", seconds_ + observe_s + settle_s + watch_s, real_time=not clock.virtual):
         return _observe(mains, bus, clock, seconds_, scenario=scenario, index=index, observe_s=observe_s,
-                        settle_s=settle_s, phase=phase)
+                        settle_s=settle_s, phase=phase, pan=pan)
 
 
 def _observe(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenario: str, index: int,
-             observe_s: float, settle_s: float, phase: int | None) -> Observation:
+             observe_s: float, settle_s: float, phase: int | None, pan: PanTarget | None) -> Observation:
     since = bus.mark()
-    with (mains.outage(seconds_) if phase is None else mains.phase_outage(phase, seconds_)) as out:
-        pass
-    restore_ns = out.restore_ns
-    long_outage = phase is None and seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
+    watch = None
+    if pan is not None:
+        watch = pan.han.watch(pan.cadence_s, pan.channels, pan.duration)
+        clock.sleep(pan.cadence_s)  # one cadence of scans first: the PAN's state before the cut
+        clock.wait_until(lambda: bool(watch.scans) and pan.han.settled(watch.scans[0]), HAN_WATCH_TIMEOUT_S)
+    try:
+        with (mains.outage(seconds_) if phase is None else mains.phase_outage(phase, seconds_)) as out:
+            pass
+        restore_ns = out.restore_ns
+        long_outage = phase is None and seconds(restore_ns - out.cut_ns) >= OUTAGE_THRESHOLD_S
+        settled_at: dict[int, bool] = {}  # by number of scans: the answer only changes with a new scan
 
-    def complete() -> bool:
-        events = bus.events(since=since)
-        return any(map(is_pra, events)) and (not long_outage or any(map(is_poa, events)))
+        def pan_settled() -> bool:
+            if watch is None:
+                return True
+            n = len(watch.scans)
+            if n not in settled_at:
+                times = pan_times(watch.scans[:n], pan.extended_pan_id, out.cut_ns)
+                settled_at.clear()
+                settled_at[n] = times.down_ns is None or times.back_ns is not None
+            return settled_at[n]
 
-    remaining = observe_s - seconds(clock.now_ns() - restore_ns)
-    if clock.wait_until(complete, max(remaining, 0.0)):
-        clock.sleep(settle_s)
+        seen = {"next": since, "pra": False, "poa": not long_outage}  # events are read once each
+
+        def complete() -> bool:
+            for e in bus.events(since=seen["next"]):
+                seen["pra"] = seen["pra"] or is_pra(e)
+                seen["poa"] = seen["poa"] or is_poa(e)
+                seen["next"] = e.seq + 1
+            return seen["pra"] and seen["poa"] and pan_settled()
+
+        remaining = observe_s - seconds(clock.now_ns() - restore_ns)
+        if clock.wait_until(complete, max(remaining, 0.0)):
+            clock.sleep(settle_s)
+    finally:
+        if watch is not None:
+            scans = watch.stop()
+            if scans and not pan.han.settled(scans[-1]):
+                pan.han.finish_scan(scans[-1])
     events = bus.events(since=since)
     obs = Observation(scenario=scenario, index=index, planned_s=seconds_, cut_ns=out.cut_ns, restore_ns=restore_ns,
-                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)], phase=phase)
+                      poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)], phase=phase,
+                      pan=None if watch is None else pan_times(watch.scans, pan.extended_pan_id, out.cut_ns))
     if obs.pra is not None and not obs.pra_from_ch:
         got_int, got_rest = alert_time(obs.pra, "interruption"), alert_time(obs.pra, "restoration")
         if got_int is not None:

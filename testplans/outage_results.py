@@ -40,6 +40,10 @@ class Trial(PlanRecordModel):
         default=None, description="interruption time inside the PRA minus the measured cut")
     restoration_error_s: float | None = Field(
         default=None, description="restoration time inside the PRA minus the measured restore")
+    han_down_seconds: float | None = Field(
+        default=None, description="the CH's PAN gone (HAN stick), from the cut; null when held or no stick")
+    han_back_seconds: float | None = Field(
+        default=None, description="the CH's PAN heard again (HAN stick), from the restore")
     evidence: list[int] = Field(default_factory=list, description="journal frame ids (POA, PRA)")
 
 
@@ -174,15 +178,17 @@ def section(results: RunResults) -> list[Block]:
         out += [Heading("Ordering flags"),
                 BulletList([f"[{t.scenario}] trial {t.index}: PRA arrived before its POA "
                             f"(evidence: {', '.join(f'journal #{i}' for i in t.evidence)})" for t in flagged])]
+    han = any(t.han_down_seconds is not None or t.han_back_seconds is not None for t in trials)
     out += [Heading("Trials"),
             Table(["scenario", "#", "outage", "POA", "PRA", "PRA from interruption", "code",
-                   "clock error (int/rest)", "evidence"],
+                   "clock error (int/rest)"] + (["HAN down / back"] if han else []) + ["evidence"],
                   [[t.scenario, str(t.index), f"{t.outage_seconds:.1f} s", _secs(t.poa_seconds),
                     _secs(t.pra_seconds),
                     _secs(None if t.pra_seconds is None else t.outage_seconds + t.pra_seconds),
                     t.pra_alert_code or "-",
-                    f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}",
-                    ", ".join(f"#{i}" for i in t.evidence)] for t in trials], numeric=frozenset({1, 2, 3, 4, 5}))]
+                    f"{_secs(t.interruption_error_s)} / {_secs(t.restoration_error_s)}"]
+                   + ([f"{_secs(t.han_down_seconds)} / {_secs(t.han_back_seconds)}"] if han else [])
+                   + [", ".join(f"#{i}" for i in t.evidence)] for t in trials], numeric=frozenset({1, 2, 3, 4, 5}))]
     return out
 
 

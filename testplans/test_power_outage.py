@@ -19,7 +19,8 @@ from hubrig.harness.gbcs.content.usecases import OUTAGE_RESTORED_ON_PHASE
 from hubrig.harness.rig.commands import sender_for
 from hubrig.testplans.outage import (OUTAGE_THRESHOLD_S, POWER_LOG_RESOLUTION_S, PRA_CODES, RESTORED_LONG,
                                      RESTORED_SHORT, WHOLE_SUPPLY_CODES, LogMatch, Observation, alert_time,
-                                     code_text, esme_reboot, is_poa, is_pra, observe_outage, read_power_log)
+                                     code_text, esme_reboot, is_poa, is_pra, observe_outage, pan_target,
+                                     read_power_log)
 
 SHORT_OUTAGE_S = 60.0
 LONG_OUTAGE_S = 240.0
@@ -55,16 +56,18 @@ def powered(mains):
 
 @pytest.fixture
 def observe(request, powered, bus, clock, progress, rig):
-    """``observe(seconds, index=0) -> Observation`` for this test's scenario; then, outside the
-    observation window, the ESME's power event log is read back (unless the rig file says not to)."""
+    """``observe(seconds, index=0) -> Observation`` for this test's scenario (with a HAN stick on the
+    rig, the Comms Hub's PAN is watched too); then, outside the observation window, the ESME's power
+    event log is read back (unless the rig file says not to)."""
     observe_s = request.config.getoption("observe_s")
     scenario = request.node.originalname.removeprefix("test_").replace("_", "-")
     sender = sender_for(rig) if rig.rig.dut.esme.read_power_event_log else None
+    pan = pan_target(rig)
 
     def run(duration_s: float, index: int = 0, of: int | None = None, phase: int | None = None) -> Observation:
         with progress.waiting("POA/PRA", trial=(index + 1, of) if of else None):
             obs = observe_outage(powered, bus, clock, duration_s, scenario=scenario, index=index,
-                                 observe_s=observe_s, settle_s=SETTLE_S, phase=phase)
+                                 observe_s=observe_s, settle_s=SETTLE_S, phase=phase, pan=pan)
         obs.esme_phases = rig.rig.dut.esme.phases
         if sender is not None:
             with progress.waiting("power event log (ECS35e)", trial=(index + 1, of) if of else None):
@@ -151,6 +154,7 @@ def judge_outage(measure, obs: Observation, rig) -> None:
             measure.latency(f"{alert}_latency_s", None if value is None else value + allowance, outage_s=outage,
                             evidence=evidence, trial=obs.index, missing=missing, name=f"{alert}_end_to_end_s",
                             note=f"device share + the rig's network allowance of {allowance:g} s")
+    judge_pan(measure, obs)
     if obs.pra is None:
         return
     if obs.pra_from_ch:  # North option B: no ECS80 reached the harness, so no code, times or signature
@@ -181,6 +185,27 @@ def judge_outage(measure, obs: Observation, rig) -> None:
                      evidence=obs.evidence, trial=obs.index,
                      note="the PRA arrived before its POA (the DCC study reports that PRAs sometimes "
                           "overtake their POAs; no source requires an order)" if obs.pra_before_poa else "")
+
+
+def judge_pan(measure, obs: Observation) -> None:
+    """HAN-down and HAN-back (figures, no limit set bounds them): when the CH's PAN went and came back."""
+    pan = obs.pan
+    if pan is None:
+        return
+    if not pan.heard_before_cut:
+        measure.info("han_down_s", None, "s", trial=obs.index, note=f"the Comms Hub's PAN was not heard before "
+                     f"the cut ({pan.scans} scan(s)): check instruments.han channel / extended_pan_id")
+        return
+    if pan.down_ns is None:
+        measure.info("han_down_s", None, "s", trial=obs.index, evidence=pan.evidence,
+                     note=f"PAN held through the outage (heard in every one of {pan.scans} scans)")
+        return
+    measure.info("han_down_s", round(obs.han_down_s, 3), "s", trial=obs.index, evidence=pan.evidence[:2],
+                 note="first scan after the cut without the CH's PAN (good to one scan cadence)")
+    measure.info("han_back_s", None if obs.han_back_s is None else round(obs.han_back_s, 3), "s",
+                 trial=obs.index, evidence=pan.evidence[2:],
+                 note="first beacon of the CH's PAN after the restore" if obs.han_back_s is not None
+                 else "the PAN was not heard again before listening ended")
 
 
 def judge_signature(measure, obs: Observation, evidence: list[int]) -> None:
@@ -485,7 +510,7 @@ def test_esme_reboot_raises_no_poa(rig, powered, bus, clock, measure, progress):
         clock.sleep(FALSE_POA_WATCH_S)
     false_poas = [e for e in bus.events(since=mark) if is_poa(e)]
     first = [round(seconds(e.t_ns - rebooted_ns), 1) for e in false_poas[:1]]
-    measure.check("false_poa_count", not false_poas, value=len(false_poas), unit="POAs",
+    measure.check("false_poa_count", not false_poas, value=len(false_poas), unit="POA",
                   evidence=[e.journal_id for e in false_poas if e.journal_id is not None],
                   rule="ENA 2019: false positives under 0.1% a year; DCC study: an ESME firmware reboot "
                        "without mains loss must not raise a POA",

@@ -99,6 +99,8 @@ def test_values_carry_their_units_in_words():
         "1 alert", "2 alerts", "16 entries", "0 alerts"]
     assert [value_text(75.5, "s"), value_text(0.6, "ratio"), value_text(True, ""), value_text(None, "s")] == [
         "75.5 s", "60 %", "yes", "none"]
+    assert [value_text(1, "alerts"), value_text(1, "entries"), value_text(3, "POA"), value_text(1, "POAs")] == [
+        "1 alert", "1 entry", "3 POAs", "1 POA"]
     assert value_text("signature verified", "") == "signature verified"
     assert value_text(1.25, "alerts/min") == "1.25 alerts/min"
 
@@ -215,3 +217,21 @@ def test_a_dut_outside_its_tsat_periods_is_the_first_thing_in_the_report(tmp_pat
         assert f'<div class="alert {on_violation}"><strong>{title}' in page
         assert "[&lt;row 3&gt;]" in page and "<row 3>" not in page
     assert "this run fails" in md and "| Verdict | FAIL" in md
+
+
+def test_matplotlib_is_imported_only_when_a_plot_is_drawn(tmp_path: Path):
+    import subprocess
+    import sys
+
+    probe = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_report import TRIALS, run_with
+from hubrig.harness.report.render import write_report
+write_report(run_with(TRIALS), {str(tmp_path)!r} + "/" + sys.argv[1], plot=sys.argv[1] == "plot")
+print("matplotlib" in sys.modules)
+"""
+    drawn = [subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True, timeout=120)
+             for how in ("text", "plot")]
+    assert [d.stdout.split()[-1] for d in drawn] == ["False", "True"], [d.stderr[-500:] for d in drawn]
+    assert (tmp_path / "plot" / "latency.svg").exists() and not (tmp_path / "text" / "latency.svg").exists()

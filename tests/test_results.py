@@ -50,7 +50,7 @@ trial_st = st.builds(
     evidence=st.lists(st.integers(1, 10**6), max_size=3))
 
 
-@settings(max_examples=40, deadline=None)  # fsync and SQLite commits on a loaded machine
+@settings(max_examples=25, deadline=None)  # each example fsyncs a file and commits a new SQLite store
 @given(st.lists(trial_st, max_size=8), st.booleans(), st.sampled_from(["warn", "fail"]))
 def test_results_round_trip_through_json_and_the_store(tmp_path_factory, trials, installable, on_violation):
     run = make_run("run-x", trials, tsat=tsat_record(installable, on_violation))

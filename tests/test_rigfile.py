@@ -75,7 +75,16 @@ def test_good_rig_file_loads_and_resolves_paths_against_its_folder(tmp_path):
 def test_yaml_syntax_error_names_the_line(tmp_path):
     text = GOOD.replace("    channel: 1\n", "    channel: [1\n")
     msg = error_of(tmp_path, text)
-    assert re.match(rf"^bench\.yaml:{line_of(text, 'channel: [1') + 1}: YAML syntax: ", msg)
+    assert re.match(rf"^bench\.yaml:{line_of(text, 'channel: [1')}: YAML syntax: ", msg)
+
+
+def test_an_unclosed_bracket_is_named_where_it_opened_not_where_parsing_gave_up(tmp_path):
+    text = GOOD.replace("    channel: 1\n", "    channel: [1,\n")
+    msg = error_of(tmp_path, text)
+    opened = line_of(text, "channel: [1,")
+    assert re.match(rf"^bench\.yaml:{opened}: YAML syntax: a flow sequence opened here is not closed "
+                    rf"\(.* at line (\d+)\)$", msg), msg
+    assert int(re.search(r"at line (\d+)\)$", msg)[1]) > opened
 
 
 def test_unknown_field_names_its_line_and_the_fields_allowed(tmp_path):

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "results": ("hubrig.harness.cli.run", "runs kept in the results store: list, show, trend, compare"),
     "lease": ("hubrig.harness.cli.lease", "rig leases in the database: list, release, history"),
     "bench": ("hubrig.harness.cli.bench", "serve a virtual rig's devices as a real bench in a process of their own"),
+    "han": ("hubrig.harness.cli.han", "the HAN stick: serve the virtual one on a pty or loopback TCP"),
 }
 """command -> (module that registers it, summary for ``hubrig --help``)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -39,10 +40,15 @@ _SYMBOL_UNITS = {"s", "ms", "ns", "V", "A", "W", "Hz", "kHz", "MHz", "GHz", "dB"
 
 
 def plural(unit: str, n: float) -> str:
-    """``alert`` -> ``alerts`` unless ``n`` is 1; symbols (s, V, dBm) and rates stay as they are."""
-    if n == 1 or not unit.isalpha() or unit in _SYMBOL_UNITS or unit.endswith("s"):
+    """A count noun agreeing with ``n`` (``1 alert``, ``2 alerts``, ``1 entry``, ``0 entries``,
+    whichever number the unit was written in); symbols (s, V, dBm) and rates stay as they are."""
+    if not unit.isalpha() or unit in _SYMBOL_UNITS or len(unit) < 3:
         return unit
-    return unit[:-1] + "ies" if unit.endswith("y") and unit[-2:-1] not in "aeiou" else unit + "s"
+    one = unit[:-3] + "y" if unit.endswith("ies") else unit[:-1] if unit.endswith("s") and not unit.endswith(
+        "ss") else unit
+    if n == 1:
+        return one
+    return one[:-1] + "ies" if one.endswith("y") and one[-2:-1] not in "aeiou" else one + "s"
 
 
 def number(v: float) -> str:
@@ -300,6 +306,7 @@ def _md_cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+@cache  # templates compile once per process
 def _env(autoescape: bool) -> Environment:
     env = Environment(loader=PackageLoader("hubrig.harness.report", "templates"), autoescape=autoescape,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)

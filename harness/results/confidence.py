@@ -14,6 +14,7 @@ without a statistics library.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -59,13 +60,19 @@ class RatioJudgement:
                 f"with no failure)")
 
 
+@functools.lru_cache(maxsize=64)
+def _log_comb(n: int) -> tuple[float, ...]:
+    """ln C(n, i) for i = 0..n (a bisection evaluates the same n a hundred times)."""
+    top = math.lgamma(n + 1)
+    return tuple(top - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in range(n + 1))
+
+
 def _log_binom_pmf(k: int, n: int, p: float) -> float:
     if p <= 0.0:
         return 0.0 if k == 0 else -math.inf
     if p >= 1.0:
         return 0.0 if k == n else -math.inf
-    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-            + k * math.log(p) + (n - k) * math.log1p(-p))
+    return _log_comb(n)[k] + k * math.log(p) + (n - k) * math.log1p(-p)
 
 
 def _tail_at_least(k: int, n: int, p: float) -> float:

@@ -498,6 +498,18 @@ ECHO = 60
 """At most this many characters of a value are echoed in an error."""
 
 
+def _yaml_syntax(exc: yaml.MarkedYAMLError, shown: str) -> str:
+    """A YAML syntax error at the line that needs fixing: an unclosed bracket or quote is named
+    where it opened (PyYAML's context), with the line where parsing gave up."""
+    problem, context = exc.problem_mark, exc.context_mark
+    if context is not None and problem is not None and context.line != problem.line and exc.context:
+        what = exc.context.removeprefix("while parsing ").removeprefix("while scanning ")
+        return (f"{shown}:{context.line + 1}: YAML syntax: {what} opened here is not closed "
+                f"({exc.problem} at line {problem.line + 1})")
+    mark = problem or context
+    return f"{shown}:{mark.line + 1 if mark else 1}: YAML syntax: {exc.problem or exc.context}"
+
+
 def load_rig(path: str | Path) -> RigFile:
     """Read and validate a rig file; raise :class:`RigFileError` (file:line: field: problem)."""
     path = Path(path)
@@ -530,9 +542,7 @@ def parse_rig(text: str, shown: str, base_dir: Path) -> RigFile:
         _check_expansion(node, shown)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise RigFileError(f"{shown}:{line}: YAML syntax: {exc.problem or exc.context}") from None
+        raise RigFileError(_yaml_syntax(exc, shown)) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise RigFileError(f"{shown}:{line}: YAML: character {exc.character!r} is not allowed") from None

@@ -23,6 +23,8 @@ from hubrig.harness.clock import Scheduler
 from hubrig.harness.virtual import devicelog, meterclock, powerlog
 from hubrig.harness.virtual.commshub import Link, PtyLink, TransportLink, VirtualCommsHub
 from hubrig.harness.virtual.esme import VirtualEsme
+from hubrig.harness.virtual.groundtruth import GroundTruth
+from hubrig.harness.virtual.han.radio import RadioWorld
 from hubrig.harness.virtual.groundtruth import Emission, GroundTruth
 from hubrig.harness.virtual.supply import VirtualSupply
 from hubrig.harness.rules.tsat import parse_version
@@ -66,6 +68,10 @@ class VirtualBench:
                                   esme=self.esme, scheduler=scheduler, keys=keys,
                                   link=as_link(link, scheduler), ground_truth=self.ground_truth,
                                   rng=self.rng, acb=dut.acb)
+        self.radio = RadioWorld(self.params.han, scheduler, ch_eui=dut.comms_hub.eui, seed=seed)
+        """The 2.4 GHz world a HAN stick hears: the CH's PAN, noise, the ESME's frames."""
+        self.ch.phase_listeners.append(self.radio.ch_phase)
+        self.esme.transmit_listeners.append(self.radio.esme_sent)
         self.device_log = devicelog.install(self, dut.esme.install_code_bytes)
         self.clock_rules = meterclock.install(self, parse_version(dut.esme.gbcs_version), dut.clock_tolerance_s,
                                               filter_bits=dut.esme.filter_bits)

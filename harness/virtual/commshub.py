@@ -156,6 +156,8 @@ class VirtualCommsHub:
         """(rig instant, reason) of every command that failed parsing or verification."""
         self.phase = "ready"
         """``down`` | ``booting`` (HAN coming up) | ``connecting`` | ``ready``."""
+        self.phase_listeners: list[Callable[[str, int], None]] = []
+        """Called with (new phase, rig instant) on every change (the HAN radio world listens)."""
         self._rng = rng
         self._framing = GfiFraming()
         self._rx = GfiFraming()
@@ -217,16 +219,16 @@ class VirtualCommsHub:
         if self._alive:
             return
         self._alive = True
-        self.phase = "booting"
+        self._set_phase("booting")
         self._timer("han_up", t_ns + to_ns(self.params.reboot_s), self._han_up)
 
     def _die(self) -> None:
         self._alive = False
-        self.phase = "down"
+        self._set_phase("down")
         self._cancel("poa", "han_up", "ready")
 
     def _han_up(self) -> None:
-        self.phase = "connecting"
+        self._set_phase("connecting")
         if (not self._poa_raised and self._loss_ns is not None and self._return_ns is not None
                 and self._return_ns - self._loss_ns >= to_ns(self.params.poa_after_s)):
             self._raise_poa()
@@ -237,8 +239,14 @@ class VirtualCommsHub:
         self._timer("ready", self.scheduler.now_ns() + to_ns(wait), self._ready)
 
     def _ready(self) -> None:
-        self.phase = "ready"
+        self._set_phase("ready")
         self._pump()
+
+    def _set_phase(self, phase: str) -> None:
+        self.phase = phase
+        now = self.scheduler.now_ns()
+        for listener in self.phase_listeners:
+            listener(phase, now)
 
     def _timer(self, name: str, t_ns: int, fn: Callable[[], None]) -> None:
         self._cancel(name)

@@ -108,6 +108,8 @@ class VirtualEsme:
         self.event_log: list[LogEntry] = []
         self.power_event_log: list[PowerLogEntry] = []
         self.han_uplink: Callable[[HanFrame], None] | None = None
+        self.transmit_listeners: list[Callable[[], None]] = []
+        """Called whenever the ESME puts a frame on the HAN (the HAN radio world listens)."""
         self.hot_shoe: Callable[[int, float], None] | None = None
         """Told ``(rig instant, seconds)`` when a reboot interrupts the CH's supply (the CH sets it)."""
         self.booted = True
@@ -259,6 +261,8 @@ class VirtualEsme:
 
     def send(self, frame: HanFrame) -> None:
         """Put ``frame`` on the HAN: the Comms Hub receives it ``han_latency_s`` later."""
+        for listener in self.transmit_listeners:
+            listener()
         uplink = self.han_uplink
         if uplink is not None:
             self.scheduler.call_later(self.params.han_latency_s, lambda: uplink(frame))

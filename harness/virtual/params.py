@@ -21,6 +21,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hubrig.harness.virtual.han.radio import HanRadioParams
 from hubrig.harness.virtual.rfparams import NoiseBand, RfParams, Spur
 
 
@@ -235,6 +236,7 @@ class VirtualParams(_Strict):
     ch: CommsHubParams = Field(default_factory=CommsHubParams)
     defects: Defects = Field(default_factory=Defects)
     rf: RfParams = Field(default_factory=RfParams)
+    han: HanRadioParams = Field(default_factory=HanRadioParams)
 
     def resolve(self) -> "ResolvedParams":
         """The preset with this section's overrides applied."""
@@ -243,7 +245,7 @@ class VirtualParams(_Strict):
         base = PRESETS[self.preset]
         esme = EsmeParams.model_validate(_merge(base["esme"], _explicit(self.esme)))
         ch = CommsHubParams.model_validate(_merge(base["ch"], _explicit(self.ch)))
-        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects, rf=self.rf)
+        return ResolvedParams(preset=self.preset, esme=esme, ch=ch, defects=self.defects, rf=self.rf, han=self.han)
 
 
 def _explicit(model: BaseModel) -> dict:
@@ -278,6 +280,7 @@ class ResolvedParams(_Strict):
     ch: CommsHubParams
     defects: Defects
     rf: RfParams = Field(default_factory=RfParams)
+    han: HanRadioParams = Field(default_factory=HanRadioParams)
 
     def radiating(self) -> tuple[list[Spur], list[NoiseBand]]:
         """The ESME's emissions while powered, with those the ``rf_*`` defect switches add."""

@@ -185,6 +185,11 @@ def real_rig(rig: RigFile, *, supply_resource: str, itch_port: str, keystore: Pa
     if analyser_resource is not None:
         doc["instruments"]["analyser"].update(resource=analyser_resource, visa_library="@py")
     doc["instruments"]["itch"]["port"] = itch_port
+    # The supply, the ITCH and the analyser are served; a section still saying 'virtual' (the HAN
+    # stick: `hubrig han serve` serves it on its own) cannot be reached from a real bench, so it is
+    # left out rather than failing the run.
+    doc["instruments"] = {key: value for key, value in doc["instruments"].items()
+                          if not (isinstance(value, dict) and "virtual" in (value.get("port"), value.get("resource")))}
     doc["dut"]["keystore"] = str(keystore)
     if state_dir is not None:
         doc["state_dir"] = str(state_dir)
