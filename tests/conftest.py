@@ -32,6 +32,7 @@ _SANDBOX = Path(tempfile.mkdtemp(prefix="hubrig-tests-"))
 atexit.register(shutil.rmtree, _SANDBOX, ignore_errors=True)
 os.environ["HUBRIG_STATE_DIR"] = str(_SANDBOX / "state")
 os.environ["HUBRIG_RESULTS_DB"] = str(_SANDBOX / "results.sqlite")
+os.environ["HUBRIG_DB"] = os.environ["HUBRIG_RESULTS_DB"]  # the name that wins (racks database)
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +130,6 @@ def _every_results_json_follows_the_shipped_schema(request: pytest.FixtureReques
             continue  # a test that writes a broken file on purpose
         if doc.get("schema_version") == schema["properties"]["schema_version"]["const"]:
             jsonschema.validate(doc, schema)
+
+
+from pgserver import pg_server, pg_url  # noqa: E402,F401  (the throwaway PostgreSQL: tests/pgserver.py)

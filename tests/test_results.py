@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hubrig.harness.results.files import ResultsError, load_results, save_results
 from hubrig.harness.results.measurements import judge_quantity
 from hubrig.harness.results.model import DeviceTsat, RigInfo, RunFilter, RunResults, TestOutcome, TsatRecord
-from hubrig.harness.results.store import SqliteResultsStore, open_store
+from hubrig.harness.results.store import DatabaseResultsStore, open_store
 from hubrig.harness.rules.limits import load_limits
 from hubrig.testplans.outage_results import Trial
 
@@ -56,7 +56,7 @@ def test_results_round_trip_through_json_and_the_store(tmp_path_factory, trials,
     run = make_run("run-x", trials, tsat=tsat_record(installable, on_violation))
     path = save_results(run, tmp_path_factory.mktemp("r") / "results.json")
     assert load_results(path) == run
-    store = SqliteResultsStore(tmp_path_factory.mktemp("db") / "results.sqlite")
+    store = DatabaseResultsStore(tmp_path_factory.mktemp("db") / "results.sqlite")
     store.save(run)
     assert store.get("run-x") == run
     store.close()
@@ -122,8 +122,8 @@ def test_saving_a_run_again_replaces_it(tmp_path: Path):
 
 
 def test_store_urls_name_unsupported_backends_and_bad_files(tmp_path: Path):
-    with pytest.raises(ResultsError, match="no backend for 'postgresql'"):
-        open_store("postgresql://lab/results")
+    with pytest.raises(ResultsError, match="hubrig stores in sqlite or postgresql, not 'mysql'"):
+        open_store("mysql://lab/results")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ResultsError, match="junk.sqlite: not a hubrig results database"):
@@ -133,8 +133,12 @@ def test_store_urls_name_unsupported_backends_and_bad_files(tmp_path: Path):
 def test_default_store_location_follows_the_environment(tmp_path: Path, monkeypatch):
     from hubrig.harness.results.store import default_store_location
 
+    monkeypatch.delenv("HUBRIG_DB")
     monkeypatch.setenv("HUBRIG_RESULTS_DB", str(tmp_path / "x.sqlite"))
     assert default_store_location() == str(tmp_path / "x.sqlite")
+    monkeypatch.setenv("HUBRIG_DB", "postgresql://lab/hubrig")  # the racks' name wins
+    assert default_store_location() == "postgresql://lab/hubrig"
+    monkeypatch.delenv("HUBRIG_DB")
     monkeypatch.delenv("HUBRIG_RESULTS_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_store_location() == str(tmp_path / "hubrig" / "results.sqlite")
@@ -255,14 +259,20 @@ def test_the_shipped_json_schema_is_the_models_and_a_document_validates(tmp_path
         jsonschema.validate(doc, shipped)
 
 
-def test_a_database_of_an_older_schema_is_refused_not_mixed(tmp_path: Path):
+def test_a_database_of_an_older_schema_migrates_forward_not_mixed(tmp_path: Path):
     import sqlite3
 
     old = tmp_path / "old.sqlite"
     with sqlite3.connect(old) as db:
         db.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, document TEXT)")
-    with pytest.raises(ResultsError, match="older hubrig"):
-        open_store(old)
+        db.execute("INSERT INTO runs VALUES ('old-run', '{\"schema_version\": \"hubrig-results/2\"}')")
+    store = open_store(old)  # the old documents are kept aside (runs_v1), never listed as new ones
+    assert store.list() == []
+    store.save(make_run("new-run", []))
+    assert [s.run_id for s in store.list()] == ["new-run"]
+    store.close()
+    with sqlite3.connect(old) as db:
+        assert db.execute("SELECT run_id FROM runs_v1").fetchall() == [("old-run",)]
 
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch):

@@ -18,11 +18,12 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "gbcs": ("hubrig.harness.cli.gbcs", "decode and encode GBCS messages"),
-    "rig": ("hubrig.harness.cli.rig", "rig files: check one"),
+    "rig": ("hubrig.harness.cli.rig", "rig files: check one; rig pools: add, list, health"),
     "journal": ("hubrig.harness.cli.journal", "read a run's frame journal"),
     "tsat": ("hubrig.harness.cli.tsat", "TSAT (SEC Schedule 11) version rules"),
     "run": ("hubrig.harness.cli.run", "run the standard test plans on a rig and write the results and report"),
-    "results": ("hubrig.harness.cli.run", "runs kept in the results store: list, show"),
+    "results": ("hubrig.harness.cli.run", "runs kept in the results store: list, show, trend, compare"),
+    "lease": ("hubrig.harness.cli.lease", "rig leases in the database: list, release, history"),
     "bench": ("hubrig.harness.cli.bench", "serve a virtual rig's devices as a real bench in a process of their own"),
     "han": ("hubrig.harness.cli.han", "the HAN stick: serve the virtual one on a pty or loopback TCP"),
 }

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="virtual rig: probe the virtual devices behind real transports (TCP, pty)")
     check.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     check.set_defaults(handler=check_rig)
+    from hubrig.harness.cli.pool import register_rig_actions
+
+    register_rig_actions(sub)  # rig add|list|health: pools in the database
 
 
 def check_rig(args: argparse.Namespace) -> int:

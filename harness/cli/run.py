@@ -40,15 +40,17 @@ def selected_plans(chosen: list[str] | None) -> list[str]:
     return [name for name in PLANS if not chosen or name in chosen]
 
 
-def pytest_command(args: argparse.Namespace, run_id: str, out: Path) -> list[str]:
-    """The pytest command line ``hubrig run`` executes."""
+def pytest_command(args: argparse.Namespace, run_id: str, out: Path, *, leased: bool = False) -> list[str]:
+    """The pytest command line ``hubrig run`` executes (``leased``: on a rig leased from a pool)."""
     plans = [str(plan_path(name)) for name in selected_plans(args.plan)]
     # -p no:timeout: a plan is bounded by its own schedule (testplans.outage.step_bound), never by
     # a pytest-timeout default a configuration file near the plans may set for other tests.
     cmd = [sys.executable, "-m", "pytest", *plans, "-p", "no:timeout",
            "--rig", str(args.rig), "--out", str(out), "--run-id", run_id, "--trials", str(args.trials),
            "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-v", "--tb=short", "-rfE",
-           "--results-db", args.db or _default_db(), "-o", "junit_suite_name=hubrig"]
+           "-o", "junit_suite_name=hubrig"]
+    # A pooled run is stored by the runner, fenced by its lease; its plans get the lease's mains marker.
+    cmd += ["-p", "hubrig.harness.racks.marker"] if leased else ["--results-db", args.db or _default_db()]
     for name in args.limit_set:
         cmd += ["--limit-set", name]
     if args.limits:
@@ -77,6 +79,15 @@ def _run(args: argparse.Namespace) -> int:
     from hubrig.harness.rig.session import default_rig_file
     from hubrig.harness.rig.file import RigFileError, load_rig
 
+    if args.pool:
+        from hubrig.harness.cli.pool import run_in_pool
+
+        run_id = new_run_id()
+        out = Path(args.out) if args.out else Path("runs") / run_id
+        out.mkdir(parents=True, exist_ok=True)
+        ran, status = run_in_pool(args, run_id, out, lambda rigfile: pytest_command(
+            argparse.Namespace(**{**vars(args), "rig": rigfile}), run_id, out, leased=True))
+        return _finish(out, status, run_id, args.db or _default_db()) if ran else status
     if args.rig is None:
         try:
             args.rig = default_rig_file()
@@ -111,14 +122,18 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def run_plans(cmd: list[str], env: dict[str, str] | None = None) -> int:
-    """Run the pytest child to its end and return its exit status.
+    """Run the pytest child to its end and return its exit status (see :func:`wait_for`)."""
+    return wait_for(subprocess.Popen(cmd, env=env))
+
+
+def wait_for(child: subprocess.Popen) -> int:
+    """Wait for the plans process to end and return its exit status.
 
     SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to ``hubrig run`` are passed on to the child, and this
     keeps waiting: the child restores mains and writes what it captured (``subprocess.call`` would
     kill it 0.25 s after a Ctrl-C, mid-restore). A dropped SSH session (SIGHUP) no longer ends
     ``hubrig run`` first. Ctrl-C at a terminal reaches both; the child takes a repeat calmly.
     """
-    child = subprocess.Popen(cmd, env=env)
 
     def forward(signum: int, frame: object) -> None:
         if child.poll() is None:
@@ -292,8 +307,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("-k", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--wait-for-rig", type=float, metavar="SECONDS",
                      help="if another run holds the rig, wait this long for it (default: refuse at once)")
-    run.add_argument("--db", help="results store (path or sqlite:/// URL; default $HUBRIG_RESULTS_DB "
+    run.add_argument("--db", help="results database (path, sqlite:/// or postgresql:// URL; default $HUBRIG_DB "
                                   "or ~/.local/share/hubrig/results.sqlite)")
+    from hubrig.harness.cli.pool import add_run_options
+
+    add_run_options(run)  # --pool, --wait, --lease-expiry, ...
     run.set_defaults(handler=_run)
 
     results = subparsers.add_parser("results", help="runs kept in the results store: list, show")
@@ -314,3 +332,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print the results document")
     show.add_argument("--db", help="results store (default as for hubrig run)")
     show.set_defaults(handler=_show)
+    from hubrig.harness.cli.trend import register_results_actions
+
+    register_results_actions(sub)  # results trend|compare

@@ -70,6 +70,21 @@ class PhaseSwitch(Protocol):
     def set_phase(self, phase: int, on: bool) -> int: ...
 
 
+class MarkerStore(Protocol):
+    """Keeps a rig's mains-off marker somewhere other than ``state_dir`` (e.g. the racks database)."""
+
+    def write(self, note: dict) -> None: ...
+
+    def read(self) -> dict | None: ...
+
+    def remove(self) -> None: ...
+
+
+marker_stores: dict[str, MarkerStore] = {}
+"""Rig name -> where its marker lives instead of a file (set by whoever leased the rig from a pool,
+so the next holder, on any host, finds a cut left by a killed one)."""
+
+
 class MainsRecoveredWarning(UserWarning):
     """Mains was found cut by a run that died (e.g. SIGKILL) and has been restored."""
 
@@ -260,11 +275,14 @@ class Mains:
     # ------------------------------------------------------------------ marker file
 
     def _write_marker(self) -> None:
+        note = {"rig": self.rig_name, "cut_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "pid": os.getpid(), "host": socket.gethostname()}
+        if self.rig_name in marker_stores:
+            marker_stores[self.rig_name].write(note)
+            return
         if self.marker is None:
             return
         self.marker.parent.mkdir(parents=True, exist_ok=True)
-        note = {"rig": self.rig_name, "cut_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "pid": os.getpid(), "host": socket.gethostname()}
         tmp = self.marker.with_name(self.marker.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(note, fh)
@@ -274,11 +292,18 @@ class Mains:
         _fsync_dir(self.marker.parent)
 
     def _remove_marker(self) -> None:
-        if self.marker is not None and self.marker.exists():
+        if self.rig_name in marker_stores:
+            marker_stores[self.rig_name].remove()
+        elif self.marker is not None and self.marker.exists():
             self.marker.unlink()
             _fsync_dir(self.marker.parent)
 
     def _recover(self) -> None:
+        if self.rig_name in marker_stores:
+            note = marker_stores[self.rig_name].read()
+            if note is not None:
+                self._recovered(note, "the rig's lease record")
+            return
         if self.marker is None or not self.marker.exists():
             return
         try:
@@ -287,12 +312,15 @@ class Mains:
                 raise ValueError
         except (OSError, ValueError):
             note = {"rig": self.rig_name, "cut_at": "an unknown time (unreadable marker)"}
+        self._recovered(note, f"marker {self.marker}")
+
+    def _recovered(self, note: dict, where: str) -> None:
         self._switch_on({"recovered": note})
         self.recovered = note
         who = f" by pid {note['pid']} on {note.get('host', '?')}" if "pid" in note else ""
         warnings.warn(MainsRecoveredWarning(
             f"rig {self.rig_name!r}: mains was left cut since {note.get('cut_at')}{who} "
-            f"(a run that was killed); restored it before starting (marker {self.marker})"), stacklevel=2)
+            f"(a run that was killed); restored it before starting ({where})"), stacklevel=3)
 
     def _restore_quietly(self) -> None:
         try:
