@@ -40,7 +40,33 @@ Respond = Callable[[str], bytes]
 """One program message in, the bytes the device answers (empty: nothing to send)."""
 
 
-class ScpiServer:
+class TcpServer:
+    """A threaded loopback TCP server for one request-handler class: a virtual instrument's socket,
+    reached through pyvisa-py as :attr:`resource`."""
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler], *, name: str, host: str = "127.0.0.1",
+                 port: int = 0):
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server((host, port), handler)
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def resource(self) -> str:
+        """The VISA resource string the real driver opens."""
+        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=2)
+
+
+class ScpiServer(TcpServer):
     """Serves ``respond`` on a TCP socket; ``max_message``: the longest line read at once."""
 
     def __init__(self, respond: Respond, *, name: str, host: str = "127.0.0.1", port: int = 0,
@@ -56,21 +82,4 @@ class ScpiServer:
                     if out:
                         self.wfile.write(out)
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server((host, port), Handler)
-        self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
-        self._thread.start()
-
-    @property
-    def resource(self) -> str:
-        """The VISA resource string the real driver opens."""
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
+        super().__init__(Handler, name=name, host=host, port=port)

@@ -32,7 +32,7 @@ from typing import Callable
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect, get_dialect
 from hubrig.harness.clock import Scheduler
-from hubrig.harness.virtual.scpi import canonical
+from hubrig.harness.virtual.scpi import TcpServer, canonical
 from hubrig.harness.virtual.faults import BenchServe, CommandFault, DroppedSocket
 
 OutputCallback = Callable[[bool, int], None]
@@ -416,7 +416,7 @@ class SupplyFaults:
         return delay, (dropped[0] if dropped else None), garbage
 
 
-class SupplyServer:
+class SupplyServer(TcpServer):
     """A loopback TCP SCPI server in front of a :class:`VirtualSupply` (newline terminated), with
     optional injected ``faults`` and a ground-truth ``log`` of every message, reply and fault."""
 
@@ -472,26 +472,8 @@ class SupplyServer:
                         return
                     log_("reply", text=data.decode("ascii", "replace").rstrip("\n"), to=message)
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
         self.supply = supply
-        self._server = Server((host, port), Handler)
-        self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hubrig-virtual-supply",
-                                        daemon=True)
-        self._thread.start()
-
-    @property
-    def resource(self) -> str:
-        """The VISA resource string the real driver opens."""
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
+        super().__init__(Handler, name="hubrig-virtual-supply", host=host, port=port)
 
 
 def serve_tcp(supply: VirtualSupply, host: str = "127.0.0.1", port: int = 0, *,
