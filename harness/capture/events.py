@@ -277,7 +277,7 @@ class EventBus:
         seq = start
         if seq < first_recent:
             k = bisect_left(self._kept_seq, seq)
-            r = bisect_right(self._run_seq, seq) - 1
+            r = max(bisect_right(self._run_seq, seq) - 1, 0)
             while seq < min(stop, first_recent):
                 if k < len(self._kept_seq) and self._kept_seq[k] == seq:
                     out.append(self._kept[k])
