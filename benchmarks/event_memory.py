@@ -58,7 +58,6 @@ def storm(load: str, bus_name: str, frames: int, workdir: Path) -> dict[str, flo
     else:
         alert, decoder = signed_alert(workdir)
         wire = GfiFraming().encode(alert)
-    data = wire * frames
     server = socket.create_server(("127.0.0.1", 0))
     clock = RealClock()
     journal = Journal(workdir / JOURNAL_FILENAME)
@@ -68,6 +67,7 @@ def storm(load: str, bus_name: str, frames: int, workdir: Path) -> dict[str, flo
     conn, _ = server.accept()
     try:
         rss_before = rss_now()
+        data = wire * frames
         since = bus.mark()
         start = time.perf_counter()
         threading.Thread(target=conn.sendall, args=(data,), daemon=True).start()
