@@ -121,6 +121,9 @@ def report(args: argparse.Namespace, rows: list[tuple[str, str, int, dict[str, f
           f"{r['rss_growth'] / mib:,.1f} | {r['window'] + r['kept']:,.0f} | {r['runs']:,.0f} | "
           f"{r['look_back_ms']:.1f} |" for load_, bus, frames, r in rows],
         "",
+        "The unbounded row is this bus with a window larger than the storm: every event held whole, which "
+        "is what the bus did before it had a window. Peak RSS includes the storm's own bytes in the sending "
+        "thread (4.6 MiB of storm frames, 15 MiB of alerts). "
         "RSS growth is the process's resident memory once the storm is published minus before it; the "
         "journal's SQLite page cache is part of both rows. Unbounded, the bus's share grows with the storm "
         "(every decoded record stays); bounded, it stays at the window however long the storm runs, and "
