@@ -31,6 +31,10 @@ In real time (a :class:`~hubrig.harness.clock.RealClock`) three threads share th
   hands it only their journal ids and the decoder reads them back from the journal, so a
   slow decoder costs neither memory nor reading.
 
+Events go to the bus with the pipeline's way back to them: once they leave the bus's window, the
+bus asks for them by journal id and the pipeline re-reads and re-decodes those frames, giving
+the same events it published (see :mod:`hubrig.harness.capture.events`).
+
 In virtual time (a :class:`~hubrig.harness.clock.VirtualClock`) there are no threads: each
 chunk goes through all steps (one commit per chunk) before the device's write returns.
 
