@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,13 +33,11 @@ from pathlib import Path
 
 from timestamp_fidelity import signed_alert, write_docs
 
-from hubrig.drivers.itch import open_itch
 from hubrig.harness.capture.events import FRAME, EventBus, Window, match
 from hubrig.harness.capture.framing import GfiFraming
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
-from hubrig.harness.capture.storm import storm_line, storm_record
+from hubrig.harness.capture.storm import socket_itch, storm_line, storm_record
 from hubrig.harness.clock import RealClock
-from hubrig.harness.rig.file import ItchConfig
 
 SECTION = "## Event bus memory in a long storm"
 BUSES = {"unbounded (as before)": Window(events=1 << 40, bytes=1 << 60), "bounded (default window)": Window()}
@@ -58,33 +55,27 @@ def storm(load: str, bus_name: str, frames: int, workdir: Path) -> dict[str, flo
     else:
         alert, decoder = signed_alert(workdir)
         wire = GfiFraming().encode(alert)
-    server = socket.create_server(("127.0.0.1", 0))
     clock = RealClock()
     journal = Journal(workdir / JOURNAL_FILENAME)
     bus = EventBus(clock, window=BUSES[bus_name])
-    itch = open_itch(ItchConfig(port=f"socket://127.0.0.1:{server.getsockname()[1]}"), clock, bus, journal,
-                     decoder=decoder)
-    conn, _ = server.accept()
     try:
-        rss_before = rss_now()
-        data = wire * frames
-        since = bus.mark()
-        start = time.perf_counter()
-        threading.Thread(target=conn.sendall, args=(data,), daemon=True).start()
-        if not clock.wait_until(lambda: bus.mark() >= since + frames, 1200):
-            raise SystemExit(f"only {bus.mark() - since} of {frames} events published")
-        published_s = time.perf_counter() - start
-        del data
-        rss_after = rss_now()
-        held = bus.memory()
-        start = time.perf_counter()
-        first = bus.wait_for(match(FRAME), 1, since=since)
-        look_back_ms = (time.perf_counter() - start) * 1000
-        assert first.seq == since
+        with socket_itch(journal, bus, decoder) as (_itch, conn):
+            rss_before = rss_now()
+            data = wire * frames
+            since = bus.mark()
+            start = time.perf_counter()
+            threading.Thread(target=conn.sendall, args=(data,), daemon=True).start()
+            if not clock.wait_until(lambda: bus.mark() >= since + frames, 1200):
+                raise SystemExit(f"only {bus.mark() - since} of {frames} events published")
+            published_s = time.perf_counter() - start
+            del data
+            rss_after = rss_now()
+            held = bus.memory()
+            start = time.perf_counter()
+            first = bus.wait_for(match(FRAME), 1, since=since)
+            look_back_ms = (time.perf_counter() - start) * 1000
+            assert first.seq == since
     finally:
-        itch.close()
-        conn.close()
-        server.close()
         journal.close()
         clock.close()
     return {"rate": frames / published_s, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

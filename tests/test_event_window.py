@@ -8,7 +8,6 @@ while holding at most its window.
 from __future__ import annotations
 
 import copy
-import socket
 import threading
 import tracemalloc
 
@@ -16,15 +15,13 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from hubrig.drivers.itch import open_itch
 from hubrig.harness.capture.events import (FRAME, LINK, SUPPLY, Event, EventBus, EventsLost, WaitTimeout, Window,
                                            footprint, match)
 from hubrig.harness.capture.framing import GfiFraming
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
 from hubrig.harness.capture.pipeline import Capture
-from hubrig.harness.capture.storm import storm_line, storm_record
-from hubrig.harness.clock import NS_PER_S, RealClock, VirtualClock
-from hubrig.harness.rig.file import ItchConfig
+from hubrig.harness.capture.storm import socket_itch, storm_line, storm_record
+from hubrig.harness.clock import RealClock, VirtualClock
 
 from test_capture_pipeline import AD1_LINE, POA, FedTransport
 
@@ -257,39 +254,30 @@ def test_storm_of_200k_frames_through_the_real_pipeline_keeps_memory_bounded(tmp
     window, not by the storm; the first frame of the storm is still found by a look-back."""
     frames = 200_000
     window = Window(events=2_000)
-    server = socket.create_server(("127.0.0.1", 0))
     clock = RealClock()
     journal = Journal(tmp_path / JOURNAL_FILENAME)
     wire = b"".join(storm_line(i) for i in range(frames))
     tracemalloc.start()
     try:
         bus = EventBus(clock, window=window)
-        itch = open_itch(ItchConfig(port=f"socket://127.0.0.1:{server.getsockname()[1]}"), clock, bus, journal,
-                         decoder=storm_record)
-        conn, _ = server.accept()
-        before = tracemalloc.get_traced_memory()[0]
-        since = bus.mark()
-        sender = threading.Thread(target=conn.sendall, args=(wire,),
-                                  daemon=True)
-        sender.start()
-        assert clock.wait_until(lambda: bus.mark() >= since + frames, 600), f"only {bus.mark() - since} events"
-        sender.join()
-        retained = tracemalloc.get_traced_memory()[0] - before
-        held = bus.memory()
-        first = itch.wait_for(message_code=None, timeout=1, since=since, what="the first storm frame")
+        with socket_itch(journal, bus, storm_record) as (itch, conn):
+            before = tracemalloc.get_traced_memory()[0]
+            since = bus.mark()
+            sender = threading.Thread(target=conn.sendall, args=(wire,), daemon=True)
+            sender.start()
+            assert clock.wait_until(lambda: bus.mark() >= since + frames, 600), f"only {bus.mark() - since} events"
+            sender.join()
+            retained = tracemalloc.get_traced_memory()[0] - before
+            tracemalloc.stop()
+            held = bus.memory()
+            first = itch.wait_for(timeout=1, since=since, what="the first storm frame")
+            # Measured ~1.3 MB with this window; every event held whole (as before the window) grows
+            # the process by ~110 MB for this storm (benchmarks/event_memory.py).
+            assert retained < 6 * 2**20, f"{retained:,} bytes retained after {frames:,} events"
+            assert held.window == window.events and held.runs < frames // 100
+            assert first.data["seq"] == 0 and first.seq == since
+            assert [e.data["seq"] for e in bus.events(since=since + frames - 1)] == [frames - 1]
     finally:
         tracemalloc.stop()
-    try:
-        # Measured ~1.3 MB with this window; every event held whole (as before the window) grows
-        # the process by ~110 MB for this storm (benchmarks/event_memory.py).
-        assert retained < 6 * 2**20, f"{retained:,} bytes retained after {frames:,} events"
-        assert held.window == window.events and held.runs < frames // 100
-        assert first.data["seq"] == 0 and first.seq == since
-        last = bus.events(since=since + frames - 1)
-        assert [e.data["seq"] for e in last] == [frames - 1]
-    finally:
-        itch.close()
-        conn.close()
-        server.close()
         journal.close()
         clock.close()
