@@ -36,15 +36,14 @@ from typing import Callable
 
 from timestamp_fidelity import signed_alert, write_docs
 
-from hubrig.drivers.itch import open_itch
 from hubrig.drivers.transport import PtyPair
 from hubrig.harness.capture.events import EventBus
 from hubrig.harness.capture.framing import GfiFraming
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal, NewFrame
 from hubrig.harness.capture.pipeline import CaptureConfig, CaptureStats
-from hubrig.harness.capture.storm import LINE_BYTES, StormWriter, capture_child, journalled_seqs, storm_line, storm_record
+from hubrig.harness.capture.storm import (LINE_BYTES, StormWriter, capture_child, journalled_seqs, socket_itch, storm_line,
+                                          storm_record)
 from hubrig.harness.clock import NS_PER_S, RealClock
-from hubrig.harness.rig.file import ItchConfig
 
 SECTION = "## Capture under storms"
 
@@ -65,7 +64,6 @@ def journal_alone(workdir: Path, frames: int, batch: int) -> dict[str, float]:
 
 def sustained(workdir: Path, wire: bytes, frames: int, decoder: Callable[[bytes], dict]) -> dict[str, float]:
     """Send ``frames`` copies of ``wire`` over loopback TCP to the ITCH pipeline as fast as it takes them."""
-    server = socket.create_server(("127.0.0.1", 0))
     clock = RealClock()
     journal = Journal(workdir / f"{time.monotonic_ns()}-{JOURNAL_FILENAME}")
     bus = EventBus(clock)
@@ -78,23 +76,18 @@ def sustained(workdir: Path, wire: bytes, frames: int, decoder: Callable[[bytes]
             published.set()
 
     bus.subscribe(counted)
-    itch = open_itch(ItchConfig(port=f"socket://127.0.0.1:{server.getsockname()[1]}"), clock, bus, journal,
-                     decoder=decoder)
-    conn, _ = server.accept()
     try:
-        start = time.perf_counter()
-        threading.Thread(target=conn.sendall, args=(wire * frames,), daemon=True).start()
-        while itch.capture.stats().frames < frames:
-            published.wait(0.001)
-        on_disk = time.perf_counter() - start
-        if not published.wait(600):
-            raise SystemExit(f"only {count[0]} of {frames} events published")
-        done = time.perf_counter() - start
-        stats = itch.capture.stats()
+        with socket_itch(journal, bus, decoder) as (itch, conn):
+            start = time.perf_counter()
+            threading.Thread(target=conn.sendall, args=(wire * frames,), daemon=True).start()
+            while itch.capture.stats().frames < frames:
+                published.wait(0.001)
+            on_disk = time.perf_counter() - start
+            if not published.wait(600):
+                raise SystemExit(f"only {count[0]} of {frames} events published")
+            done = time.perf_counter() - start
+            stats = itch.capture.stats()
     finally:
-        itch.close()
-        conn.close()
-        server.close()
         journal.close()
         clock.close()
     return {"journal": frames / on_disk, "published": frames / done, "frame_bytes": len(wire),

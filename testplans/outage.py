@@ -311,7 +311,7 @@ def _observe(mains: Any, bus: EventBus, clock: Clock, seconds_: float, *, scenar
             scans = watch.stop()
             if scans and not pan.han.settled(scans[-1]):
                 pan.han.finish_scan(scans[-1])
-    events = bus.events(since=since)
+    events = bus.events(lambda e: is_poa(e) or is_pra(e), since)
     obs = Observation(scenario=scenario, index=index, planned_s=seconds_, cut_ns=out.cut_ns, restore_ns=restore_ns,
                       poas=[e for e in events if is_poa(e)], pras=[e for e in events if is_pra(e)], phase=phase,
                       pan=None if watch is None else pan_times(watch.scans, pan.extended_pan_id, out.cut_ns))

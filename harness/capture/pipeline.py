@@ -31,6 +31,10 @@ In real time (a :class:`~hubrig.harness.clock.RealClock`) three threads share th
   hands it only their journal ids and the decoder reads them back from the journal, so a
   slow decoder costs neither memory nor reading.
 
+Events go to the bus with the pipeline's way back to them: once they leave the bus's window, the
+bus asks for them by journal id and the pipeline re-reads and re-decodes those frames, giving
+the same events it published (see :mod:`hubrig.harness.capture.events`).
+
 In virtual time (a :class:`~hubrig.harness.clock.VirtualClock`) there are no threads: each
 chunk goes through all steps (one commit per chunk) before the device's write returns.
 
@@ -419,6 +423,19 @@ class Capture:
             return None, f"decoder failed: TypeError: decoder returned {type(record).__name__}, not a record", None
         return record, None, None
 
+    def _event(self, item: Item) -> tuple[str, dict[str, object], tuple[Record | None, str | None] | None]:
+        """The event kind and data of a framed item, and a frame's decode outcome (to journal)."""
+        if isinstance(item, Frame):
+            record, error, offset = self.decode(item.payload)
+            if record is None:
+                return FRAME_ERROR, _rejected("decode", error or "", item.raw, offset), (record, error)
+            kind = FRAME if self._event_kind is None else self._event_kind(record)
+            return kind, {**record, "payload_hex": item.payload.hex().upper()}, (record, error)
+        if isinstance(item, Notification):
+            raw = item.raw.decode("ascii", "replace").strip()
+            return NOTIFICATION, {"name": item.name, **item.fields, "raw": raw}, None
+        return FRAME_ERROR, _rejected("framing", item.error, item.raw, None), None
+
     def _publish(self, entries: list[_Journalled | _LinkChange]) -> None:
         """Decode the frames among ``entries``, store the results, then publish everything in order."""
         events: list[tuple[str, dict[str, object], int, int | None]] = []
@@ -427,21 +444,9 @@ class Capture:
             if isinstance(entry, _LinkChange):
                 events.append((LINK, {"state": entry.state, "detail": entry.detail}, entry.t_ns, None))
                 continue
-            item = entry.item
-            if isinstance(item, Frame):
-                record, error, offset = self.decode(item.payload)
-                if entry.frame_id is not None:
-                    results.append((entry.frame_id, record, error))
-                if record is not None:
-                    kind = FRAME if self._event_kind is None else self._event_kind(record)
-                    data = {**record, "payload_hex": item.payload.hex().upper()}
-                else:
-                    kind, data = FRAME_ERROR, _rejected("decode", error or "", item.raw, offset)
-            elif isinstance(item, Notification):
-                kind, data = NOTIFICATION, {"name": item.name, **item.fields,
-                                            "raw": item.raw.decode("ascii", "replace").strip()}
-            else:
-                kind, data = FRAME_ERROR, _rejected("framing", item.error, item.raw, None)
+            kind, data, outcome = self._event(entry.item)
+            if outcome is not None and entry.frame_id is not None:
+                results.append((entry.frame_id, *outcome))
             if entry.journal_error:
                 data["journal_error"] = entry.journal_error
             events.append((kind, data, entry.t_ns, entry.frame_id))
@@ -450,7 +455,13 @@ class Capture:
                 self.journal.set_decoded_many(results)
             except sqlite3.Error as exc:  # the raw frames are durable; the decodes can be redone from them
                 log.warning("%s: could not journal %d decode(s): %s", self.source, len(results), exc)
-        self.bus.publish_many(self.source, events)
+        self.bus.publish_many(self.source, events, restore=self._restore)
+
+    def _restore(self, first_id: int, last_id: int) -> list[tuple[str, int, dict[str, object]]]:
+        """The events published for journal ids ``first_id`` to ``last_id``, re-read from the
+        journal and re-decoded (the bus's way back to events it no longer holds)."""
+        frames = self.journal.frames(since_id=first_id - 1, until_id=last_id, source=self.source, direction="in")
+        return [(kind, frame.t_ns, data) for frame in frames for kind, data, _ in [self._event(self._item(frame))]]
 
     # the plan's side -------------------------------------------------------------------------
 

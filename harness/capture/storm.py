@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import subprocess
 import sys
 import threading
 from bisect import bisect_right
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
+from hubrig.harness.capture.events import EventBus
 from hubrig.harness.capture.framing import GfiFraming
 from hubrig.harness.capture.journal import Journal
-from hubrig.harness.capture.pipeline import CaptureConfig
+from hubrig.harness.capture.pipeline import CaptureConfig, Decoder
 from hubrig.harness.clock import Clock
+
+if TYPE_CHECKING:
+    from hubrig.drivers.itch import Itch
 
 _GFI = GfiFraming()
 
@@ -93,6 +100,28 @@ class StormWriter:
         """Frames written completely at or before instant ``t_ns``."""
         i = bisect_right(self.log, t_ns, key=lambda entry: entry[1]) - 1
         return self.log[i][0] // LINE_BYTES if i >= 0 else 0
+
+
+@contextmanager
+def socket_itch(journal: Journal, bus: EventBus, decoder: Decoder,
+                config: CaptureConfig = CaptureConfig()) -> Iterator[tuple["Itch", socket.socket]]:
+    """An ITCH capturing a loopback ``socket://`` link into ``journal`` and ``bus`` (on the bus's
+    clock), and the link's other end to write a storm into; both are closed on exit."""
+    from hubrig.drivers.itch import open_itch
+    from hubrig.harness.rig.file import ItchConfig
+
+    server = socket.create_server(("127.0.0.1", 0))
+    itch: Itch | None = None
+    conn: socket.socket | None = None
+    try:
+        itch = open_itch(ItchConfig(port=f"socket://127.0.0.1:{server.getsockname()[1]}"), bus.clock, bus, journal,
+                         decoder=decoder, capture=config)
+        conn, _ = server.accept()
+        yield itch, conn
+    finally:
+        for closing in (itch, conn, server):
+            if closing is not None:
+                closing.close()
 
 
 _CHILD = """

@@ -351,8 +351,8 @@ class CommandSender:
             raise DeviceFailure(f"no alert 0x{code:04X}: {exc}") from None
 
     def alerts_since(self, code: int, since: int) -> list[Event]:
-        return [e for e in self.itch.bus.events(since=since)
-                if e.kind == FRAME and e.data.get("cra") == "alert" and e.alert_code == code]
+        return self.itch.bus.events(lambda e: e.kind == FRAME and e.data.get("cra") == "alert"
+                                    and e.alert_code == code, since)
 
 
 def sender_for(rig: Any, timeout_s: float = 60.0) -> CommandSender:
