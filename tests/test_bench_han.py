@@ -12,9 +12,9 @@ import sys
 import pytest
 import yaml
 
-from bench import ServedBench, serve_bench
-
-pytestmark = pytest.mark.realtime
+from bench import ROOT, ServedBench, serve_bench
+from hubrig.harness.rig.file import RigFileError, load_rig
+from hubrig.harness.virtual.serve import real_rig
 
 CH_EPID = "00DB1234567890A3"
 """The embedded rig's Comms Hub EUI-64: its PAN's extended PAN id."""
@@ -65,6 +65,35 @@ def han_connects(bench: ServedBench) -> list[dict]:
     return [e for e in bench.entries("connect") if e["peer"].startswith("han")]
 
 
+def virtual_rig(tmp_path, extra: str):
+    path = tmp_path / "virtual.yaml"
+    path.write_text((ROOT / "rigs" / "virtual.yaml").read_text() + extra)
+    return path
+
+
+def test_the_printed_han_section_follows_the_stick_firmware_and_its_pan(tmp_path):
+    """An EmberZNet 6.10 stick runs 57600 baud with XON/XOFF; a PAN id the rig file sets is carried
+    over; the result loads as a kind: real rig whose han section is the served port."""
+    rig = load_rig(virtual_rig(tmp_path, "  han: {firmware: emberznet-6.10, extended_pan_id: 00DB1234567890FF}\n"))
+    served = dict(supply_resource="TCPIP0::127.0.0.1::5025::SOCKET", itch_port="socket://127.0.0.1:5026",
+                  keystore=tmp_path, state_dir=None)
+    doc = real_rig(rig, **served, han_port="socket://127.0.0.1:5027")
+    assert doc["instruments"]["han"] == {"port": "socket://127.0.0.1:5027", "radio": "ezsp", "baudrate": 57600,
+                                         "flow_control": "software", "scan_cadence_s": 5.0, "scan_duration": 2,
+                                         "channel": 20, "extended_pan_id": "00DB1234567890FF"}
+    (tmp_path / "real.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    real = load_rig(tmp_path / "real.yaml")
+    assert real.kind == "real" and real.instruments.section("han").port == "socket://127.0.0.1:5027"
+    assert "han" not in real_rig(rig, **served)["instruments"]  # not served: left out, not 'virtual'
+
+
+def test_a_han_fault_the_bench_cannot_inject_is_a_located_error(tmp_path):
+    path = virtual_rig(tmp_path, "bench:\n  han_faults:\n    - {kind: unplug, scan: 1}\n")
+    with pytest.raises(RigFileError, match=r"bench\.han_faults\.0\.kind"):
+        load_rig(path)
+
+
+@pytest.mark.realtime
 def test_the_printed_rig_reaches_the_served_stick_on_loopback(tmp_path):
     bench = serve_bench(tmp_path)
     try:
@@ -77,6 +106,7 @@ def test_the_printed_rig_reaches_the_served_stick_on_loopback(tmp_path):
     assert serve["pan_up"] is True
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize("link", ["tcp", "pty"])
 def test_a_killed_harness_leaves_the_stick_serving_and_the_next_harness_connects(tmp_path, link):
     bench = serve_bench(tmp_path, f"  han: {link}\n")
@@ -102,6 +132,7 @@ def test_a_killed_harness_leaves_the_stick_serving_and_the_next_harness_connects
         assert any(e["peer"] == "han" for e in bench.entries("disconnect"))
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize("link", ["tcp", "pty"])
 def test_a_port_dropped_mid_scan_keeps_what_was_heard_and_the_harness_reconnects(tmp_path, link):
     """The port drops after channel 23 of 11..26 (the CH's PAN is on 20): the interrupted scan keeps
