@@ -87,10 +87,14 @@ def test_the_printed_han_section_follows_the_stick_firmware_and_its_pan(tmp_path
     assert "han" not in real_rig(rig, **served)["instruments"]  # not served: left out, not 'virtual'
 
 
-def test_a_han_fault_the_bench_cannot_inject_is_a_located_error(tmp_path):
-    path = virtual_rig(tmp_path, "bench:\n  han_faults:\n    - {kind: unplug, scan: 1}\n")
-    with pytest.raises(RigFileError, match=r"bench\.han_faults\.0\.kind"):
-        load_rig(path)
+@pytest.mark.parametrize("faults, where", [
+    ("[{kind: unplug, scan: 1}]", r"bench\.han_faults\.0\.kind"),
+    ("[{kind: reset, scan: 0}]", r"bench\.han_faults\.0\.scan"),
+    ("[{kind: reset, scan: 2}, {kind: drop, scan: 2}]", r"bench\.han_faults: .*one fault a scan: scan 2 has 2"),
+])
+def test_a_han_fault_the_bench_cannot_inject_is_a_located_error(tmp_path, faults, where):
+    with pytest.raises(RigFileError, match=where):
+        load_rig(virtual_rig(tmp_path, f"bench:\n  han_faults: {faults}\n"))
 
 
 @pytest.mark.realtime

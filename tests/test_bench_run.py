@@ -28,6 +28,8 @@ PAN_DROPS = ("  esme: {boot_s: 0.5, han_latency_s: 0.1}\n"
 """As IMMEDIATE_ALERTS, but the Comms Hub outlives mains by 5 s only, so its PAN drops in the outage
 and is back 5 s after the restore (a short central-south-like hub: HAN-down and HAN-back to measure)."""
 HAN_CADENCE_S = 2.0
+"""The served stick's scan cadence: the plan scans one cadence before each cut, and a PAN change is
+found within one cadence plus one scan."""
 HAN_RESET_MID_SCAN = "  han_faults:\n    - {kind: reset, scan: 2}\n"
 """The served stick resets by itself in the watch's second scan: the plan must ride through it."""
 
@@ -82,7 +84,7 @@ def test_short_outage_runs_green_in_real_time_against_the_bench_and_matches_its_
 def test_hubrig_run_passes_a_signal_to_its_plans_and_waits_for_mains_to_be_restored(tmp_path, sig):
     """A dropped SSH session (SIGHUP) or a cancelled job (SIGTERM) reaches ``hubrig run`` alone: it
     passes the signal on, the plans restore mains, and ``hubrig run`` ends after them, not first."""
-    bench = serve_bench(tmp_path, virtual_section=IMMEDIATE_ALERTS)
+    bench = serve_bench(tmp_path, virtual_section=IMMEDIATE_ALERTS, han_cadence_s=HAN_CADENCE_S)
     try:
         run = subprocess.Popen([sys.executable, "-m", "hubrig.harness", "run", "--rig", str(bench.rig), "--plan",
                                 "power-outage", "-k", "short_outage", "--out", str(tmp_path / "run"),

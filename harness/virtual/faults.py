@@ -88,6 +88,15 @@ class BenchServe(_Strict):
     han_port: int = Field(default=0, ge=0, le=65535, description="tcp only; 0: any free port")
     han_faults: list[HanFault] = Field(default_factory=list, max_length=64)
 
+    @field_validator("han_faults")
+    @classmethod
+    def _one_fault_a_scan(cls, v: list[HanFault]) -> list[HanFault]:
+        scans = [fault.scan for fault in v]
+        twice = sorted({scan for scan in scans if scans.count(scan) > 1})
+        if twice:
+            raise ValueError(f"one fault a scan: scan {twice[0]} has {scans.count(twice[0])}")
+        return v
+
     @field_validator("host")
     @classmethod
     def _loopback(cls, v: str) -> str:

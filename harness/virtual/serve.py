@@ -8,8 +8,8 @@ in real time. :func:`serve` writes a ``kind: real`` rig file that reaches them, 
 log** (JSON lines, each with ``t_ns`` on the host's monotonic clock, which the harness's
 ``RealClock`` shares): every SCPI message, reply and injected fault, every real change of the
 supply's output, every frame the devices handed to the ITCH link, every storm batch, every instant
-the Comms Hub's PAN went down or came up, every scan the HAN stick started. Because it is another process,
-a harness killed outright does not take the instruments with it, and the log says what the
+the Comms Hub's PAN went down or came up, every scan the HAN stick started. Because it is another
+process, a harness killed outright does not take the instruments with it, and the log says what the
 instruments really did.
 """
 
