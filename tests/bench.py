@@ -34,6 +34,10 @@ class ServedBench:
         """Every real change of the supply's output: (monotonic ns, on)."""
         return [(e["t_ns"], e["on"]) for e in self.entries("output")]
 
+    def pan_changes(self) -> list[tuple[int, bool]]:
+        """Every instant the Comms Hub's PAN went down or came up, as the radio world saw it: (ns, up)."""
+        return [(e["t_ns"], e["up"]) for e in self.entries("pan")]
+
     def mains_on(self) -> bool:
         """Whether the served supply's output is live now, by its own log."""
         outputs = self.outputs()
@@ -60,10 +64,14 @@ class ServedBench:
                 self.process.wait(timeout=20)
 
 
-def serve_bench(folder: Path, bench_section: str = "", virtual_section: str = "") -> ServedBench:
+def serve_bench(folder: Path, bench_section: str = "", virtual_section: str = "", *,
+                han_cadence_s: float | None = None) -> ServedBench:
     """Start ``hubrig bench serve`` (its own session: signals for the harness never reach it) on the
-    embedded virtual rig plus ``bench_section`` (YAML under ``bench:``) and ``virtual_section``."""
+    embedded virtual rig plus ``bench_section`` (YAML under ``bench:``) and ``virtual_section``;
+    ``han_cadence_s``: the HAN stick's scan cadence instead of the embedded rig's."""
     text = (ROOT / "rigs" / "virtual.yaml").read_text()
+    if han_cadence_s is not None:
+        text = text.replace("    scan_cadence_s: 5.0 ", f"    scan_cadence_s: {han_cadence_s} ")
     if virtual_section:
         text = text.replace("virtual:\n  preset: compliant\n", "virtual:\n  preset: compliant\n" + virtual_section)
     if bench_section:

@@ -59,6 +59,19 @@ class Storm(_Strict):
     payload_bytes: int = Field(default=32, ge=8, le=4096)
 
 
+class HanFault(_Strict):
+    """A fault of the served HAN stick in the middle of the ``scan``-th scan a host starts (counted
+    from 1 across connections, so a fault hits once), half-way through the channel after the first
+    ``after_channels`` (what those channels reported has reached the host): ``reset``, the NCP resets
+    by itself (watchdog, RSTACK; the rest of the scan is lost); ``drop``, the port goes away (TCP:
+    the connection is reset; pty: the port vanishes and comes back ``down_s`` later, same name)."""
+
+    kind: Literal["reset", "drop"]
+    scan: int = Field(ge=1, le=1_000_000)
+    after_channels: int = Field(default=0, ge=0, le=15, description="channels of the scan that finish first")
+    down_s: float = Field(default=1.0, ge=0, le=600, allow_inf_nan=False, description="drop on a pty only")
+
+
 class BenchServe(_Strict):
     """How ``hubrig bench serve`` serves a virtual rig, and what it breaks on purpose."""
 
@@ -71,6 +84,18 @@ class BenchServe(_Strict):
     garbage_replies: list[GarbageReply] = Field(default_factory=list, max_length=64)
     ignore_output_off: bool = Field(default=False, description="acknowledge OUTP OFF but keep the output live")
     storm: Storm | None = None
+    han: Literal["tcp", "pty"] = Field(default="tcp", description="where the HAN stick is served (if the rig has one)")
+    han_port: int = Field(default=0, ge=0, le=65535, description="tcp only; 0: any free port")
+    han_faults: list[HanFault] = Field(default_factory=list, max_length=64)
+
+    @field_validator("han_faults")
+    @classmethod
+    def _one_fault_a_scan(cls, v: list[HanFault]) -> list[HanFault]:
+        scans = [fault.scan for fault in v]
+        twice = sorted({scan for scan in scans if scans.count(scan) > 1})
+        if twice:
+            raise ValueError(f"one fault a scan: scan {twice[0]} has {scans.count(twice[0])}")
+        return v
 
     @field_validator("host")
     @classmethod

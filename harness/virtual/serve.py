@@ -2,12 +2,14 @@
 reached as a real bench.
 
 The supply is served on loopback TCP (``TCPIP0::127.0.0.1::<port>::SOCKET``, for pyvisa-py), the
-Wired ITCH on loopback TCP (``socket://127.0.0.1:<port>``, for pyserial) or on a pty, all in real
-time. :func:`serve` writes a ``kind: real`` rig file that reaches them, and a **ground-truth log**
-(JSON lines, each with ``t_ns`` on the host's monotonic clock, which the harness's ``RealClock``
-shares): every SCPI message, reply and injected fault, every real change of the supply's output,
-every frame the devices handed to the ITCH link, every storm batch. Because it is another process,
-a harness killed outright does not take the instruments with it, and the log says what the
+Wired ITCH on loopback TCP (``socket://127.0.0.1:<port>``, for pyserial) or on a pty, the HAN stick
+(if the rig has one) on loopback TCP or a pty for bellows, hearing the served Comms Hub's PAN, all
+in real time. :func:`serve` writes a ``kind: real`` rig file that reaches them, and a **ground-truth
+log** (JSON lines, each with ``t_ns`` on the host's monotonic clock, which the harness's
+``RealClock`` shares): every SCPI message, reply and injected fault, every real change of the
+supply's output, every frame the devices handed to the ITCH link, every storm batch, every instant
+the Comms Hub's PAN went down or came up, every scan the HAN stick started. Because it is another
+process, a harness killed outright does not take the instruments with it, and the log says what the
 instruments really did.
 """
 
@@ -27,11 +29,12 @@ import yaml
 from hubrig.harness.capture.framing import GfiFraming
 from hubrig.harness.clock import RealTimeScheduler, Scheduler
 from hubrig.harness.rig.file import RigFile, load_rig
-from hubrig.harness.virtual.faults import BenchServe, Storm
+from hubrig.harness.virtual.faults import BenchServe, HanFault, Storm
 from hubrig.harness.virtual.groundtruth import Emission
 
 if TYPE_CHECKING:
     from hubrig.harness.virtual.bench import VirtualBench
+    from hubrig.harness.virtual.han.stick import PtyServer, TcpServer, VirtualHanStick
     from hubrig.harness.virtual.supply import VirtualSupply
 
 SEND_TIMEOUT_S = 2.0
@@ -176,8 +179,10 @@ def storm(link: TcpLink, cfg: Storm, log: Callable[..., None], stop: threading.E
 
 
 def real_rig(rig: RigFile, *, supply_resource: str, itch_port: str, keystore: Path,
-             state_dir: Path | None, analyser_resource: str | None = None) -> dict:
+             state_dir: Path | None, analyser_resource: str | None = None, han_port: str | None = None) -> dict:
     """The ``kind: real`` rig file that reaches the served devices (as a mapping to write as YAML)."""
+    from hubrig.harness.virtual.han.radio import SERIAL_SETTINGS
+
     doc = rig.model_dump(mode="json", exclude={"virtual", "bench", "state_dir"}, exclude_none=True)
     doc["name"] = f"{rig.name}-bench"
     doc["kind"] = "real"
@@ -185,9 +190,14 @@ def real_rig(rig: RigFile, *, supply_resource: str, itch_port: str, keystore: Pa
     if analyser_resource is not None:
         doc["instruments"]["analyser"].update(resource=analyser_resource, visa_library="@py")
     doc["instruments"]["itch"]["port"] = itch_port
-    # The supply, the ITCH and the analyser are served; a section still saying 'virtual' (the HAN
-    # stick: `hubrig han serve` serves it on its own) cannot be reached from a real bench, so it is
-    # left out rather than failing the run.
+    if han_port is not None:
+        radio = rig.virtual.han
+        baudrate, flow_control = SERIAL_SETTINGS[radio.firmware]
+        doc["instruments"]["han"].update(port=han_port, baudrate=baudrate, flow_control=flow_control)
+        if radio.extended_pan_id is not None and "extended_pan_id" not in doc["instruments"]["han"]:
+            doc["instruments"]["han"]["extended_pan_id"] = radio.extended_pan_id
+    # A section still saying 'virtual' (a family bench serve does not serve) cannot be reached from
+    # a real bench, so it is left out rather than failing the run.
     doc["instruments"] = {key: value for key, value in doc["instruments"].items()
                           if not (isinstance(value, dict) and "virtual" in (value.get("port"), value.get("resource")))}
     doc["dut"]["keystore"] = str(keystore)
@@ -233,18 +243,20 @@ def serve(rigfile: Path, *, log_path: Path, rig_out: Path, state_dir: Path | Non
         server = serve_tcp(supply, cfg.host, cfg.supply_port, faults=SupplyFaults(cfg), log=log)
         closers.insert(0, server.close)
         analyser_resource = _serve_analyser(rig, bench, supply, scheduler, closers)
+        han_port = _serve_han(rig, bench, scheduler, cfg, log, closers)
         if cfg.storm is not None and isinstance(link, TcpLink):
             threading.Thread(target=storm, args=(link, cfg.storm, log, stop), name="hubrig-bench-storm",
                              daemon=True).start()
         text = yaml.safe_dump(real_rig(rig, supply_resource=server.resource, itch_port=itch_port,
                                        keystore=Path(keydir).expanduser().resolve(), state_dir=state_dir,
-                                       analyser_resource=analyser_resource),
+                                       analyser_resource=analyser_resource, han_port=han_port),
                               sort_keys=False)
         text = f"# written by hubrig bench serve {rigfile} (pid {os.getpid()}); ground truth in {log_path}\n" + text
         tmp = rig_out.with_name(rig_out.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, rig_out)
-        log("serve", pid=os.getpid(), supply=server.resource, itch=itch_port, rig=str(rig_out))
+        log("serve", pid=os.getpid(), supply=server.resource, itch=itch_port, han=han_port, rig=str(rig_out),
+            pan_up=bench.radio.pan_up(scheduler.now_ns()))
         if ready is not None:
             ready(text)
         _wait(stop)
@@ -271,6 +283,62 @@ def _serve_analyser(rig: RigFile, bench: "VirtualBench", supply: "VirtualSupply"
     server = serve_analyser(device)
     closers.insert(0, server.close)
     return server.resource
+
+
+def _serve_han(rig: RigFile, bench: "VirtualBench", scheduler: Scheduler, cfg: BenchServe,
+               log: Callable[..., None], closers: list[Callable[[], None]]) -> str | None:
+    """The rig's virtual HAN stick, hearing the served bench's radio (the Comms Hub's PAN follows
+    the served CH's phase), on loopback TCP or a pty (if the rig has one); its port for bellows.
+
+    The ground-truth log gets ``pan`` (the PAN went down or came up, at the radio world's instant),
+    ``han_scan`` (a host started scan number ``scan``), the host's ``connect``/``disconnect``, and
+    a ``fault`` for each of ``cfg.han_faults``."""
+    from hubrig.harness.virtual.han.stick import PtyServer, TcpServer, stick_for
+
+    if rig.instruments.section("han") is None:
+        return None
+    stick = stick_for(bench.params.han, scheduler, bench.radio)
+    bench.radio.pan_listeners.append(lambda change: log("pan", up=change.up, t_ns=change.t_ns))
+    server: PtyServer | TcpServer
+    if cfg.han == "tcp":
+        server = TcpServer(stick, cfg.host, cfg.han_port,
+                           on_connection=lambda event, peer: log(event, peer=f"han {peer}".rstrip()))
+        port = server.url
+    else:
+        server = PtyServer(stick)
+        port = server.port
+    closers.insert(0, server.close)
+    faults = {fault.scan: fault for fault in cfg.han_faults}
+
+    def scan_started(scans: int, dwell_ns: int) -> None:
+        log("han_scan", scan=scans)
+        fault = faults.pop(scans, None)
+        if fault is not None:
+            scheduler.call_later((fault.after_channels + 0.5) * dwell_ns / 1e9,
+                                 lambda: _han_fault(fault, stick, server, scheduler, log))
+
+    stick.ezsp.scan_listeners.append(scan_started)
+    return port
+
+
+def _han_fault(fault: HanFault, stick: "VirtualHanStick", server: "PtyServer | TcpServer", scheduler: Scheduler,
+               log: Callable[..., None]) -> None:
+    from hubrig.harness.virtual.han.stick import PtyServer
+
+    log("fault", fault=f"han_{fault.kind}", scan=fault.scan)
+    if fault.kind == "reset":
+        stick.fault_reset()
+    elif isinstance(server, PtyServer):
+        pty = server
+
+        def reappear() -> None:
+            pty.reappear()
+            log("han_port", present=True)
+
+        pty.vanish()
+        scheduler.call_later(fault.down_s, reappear)
+    else:
+        server.drop()
 
 
 def _log_emission(log: Callable[..., None], e: Emission) -> None:

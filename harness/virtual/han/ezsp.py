@@ -186,6 +186,8 @@ class EzspNcp:
         self.endpoints: dict[int, tuple[int, int]] = {}
         self._scan_timer: Timer | None = None
         self._scan: tuple[int, list[int], int] | None = None
+        self.scan_listeners: list[Callable[[int, int], None]] = []
+        """Told ``(scans so far, channel dwell ns)`` as each scan starts (bench serve's fault switches)."""
         self.reset()
 
     def reset(self) -> None:
@@ -356,6 +358,8 @@ class EzspNcp:
         self.counters.scans += 1
         self._scan = (scan_type, channels, duration)
         self._next_channel(self.scheduler.now_ns())
+        for listener in list(self.scan_listeners):
+            listener(self.counters.scans, to_ns(dwell_s(duration)))
         return self._status(SUCCESS)
 
     # ----------------------------------------------------------------- scanning

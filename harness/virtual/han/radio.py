@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,6 +98,8 @@ class RadioWorld:
         self.seed = seed
         self.extended_pan_id = params.extended_pan_id or ch_eui.upper()
         self.pan_log: list[PanChange] = []
+        self.pan_listeners: list[Callable[[PanChange], None]] = []
+        """Told of each change as it enters :attr:`pan_log` (bench serve's ground-truth log)."""
         self._up = True
         self._emissions: list[Emission] = []
         self._lock = threading.Lock()
@@ -108,9 +110,13 @@ class RadioWorld:
         """The CH's phase listener: its HAN is up in ``connecting`` and ``ready``."""
         up = phase in ("connecting", "ready")
         with self._lock:
-            if up != self._up:
-                self._up = up
-                self.pan_log.append(PanChange(t_ns, up))
+            if up == self._up:
+                return
+            self._up = up
+            change = PanChange(t_ns, up)
+            self.pan_log.append(change)
+        for listener in list(self.pan_listeners):
+            listener(change)
 
     def emit(self, channel: int, start_ns: int, airtime_s: float, rssi_dbm: int) -> None:
         """Something transmitted on ``channel`` for ``airtime_s`` from ``start_ns``."""

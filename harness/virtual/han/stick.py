@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import threading
 from typing import TYPE_CHECKING, Callable
 
@@ -150,12 +151,14 @@ class TcpServer:
 
     ``announce_reset``: the NCP resets when a host connects and says so with RSTACK (power-on), as
     zigbeed and a stick whose port opening resets it do; bellows then skips its own reset wait.
+    ``on_connection(event, peer)`` hears ``connect`` and ``disconnect`` (bench serve's log).
     """
 
     def __init__(self, stick: VirtualHanStick, host: str = "127.0.0.1", port: int = 0, *,
-                 announce_reset: bool = True):
+                 announce_reset: bool = True, on_connection: Callable[[str, str], None] | None = None):
         self.stick = stick
         self.announce_reset = announce_reset
+        self._on_connection = on_connection or (lambda event, peer: None)
         self._server = socket.create_server((host, port))
         self.host, self.port = self._server.getsockname()[:2]
         self.url = f"socket://{self.host}:{self.port}"
@@ -179,7 +182,7 @@ class TcpServer:
     def _accept(self) -> None:
         while not self._closed:
             try:
-                client, _ = self._server.accept()
+                client, address = self._server.accept()
             except OSError:
                 return
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -190,6 +193,7 @@ class TcpServer:
             if busy:  # a serial port has one host
                 client.close()
                 continue
+            self._on_connection("connect", f"{address[0]}:{address[1]}")
             if self.announce_reset:
                 self.stick.scheduler.call_later(0, lambda: self.stick.ash.reset(RESET_POWER_ON))
             threading.Thread(target=self._serve, args=(client,), name="hubrig-han-tcp-rx", daemon=True).start()
@@ -205,9 +209,26 @@ class TcpServer:
             pass
         finally:
             with self._lock:
-                if self._client is client:
+                mine = self._client is client
+                if mine:
                     self._client = None
             client.close()
+            if mine:
+                self._on_connection("disconnect", "")
+
+    def drop(self) -> bool:
+        """The link to the host breaks (a TCP reset, as when a serial server loses the stick); the
+        next host to connect finds the stick again. False if no host was connected."""
+        with self._lock:
+            client = self._client
+        if client is None:
+            return False
+        try:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.shutdown(socket.SHUT_RDWR)  # wakes the reader, which frees the port for the next host
+        except OSError:
+            pass
+        return True
 
     def close(self) -> None:
         self._closed = True
