@@ -17,21 +17,23 @@ import sys
 import textwrap
 import time
 from types import SimpleNamespace
+from typing import Callable, TypeVar
 
 import pytest
 
 from hubrig.drivers.han import HAN_ENERGY, HAN_NETWORK, HAN_SCAN_COMPLETE, open_han
 from hubrig.drivers.han.frames import COMPLETE, ENERGY, decode
-from hubrig.drivers.han.stick import HAN_FRAME
+from hubrig.drivers.han.stick import HAN_FRAME, HanStick, Scan
 from hubrig.harness.capture.events import LINK, Event, EventBus
 from hubrig.harness.capture.journal import Journal, JournalFrame
 from hubrig.harness.clock import RealClock, RealTimeScheduler, VirtualClock
 from hubrig.harness.virtual.han.ezsp import dwell_s
 from hubrig.harness.virtual.han.radio import SERIAL_SETTINGS, HanRadioParams, RadioWorld
-from hubrig.harness.virtual.han.stick import PtyServer, TcpServer, stick_for
+from hubrig.harness.virtual.han.stick import PtyServer, TcpServer, VirtualHanStick, stick_for
 
 CH = "00DB1234567890A3"
 PARAMS = HanRadioParams()
+T = TypeVar("T")
 FRAME_KINDS = {HAN_ENERGY, HAN_NETWORK, HAN_SCAN_COMPLETE, HAN_FRAME}
 
 
@@ -147,16 +149,14 @@ def assert_journal_is_what_was_sent(stored: list[JournalFrame], truth: list[tupl
     assert [f.t_ns for f in stored] == sorted(f.t_ns for f in stored)
 
 
-@pytest.mark.realtime
-@pytest.mark.parametrize("transport", ["pty", "tcp"])
-def test_bellows_journal_events_and_readings_equal_what_the_stick_sent(world, transport):
+def through_bellows(world, transport: str, scans: Callable[[HanStick, VirtualHanStick], T]):
+    """Run ``scans`` through bellows against the virtual stick, close, and check that the journal
+    is what the stick sent and that every journalled frame was published once, in order."""
     stick, server, path = serve(world, transport)
     truth = stick.log_sent()
     han = driver(world, path)
     try:
-        stick.corrupt_next(3)  # retransmitted by ASH: still journalled once each
-        energy = han.energy_scan(duration=1)
-        active = han.active_scan(duration=1)
+        result = scans(han, stick)
         sent_before_close = len(truth)
     finally:
         han.close()
@@ -164,6 +164,18 @@ def test_bellows_journal_events_and_readings_equal_what_the_stick_sent(world, tr
     stored = han_frames(world.journal)
     assert_journal_is_what_was_sent(stored, truth, sent_before_close)
     assert_published_once_in_order(world.bus, stored)
+    return SimpleNamespace(stick=stick, han=han, truth=truth, stored=stored, result=result)
+
+
+@pytest.mark.realtime
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_bellows_journal_events_and_readings_equal_what_the_stick_sent(world, transport):
+    def scans(han: HanStick, stick: VirtualHanStick) -> tuple[Scan, Scan]:
+        stick.corrupt_next(3)  # retransmitted by ASH: still journalled once each
+        return han.energy_scan(duration=1), han.active_scan(duration=1)
+
+    run = through_bellows(world, transport, scans)
+    (energy, active), stick, truth, stored = run.result, run.stick, run.truth, run.stored
     for scan in (energy, active):
         assert scan.complete
         assert_readings_are_the_journalled_frames(scan, stored)
@@ -172,26 +184,18 @@ def test_bellows_journal_events_and_readings_equal_what_the_stick_sent(world, tr
     assert [(r.channel, r.max_rssi_dbm) for r in energy.energy] == \
         [(rec["channel"], rec["maxRssiValue"]) for rec in sent_energy]
     assert stick.ash.counters.retransmits >= 1
-    stats = han.capture.stats()
+    stats = run.han.capture.stats()
     assert stats.frames == len(stored) and stats.pending == 0
 
 
 @pytest.mark.realtime
 def test_bellows_reset_mid_scan_is_published_between_the_frames_around_it(world):
-    stick, server, path = serve(world, "pty")
-    truth = stick.log_sent()
-    han = driver(world, path)
-    try:
+    def scans(han: HanStick, stick: VirtualHanStick) -> tuple[Scan, Scan]:
         world.scheduler.call_later(6.5 * dwell_s(2), stick.fault_reset)
-        cut = han.energy_scan(duration=2)
-        after = han.energy_scan(channels=[PARAMS.channel], duration=0)
-        sent_before_close = len(truth)
-    finally:
-        han.close()
-        server.close()
-    stored = han_frames(world.journal)
-    assert_journal_is_what_was_sent(stored, truth, sent_before_close)
-    assert_published_once_in_order(world.bus, stored)
+        return han.energy_scan(duration=2), han.energy_scan(channels=[PARAMS.channel], duration=0)
+
+    run = through_bellows(world, "pty", scans)
+    (cut, after), stored = run.result, run.stored
     assert not cut.complete and 4 <= len(cut.energy) < 16 and after.complete
     assert_readings_are_the_journalled_frames(cut, stored)
     events = han_events(world.bus)

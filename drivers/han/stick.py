@@ -33,7 +33,7 @@ from hubrig.drivers.han.session import DirectStick, HanError, Session
 from hubrig.harness.capture.events import FRAME_ERROR, Event, EventBus
 from hubrig.harness.capture.framing import DatagramFraming
 from hubrig.harness.capture.journal import Journal
-from hubrig.harness.capture.pipeline import LOST, RESTORED, Capture, CaptureConfig, DecodeError, Record
+from hubrig.harness.capture.pipeline import LOST, RESTORED, Capture, DecodeError, Record
 from hubrig.harness.clock import Clock
 
 if TYPE_CHECKING:
@@ -149,8 +149,7 @@ class HanStick:
     hands every NCP frame and link loss to ``feed``: the stick's :attr:`capture`."""
 
     def __init__(self, open_session: SessionFactory, clock: Clock, bus: EventBus, journal: Journal, *,
-                 port: str, name: str = "han", reconnect_attempts: int = 3,
-                 capture: CaptureConfig = CaptureConfig()):
+                 port: str, name: str = "han", reconnect_attempts: int = 3):
         self.name = name
         self.port = port
         self.clock = clock
@@ -164,7 +163,7 @@ class HanStick:
         self._feed = NcpFeed(clock, port)
         bus.subscribe(self._on_event)
         self.capture = Capture(self._feed, DatagramFraming(), journal, bus, clock, self._decode, source=name,
-                               config=capture, frame_kind=f"ezsp{self._protocol}", event_kind=event_kind)
+                               frame_kind=f"ezsp{self._protocol}", event_kind=event_kind)
         try:
             self._session = self._connect()
         except BaseException:
