@@ -74,8 +74,8 @@ def test_a_project_with_its_own_drivers_and_fixtures_runs_hubrig_fixtures_and_pl
 
 
 def test_every_package_in_the_source_tree_is_in_the_installed_list():
-    """The package list in pyproject.toml is explicit (the hubrig.* mapping): a package missing
-    from it works in this checkout but is absent from every wheel."""
+    """The package list in pyproject.toml is explicit (the hubrig.* mapping): a package (or a data
+    folder) missing from it works in this checkout but is absent from every wheel."""
     import tomllib
 
     root = Path(__file__).resolve().parents[1]
@@ -83,8 +83,8 @@ def test_every_package_in_the_source_tree_is_in_the_installed_list():
     listed = set(config["packages"])
     on_disk = set()
     for name, folder in config["package-dir"].items():
-        for init in (root / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(root / folder)
-            on_disk.add(".".join([name, *rel.parts]))
+        for path in [root / folder, *(root / folder).rglob("*")]:
+            if path.is_dir() and path.name != "__pycache__" and not path.name.startswith("."):
+                on_disk.add(".".join([name, *path.relative_to(root / folder).parts]))
     assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
     assert listed - on_disk == set(), "these listed packages do not exist"
