@@ -21,9 +21,8 @@ from typing import Callable, TypeVar
 
 import pytest
 
-from hubrig.drivers.han import HAN_ENERGY, HAN_NETWORK, HAN_SCAN_COMPLETE, open_han
+from hubrig.drivers.han import HAN_ENERGY, HAN_FRAME, HAN_NETWORK, HAN_SCAN_COMPLETE, HanStick, Scan, open_han
 from hubrig.drivers.han.frames import COMPLETE, ENERGY, decode
-from hubrig.drivers.han.stick import HAN_FRAME, HanStick, Scan
 from hubrig.harness.capture.events import LINK, Event, EventBus
 from hubrig.harness.capture.journal import Journal, JournalFrame
 from hubrig.harness.clock import RealClock, RealTimeScheduler, VirtualClock
