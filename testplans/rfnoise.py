@@ -194,7 +194,8 @@ class EnergyReading(Protocol):
 
     channel: int
     max_rssi_dbm: int
-    journal_id: int
+    journal_id: int | None
+    """None only when the journal could not be written (the reading has no evidence then)."""
 
 
 class EnergyScan(Protocol):
@@ -214,7 +215,7 @@ def energy_by_channel(scan: EnergyScan) -> tuple[dict[int, float], list[int]]:
     out: dict[int, float] = {}
     for reading in scan.energy:
         out[reading.channel] = max(out.get(reading.channel, -200.0), float(reading.max_rssi_dbm))
-    return out, [r.journal_id for r in scan.energy]
+    return out, [r.journal_id for r in scan.energy if r.journal_id is not None]
 
 
 def han_energy_off_on(scanner: EnergyScanner, mains: Mains, clock: Clock,

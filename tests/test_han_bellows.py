@@ -144,7 +144,8 @@ def test_driver_identity_and_scans_are_stamped_journalled_and_published(rig, tra
     assert len(rig.bus.events(match(HAN_ENERGY))) == 16
     (net,) = active.networks
     assert (net.pan_id, net.extended_pan_id, net.channel) == (PARAMS.pan_id, CH, PARAMS.channel)
-    assert rig.bus.events(match(HAN_NETWORK))[0].data["pan_id"] == f"{PARAMS.pan_id:04X}"
+    published = rig.bus.events(match(HAN_NETWORK))[0]
+    assert published.data["networkFound"]["panId"] == PARAMS.pan_id and published.journal_id == net.journal_id
 
 
 def test_crc_errors_from_the_ncp_are_naked_and_retransmitted_without_loss(rig):

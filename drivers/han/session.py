@@ -1,7 +1,8 @@
 """How the HAN driver reaches an NCP: bellows over a serial port, or the virtual stick in-process.
 
-Both sessions hand every frame the NCP sends to ``tap(frame)`` the moment it is out of ASH (the
-driver stamps, journals and decodes it), and both run commands by name with bellows' own command
+Both sessions hand every frame the NCP sends to the stick's :class:`~hubrig.drivers.han.feed.NcpFeed`
+the moment it is out of ASH (the feed stamps it; the capture pipeline journals, decodes and publishes
+it), report a lost NCP to the same feed once, and run commands by name with bellows' own command
 tables. They differ only in transport and time:
 
 * :class:`BellowsSession`: unmodified bellows (:class:`bellows.ezsp.EZSP`) on an asyncio loop that
@@ -25,11 +26,11 @@ import bellows.types as t
 import zigpy.config as zconf
 from bellows.ezsp import EZSP
 
+from hubrig.drivers.han.feed import NcpFeed
 from hubrig.drivers.han.frames import SUPPORTED_PROTOCOLS, split
+from hubrig.harness.capture.pipeline import LOST
 
 log = logging.getLogger(__name__)
-
-Tap = Callable[[bytes], None]
 
 CONNECT_TIMEOUT_S = 20.0
 """Bound on opening the port, resetting the NCP and negotiating the protocol (bellows retries
@@ -57,17 +58,17 @@ class Session(Protocol):
 
 
 class _TappedEzsp(EZSP):
-    """bellows' EZSP, with every frame from the NCP also handed to ``tap`` before bellows parses it."""
+    """bellows' EZSP, with every frame from the NCP also handed to the feed before bellows parses it."""
 
-    def __init__(self, config: dict[str, Any], watcher: "_Watcher", tap: Tap):
+    def __init__(self, config: dict[str, Any], watcher: "_Watcher", feed: NcpFeed):
         super().__init__(config, application=watcher)
-        self._tap = tap
+        self._feed = feed
 
     def frame_received(self, data: bytes) -> None:
         try:
-            self._tap(bytes(data))
-        except Exception:  # the driver's journal must never break bellows' receive path
-            log.exception("HAN: recording a frame failed")
+            self._feed.frame(bytes(data))
+        except Exception:  # the capture must never break bellows' receive path
+            log.exception("HAN: handing a frame to the capture failed")
         super().frame_received(data)
 
 
@@ -84,17 +85,18 @@ class _Watcher:
 class BellowsSession:
     """bellows' EZSP on its own asyncio thread, reached synchronously."""
 
-    def __init__(self, port: str, baudrate: int, flow_control: str | None, tap: Tap):
+    def __init__(self, port: str, baudrate: int, flow_control: str | None, feed: NcpFeed):
         self.port = port
-        self._tap = tap
+        self._feed = feed
         self._lost: str | None = None
         self._closing = False
+        self._connected = False  # a session that never came up has no link to lose
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hubrig-han-asyncio", daemon=True)
         self._thread.start()
         self._config = {zconf.CONF_DEVICE_PATH: port, zconf.CONF_DEVICE_BAUDRATE: baudrate,
                         zconf.CONF_DEVICE_FLOW_CONTROL: flow_control}
-        self._ezsp = _TappedEzsp(self._config, _Watcher(self._set_lost), tap)
+        self._ezsp = _TappedEzsp(self._config, _Watcher(self._set_lost), feed)
         self._scan: concurrent.futures.Future[Any] | None = None
         try:
             self._run(self._ezsp.connect(use_thread=False), CONNECT_TIMEOUT_S, "connect")
@@ -102,12 +104,17 @@ class BellowsSession:
             self._stop_loop()
             raise
         self.protocol_version = int(self._ezsp.ezsp_version)
+        self._connected = True
+        if self._lost is not None:  # lost while connecting, yet connected: say so now
+            self._feed.link(LOST, self._lost)
 
     def _set_lost(self, why: str) -> None:
-        if self._closing:
+        if self._closing or self._lost is not None:
             return
         log.warning("HAN %s: connection lost: %s", self.port, why)
         self._lost = why
+        if self._connected:
+            self._feed.link(LOST, why)
         if self._scan is not None and not self._scan.done():
             self._scan.cancel()
 
@@ -132,7 +139,7 @@ class BellowsSession:
         return list(self._run(getattr(self._ezsp, name)(**params), COMMAND_TIMEOUT_S, name))
 
     def start_scan(self, scan_type: int, channel_mask: int, duration: int) -> None:
-        """Start a scan; results and completion arrive as frames through the tap."""
+        """Start a scan; results and completion arrive as frames through the feed."""
         self._scan = asyncio.run_coroutine_threadsafe(
             self._ezsp.startScan(scanType=t.EzspNetworkScanType(scan_type), channelMask=t.Channels(channel_mask),
                                  duration=duration), self._loop)
@@ -175,10 +182,10 @@ class DirectStick(Protocol):
 class InProcessSession:
     """EZSP frames to and from the virtual stick in-process, serialised with bellows' tables."""
 
-    def __init__(self, stick: DirectStick, tap: Tap, name: str = "virtual"):
+    def __init__(self, stick: DirectStick, feed: NcpFeed, name: str = "virtual"):
         self.port = name
         self._stick = stick
-        self._tap = tap
+        self._feed = feed
         self._seq = 0
         self._replies: dict[int, bytes] = {}
         self._lost: str | None = None
@@ -193,10 +200,12 @@ class InProcessSession:
         return self._lost
 
     def _reset(self, why: str) -> None:
-        self._lost = why
+        if self._lost is None:
+            self._lost = why
+            self._feed.link(LOST, why)
 
     def _receive(self, frame: bytes) -> None:
-        self._tap(frame)
+        self._feed.frame(frame)
         seq, _frame_id, callback, _params = split(frame)
         if not callback:
             self._replies[seq] = frame

@@ -2,16 +2,22 @@
 
 Synchronous for plans: :meth:`HanStick.identify`, :meth:`HanStick.energy_scan` and
 :meth:`HanStick.active_scan` block on the rig clock (virtual or real) with bounded timeouts.
-Every frame the NCP sends is stamped on arrival (rig clock), appended to the journal
-(``direction="in"``, ``kind="ezsp<protocol>"``, raw = the EZSP frame as it came out of ASH),
-decoded, and published: ``han_energy`` (channel, max RSSI), ``han_network`` (a PAN heard) and
-``han_scan_complete``. A stamped observation is journalled before anything else happens to it, so
-a scan that an NCP reset or a vanished port interrupts keeps what it already heard.
+Every frame the NCP sends goes through the shared capture pipeline
+(:mod:`hubrig.harness.capture.pipeline`): the session hands it to the stick's
+:class:`~hubrig.drivers.han.feed.NcpFeed`, which stamps it on arrival (rig clock); the pipeline's
+writer journals it in a group commit (``direction="in"``, ``kind="ezsp<protocol>"``, raw = the EZSP
+frame as it came out of ASH); its decoder decodes it (:func:`hubrig.drivers.han.frames.decode`) and
+publishes ``han_energy`` (channel, max RSSI), ``han_network`` (a PAN heard),
+``han_scan_complete`` or ``han_frame`` (any other frame) with the decode record as data, the arrival
+instant and the journal id. The stick's scans fill in from those published events, so a reading
+exists only once its frame is durable, and a scan that an NCP reset or a vanished port interrupts
+keeps what it already heard.
 
-Interruptions are recovered where they can be: the driver says so in the log, journals and
-publishes a ``link`` event (``lost``, then ``restored``), reconnects, and the scan comes back with
-``complete=False``. An NCP that does not answer, or speaks an EZSP version this driver was not
-tested with, is a :class:`HanError` that names the port.
+Interruptions are recovered where they can be: the session reports the loss to the feed the
+moment it sees it (a ``link`` event ``lost``, in order with the frames), the driver reconnects
+and publishes ``restored``, and the scan comes back with ``complete=False``. An NCP that does not
+answer, or speaks an EZSP version this driver was not tested with, is a :class:`HanError` that
+names the port.
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from hubrig.drivers.han import frames
+from hubrig.drivers.han.feed import NcpFeed
 from hubrig.drivers.han.frames import SUPPORTED_PROTOCOLS
 from hubrig.drivers.han.session import DirectStick, HanError, Session
-from hubrig.harness.capture.events import LINK, EventBus
+from hubrig.harness.capture.events import FRAME_ERROR, Event, EventBus
+from hubrig.harness.capture.framing import DatagramFraming
 from hubrig.harness.capture.journal import Journal
+from hubrig.harness.capture.pipeline import LOST, RESTORED, Capture, DecodeError, Record
 from hubrig.harness.clock import Clock
 
 if TYPE_CHECKING:
@@ -35,6 +44,10 @@ log = logging.getLogger(__name__)
 HAN_ENERGY = "han_energy"
 HAN_NETWORK = "han_network"
 HAN_SCAN_COMPLETE = "han_scan_complete"
+HAN_FRAME = "han_frame"
+"""Any other frame from the NCP (command replies, other callbacks)."""
+
+EVENT_KINDS = {frames.ENERGY: HAN_ENERGY, frames.NETWORK: HAN_NETWORK, frames.COMPLETE: HAN_SCAN_COMPLETE}
 
 ENERGY_SCAN, ACTIVE_SCAN = 0, 1
 ZIGBEE_CHANNELS = tuple(range(11, 27))
@@ -85,12 +98,18 @@ class Identity:
         return firmware_family(self.protocol_version)
 
 
+def event_kind(record: Record) -> str:
+    """The bus event kind of a decoded NCP frame."""
+    return EVENT_KINDS.get(str(record.get("name")), HAN_FRAME)
+
+
 @dataclass(frozen=True)
 class EnergyReading:
     channel: int
     max_rssi_dbm: int
     t_ns: int
-    journal_id: int
+    journal_id: int | None
+    """The frame's journal id (None only if the journal could not be written: the event says why)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,7 @@ class NetworkHeard:
     lqi: int
     rssi_dbm: int
     t_ns: int
-    journal_id: int
+    journal_id: int | None
 
 
 @dataclass
@@ -122,11 +141,12 @@ class Scan:
     complete_journal_id: int | None = None
 
 
-SessionFactory = Callable[[Callable[[bytes], None]], Session]
+SessionFactory = Callable[[NcpFeed], Session]
 
 
 class HanStick:
-    """A HAN stick on the rig. ``open_session(tap)`` opens (and re-opens) the NCP session."""
+    """A HAN stick on the rig. ``open_session(feed)`` opens (and re-opens) the NCP session, which
+    hands every NCP frame and link loss to ``feed``: the stick's :attr:`capture`."""
 
     def __init__(self, open_session: SessionFactory, clock: Clock, bus: EventBus, journal: Journal, *,
                  port: str, name: str = "han", reconnect_attempts: int = 3):
@@ -140,49 +160,52 @@ class HanStick:
         self._scan: Scan | None = None
         self._protocol = 4
         self.identity: Identity | None = None
-        self._session = self._connect()
+        self._feed = NcpFeed(clock, port)
+        bus.subscribe(self._on_event)
+        self.capture = Capture(self._feed, DatagramFraming(), journal, bus, clock, self._decode, source=name,
+                               frame_kind=f"ezsp{self._protocol}", event_kind=event_kind)
+        try:
+            self._session = self._connect()
+        except BaseException:
+            self.capture.close()
+            raise
 
     # ----------------------------------------------------------------- frames in
 
-    def _tap(self, frame: bytes) -> None:
-        """Every frame from the NCP: stamp, journal, decode, publish (any thread)."""
-        t_ns = self.clock.now_ns()
-        journal_id = self.journal.append("in", t_ns, int(self.clock.wall(t_ns).timestamp() * 1e9), frame, self.name,
-                                         f"ezsp{self._protocol}")
+    def _decode(self, frame: bytes) -> Record:
+        """The pipeline's decoder: one NCP frame, with the protocol the session negotiated."""
         record = frames.decode(frame, self._protocol)
-        self.journal.set_decoded(journal_id, None if "error" in record else record, record.get("error"))
         if "error" in record:
-            log.warning("HAN %s: undecodable frame from the NCP (journal #%d): %s", self.port, journal_id,
-                        record["error"])
-        name = None if "error" in record else record.get("name")
+            raise DecodeError(str(record["error"]))
+        return record
+
+    def _on_event(self, event: Event) -> None:
+        """The stick's readings, from what the pipeline published (its decoder thread, or the
+        virtual clock's): a scan collects the frames that arrived after it started."""
+        if event.source != self.name:
+            return
+        data = event.data
+        if event.kind == FRAME_ERROR:
+            log.warning("HAN %s: undecodable frame from the NCP (journal #%s): %s", self.port, event.journal_id,
+                        data.get("error"))
+            return
         scan = self._scan
-        if name == frames.ENERGY:
-            reading = EnergyReading(record["channel"], record["maxRssiValue"], t_ns, journal_id)
-            if scan is not None:
-                scan.energy.append(reading)
-            self.bus.publish(HAN_ENERGY, self.name, {"channel": reading.channel, "max_rssi_dbm": reading.max_rssi_dbm},
-                             t_ns=t_ns, journal_id=journal_id)
-        elif name == frames.NETWORK:
-            net = record["networkFound"]
-            heard = NetworkHeard(net["channel"], net["panId"], net["extendedPanId"], net["allowingJoin"] == "true",
-                                 net["stackProfile"], record["lastHopLqi"], record["lastHopRssi"], t_ns, journal_id)
-            if scan is not None:
-                scan.networks.append(heard)
-            self.bus.publish(HAN_NETWORK, self.name, {
-                "channel": heard.channel, "pan_id": f"{heard.pan_id:04X}", "extended_pan_id": heard.extended_pan_id,
-                "permit_joining": heard.permit_joining, "stack_profile": heard.stack_profile, "lqi": heard.lqi,
-                "rssi_dbm": heard.rssi_dbm}, t_ns=t_ns, journal_id=journal_id)
-        elif name == frames.COMPLETE:
-            if scan is not None:
-                scan.complete, scan.ended_ns, scan.complete_journal_id = True, t_ns, journal_id
-            self.bus.publish(HAN_SCAN_COMPLETE, self.name, {"status": record.get("status")}, t_ns=t_ns,
-                             journal_id=journal_id)
-        self.clock.notify()
+        if scan is not None and event.t_ns < scan.started_ns:
+            scan = None
+        if event.kind == HAN_ENERGY and scan is not None:
+            scan.energy.append(EnergyReading(data["channel"], data["maxRssiValue"], event.t_ns, event.journal_id))
+        elif event.kind == HAN_NETWORK and scan is not None:
+            net = data["networkFound"]
+            scan.networks.append(NetworkHeard(net["channel"], net["panId"], net["extendedPanId"],
+                                              net["allowingJoin"] == "true", net["stackProfile"],
+                                              data["lastHopLqi"], data["lastHopRssi"], event.t_ns, event.journal_id))
+        elif event.kind == HAN_SCAN_COMPLETE and scan is not None:
+            scan.complete, scan.ended_ns, scan.complete_journal_id = True, event.t_ns, event.journal_id
 
     # ----------------------------------------------------------------- connection
 
     def _connect(self) -> Session:
-        session = self._open_session(self._tap)
+        session = self._open_session(self._feed)
         try:
             if session.protocol_version not in SUPPORTED_PROTOCOLS:
                 raise HanError(
@@ -193,15 +216,20 @@ class HanStick:
             session.close()
             raise
         self._protocol = session.protocol_version
+        self.capture.frame_kind = f"ezsp{self._protocol}"
         return session
 
     def _recover(self, why: str) -> None:
-        """The NCP reset or the port went away: say so, then reconnect (bounded attempts)."""
-        self._link("lost", why)
+        """The NCP reset, the port went away or a scan never ended: close the session (the loss
+        is published then if the session had not reported it), then reconnect (bounded attempts)."""
+        session = self._session
         try:
-            self._session.close()
+            session.close()
         except Exception as exc:
             log.debug("HAN %s: closing the lost session: %s", self.port, exc)
+        if session.lost is None:
+            self._feed.link(LOST, why)
+        log.warning("HAN %s: link lost: %s; reconnecting", self.port, why)
         last: Exception | None = None
         for attempt in range(1, self._reconnect_attempts + 1):
             try:
@@ -211,17 +239,11 @@ class HanStick:
                 log.warning("HAN %s: reconnect %d/%d failed: %s", self.port, attempt, self._reconnect_attempts, exc)
                 self.clock.sleep(1.0)
                 continue
-            self._link("restored", f"reconnected after: {why}")
+            log.warning("HAN %s: link restored", self.port)
+            self._feed.link(RESTORED, f"reconnected after: {why}")
             return
         raise HanError(f"HAN stick {self.port}: lost ({why}) and not back after "
                        f"{self._reconnect_attempts} attempts: {last}")
-
-    def _link(self, state: str, detail: str) -> None:
-        log.warning("HAN %s: link %s: %s", self.port, state, detail)
-        t_ns = self.clock.now_ns()
-        jid = self.journal.append("in", t_ns, int(self.clock.wall(t_ns).timestamp() * 1e9),
-                                  f"{state}: {detail}".encode()[:500], self.name, "han-link")
-        self.bus.publish(LINK, self.name, {"state": state, "detail": detail}, t_ns=t_ns, journal_id=jid)
 
     # ----------------------------------------------------------------- what plans call
 
@@ -241,7 +263,7 @@ class HanStick:
 
     def mark(self) -> int:
         """A bus position: the stick's events after it are the ones that arrive from now on."""
-        return self.bus.mark()
+        return self.capture.mark()
 
     def read_identity(self) -> Identity:
         """EUI-64, manufacturer and board strings, firmware version and the negotiated protocol."""
@@ -262,7 +284,7 @@ class HanStick:
         return self.identity
 
     def energy_scan(self, channels: Iterable[int] = ZIGBEE_CHANNELS, duration: int = 3) -> Scan:
-        """Maximum RSSI per channel; each reading is stamped and journalled as it arrives."""
+        """Maximum RSSI per channel; each reading is stamped on arrival and journalled before it is read."""
         return self._run_scan("energy", tuple(channels), duration)
 
     def active_scan(self, channels: Iterable[int] = ZIGBEE_CHANNELS, duration: int = 3) -> Scan:
@@ -324,7 +346,12 @@ class HanStick:
         return self._session.lost
 
     def close(self) -> None:
-        self._session.close()
+        """Close the NCP session, then the capture: every frame that arrived is journalled and
+        published before this returns."""
+        try:
+            self._session.close()
+        finally:
+            self.capture.close()
 
 
 class Watch:
@@ -375,9 +402,9 @@ def open_han(cfg: "HanConfig | None", clock: Clock, bus: EventBus, journal: Jour
     from hubrig.drivers.han.session import BellowsSession, InProcessSession
 
     if stick is not None:
-        return HanStick(lambda tap: InProcessSession(stick, tap), clock, bus, journal, port="virtual", name=name)
+        return HanStick(lambda feed: InProcessSession(stick, feed), clock, bus, journal, port="virtual", name=name)
     if cfg is None:
         raise ValueError("open_han needs the rig file's instruments.han section, or a virtual stick")
     flow = None if cfg.flow_control == "none" else cfg.flow_control
-    return HanStick(lambda tap: BellowsSession(cfg.port, cfg.baudrate, flow, tap), clock, bus, journal,
+    return HanStick(lambda feed: BellowsSession(cfg.port, cfg.baudrate, flow, feed), clock, bus, journal,
                     port=cfg.port, name=name)

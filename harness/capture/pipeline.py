@@ -10,8 +10,9 @@
 A :class:`Capture` is configured with a transport, a :class:`~hubrig.harness.capture.framing.LinkFraming`
 and a :data:`Decoder`; the Wired ITCH configures it with GFI framing and the GBCS decoder. A
 source whose library owns the port and hands over whole frames (the HAN stick through bellows)
-uses an :class:`~hubrig.drivers.transport.InProcessTransport` it feeds from that library's
-callback, :class:`~hubrig.harness.capture.framing.DatagramFraming`, its own decoder, its own
+uses a transport it feeds from that library's callback (the HAN stick's
+:class:`~hubrig.drivers.han.feed.NcpFeed`; an :class:`~hubrig.drivers.transport.InProcessTransport`
+does too), :class:`~hubrig.harness.capture.framing.DatagramFraming`, its own decoder, its own
 journal ``frame_kind`` and ``event_kind``. Each frame is journalled with its ``source`` and kind
 (``frame_kind``, ``notification``, ``garbage``) before it is decoded, and stamped with the
 instant its last chunk arrived, which the transport took before anyone looked at the bytes.

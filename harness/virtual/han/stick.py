@@ -43,10 +43,13 @@ class VirtualHanStick:
         self._direct: Callable[[bytes], None] | None = None
         self._direct_reset: Callable[[str], None] | None = None
         self._corrupt = 0
+        self._sent: list[tuple[int, bytes]] | None = None
         self.ezsp = EzspNcp(firmware, scheduler, radio, self._from_ezsp)
         self.ash = AshNcp(scheduler, self._write, self.ezsp.handle, self.ezsp.reset)
 
     def _from_ezsp(self, frame: bytes) -> None:
+        if self._sent is not None:
+            self._sent.append((self.scheduler.now_ns(), bytes(frame)))
         if self._direct is not None:
             self._direct(frame)
         else:
@@ -57,6 +60,12 @@ class VirtualHanStick:
             self._corrupt -= 1
             data = data[:-2] + bytes((data[-2] ^ 0x01,)) + data[-1:]  # a bit flipped in the CRC
         self._wire(data)
+
+    def log_sent(self) -> list[tuple[int, bytes]]:
+        """Ground truth from now on: ``(instant, EZSP frame)`` for every frame the NCP sends, as it
+        hands it to ASH (or in-process, to the host), in order; a retransmission is not a new frame."""
+        self._sent = []
+        return self._sent
 
     def attach_wire(self, write: Callable[[bytes], None]) -> None:
         """Serve over ASH: ``write`` puts bytes on the wire to the host."""
