@@ -3,7 +3,7 @@
 Usage: ``.venv/bin/python benchmarks/gbcs_decode.py [--vectors DIR] [--rounds N] [--reference DIST]
 [--copies 4]``
 
-Four figures, each from the same run:
+Five figures, each from the same run:
 
 1. **in-process**: ``decode_record`` (envelope, ECDSA, ECDH + KDF + AES-GCM MAC, content, tables)
    on all 1,275 messages with the RTDS key store and the ACB 90B3D51F30000002, a fresh key store
@@ -11,10 +11,12 @@ Four figures, each from the same run:
 2. **cryptographic bound**: only the cryptography those messages need (472 ECDSA P-256 verifies;
    811 KDFs and GCM tags with the ECDH secrets already computed), best round: no decoder can be
    faster than this while checking everything.
-3. **reference in-process**: the TypeScript ``gbcs-parser`` (SmartDCCInnovation/gbcs-parser, built
+3. **output-tree floor**: rebuilding the records' dicts and lists in Python from values already
+   decoded (no parsing): what any pure-Python decoder returning these records must spend.
+4. **reference in-process**: the TypeScript ``gbcs-parser`` (SmartDCCInnovation/gbcs-parser, built
    with ``tsc``: see docs/performance.md) in one ``node`` process over the same messages with the
    same keys, best round; its count of valid signatures must be 472 too.
-4. **whole processes**: ``hubrig gbcs decode --keys --acb`` (one process, and ``--jobs 0``),
+5. **whole processes**: ``hubrig gbcs decode --keys --acb`` (one process, and ``--jobs 0``),
    ``python -m hubrig.harness.cli.gbcs decode`` (the same without the other commands' modules) and a
    node process running the reference over the RTDS set x ``--copies`` (default 4), start-up and
    JSON output included, wall time.
