@@ -231,8 +231,9 @@ def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
         INSERT INTO runs VALUES ('r1', '2026-01-01T00:00:00', 'power-outage', 'virtual', '-', 'pass', 0, 0, '{}');
     """)
     with Database(path) as db:
-        with db.begin() as conn:  # schema 1's documents are kept aside, not mixed with the new ones
+        with db.begin() as conn:  # a schema-1 document that is no whole run ('{}') stays aside, with why
             assert conn.execute(sa.text("SELECT run_id FROM runs_v1")).all() == [("r1",)]
+            assert "not hubrig-results/2" in conn.execute(sa.text("SELECT convert_error FROM runs_v1")).scalar()
             assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 0
             assert conn.execute(sa.select(schema_meta.c.value)).scalar() == str(SCHEMA_VERSION)
         pools.add_rig(db, "lab", VIRTUAL)  # the new tables are there
