@@ -272,3 +272,14 @@ def test_every_run_is_converted_or_kept_with_why_never_both_never_neither(tmp_pa
     for doc in docs:
         if doc["run_id"] in kept:
             assert_converted(doc, path)
+
+
+def test_a_limit_its_set_does_not_name_is_kept_in_words_and_unknown_fields_refuse() -> None:
+    doc = real_docs()[1]
+    doc["measurements"][0] = {**doc["measurements"][0], "limit": "poa_count <= 7 alerts [a lab's own rule]"}
+    m = upgrade.upgrade_document(json.dumps(doc), {}).measurements[0]
+    assert (m.bounds, m.rule, m.citation, m.limit_set) == (None, "poa_count <= 7 alerts", "a lab's own rule",
+                                                           "sec-h3.14g")
+    doc["measurements"][0]["margin"] = 3.0
+    with pytest.raises(upgrade.UpgradeError, match="never wrote: \\['margin'\\]"):
+        upgrade.upgrade_document(json.dumps(doc), {})

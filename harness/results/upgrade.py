@@ -48,9 +48,16 @@ def _plan_of(nodeid: str, plans_by_test: dict[str, str]) -> str:
         function.split("[", 1)[0], "")
 
 
+V1_MEASUREMENT = ("name", "scenario", "value", "unit", "verdict", "limit_set", "limit", "trial", "outage_seconds",
+                  "evidence", "note")
+"""A first-store measurement's fields (its model forbade any other)."""
+
+
 def _measurement(m: dict[str, Any], limit_sets: list[LimitSet]) -> dict[str, Any]:
-    out = {k: m[k] for k in ("name", "scenario", "value", "unit", "verdict", "limit_set", "trial", "evidence", "note")
-           if k in m}
+    unknown = sorted(set(m) - set(V1_MEASUREMENT))
+    if unknown:
+        raise UpgradeError(f"measurement {m.get('name')!r} has fields the first store never wrote: {unknown}")
+    out = {k: m[k] for k in V1_MEASUREMENT if k in m and k not in ("limit", "outage_seconds")}
     if m.get("outage_seconds") is not None:
         out["conditions"] = {"outage_s": m["outage_seconds"]}
     text = m.get("limit")
@@ -62,9 +69,9 @@ def _measurement(m: dict[str, Any], limit_sets: list[LimitSet]) -> dict[str, Any
                 if f"{limit.describe()} [{limit.cite}]" == text:
                     out.update(bounds=limit_bounds(limit).model_dump(), rule=limit.scope(), citation=limit.cite)
                     return out
-    rule, cite = split_citation(text)
+    rule, cite = split_citation(text)  # a rule in words (or a limit its set no longer names): kept whole
     out.update(rule=rule, citation=cite)
-    if m.get("verdict") in (Verdict.PASS.value, Verdict.FAIL.value):
+    if not m.get("limit_set") and m.get("verdict") in (Verdict.PASS.value, Verdict.FAIL.value):
         out["bounds"] = Bounds(comparison="holds").model_dump()  # a rule in words the plan judged
     return out
 
