@@ -283,3 +283,24 @@ def test_a_limit_its_set_does_not_name_is_kept_in_words_and_unknown_fields_refus
     doc["measurements"][0]["margin"] = 3.0
     with pytest.raises(upgrade.UpgradeError, match="never wrote: \\['margin'\\]"):
         upgrade.upgrade_document(json.dumps(doc), {})
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | finite | st.text(max_size=10),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                         max_size=4), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.sampled_from(sorted(BASE) + ["trials.0", "measurements.0", "tests.0", "limit_sets.0"]),
+       value=json_values)
+def test_a_damaged_document_is_refused_with_a_reason_never_a_crash(key: str, value: object) -> None:
+    doc = json.loads(json.dumps(BASE))
+    if "." in key:
+        name, index = key.split(".")
+        doc[name][int(index)] = value
+    else:
+        doc[key] = value
+    try:
+        upgrade.upgrade_document(json.dumps(doc), {})
+    except upgrade.UpgradeError as exc:
+        assert str(exc)

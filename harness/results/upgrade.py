@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePosixPath
-from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -53,7 +52,7 @@ V1_MEASUREMENT = ("name", "scenario", "value", "unit", "verdict", "limit_set", "
 """A first-store measurement's fields (its model forbade any other)."""
 
 
-def _measurement(m: dict[str, Any], limit_sets: list[LimitSet]) -> dict[str, Any]:
+def _measurement(m: dict[str, object], limit_sets: list[LimitSet]) -> dict[str, object]:
     unknown = sorted(set(m) - set(V1_MEASUREMENT))
     if unknown:
         raise UpgradeError(f"measurement {m.get('name')!r} has fields the first store never wrote: {unknown}")
@@ -61,11 +60,11 @@ def _measurement(m: dict[str, Any], limit_sets: list[LimitSet]) -> dict[str, Any
     if m.get("outage_seconds") is not None:
         out["conditions"] = {"outage_s": m["outage_seconds"]}
     text = m.get("limit")
-    if not text:
+    if not isinstance(text, str) or not text:
         return out
     if m.get("limit_set"):  # judged against a limit of the run's own set: find it, keep it structured
         for ls in limit_sets:
-            for limit in ls.for_quantity(m["name"]) if ls.name == m["limit_set"] else []:
+            for limit in ls.for_quantity(str(m.get("name"))) if ls.name == m["limit_set"] else []:
                 if f"{limit.describe()} [{limit.cite}]" == text:
                     out.update(bounds=limit_bounds(limit).model_dump(), rule=limit.scope(), citation=limit.cite)
                     return out
@@ -82,7 +81,7 @@ def upgrade_document(text: str | bytes, plans_by_test: dict[str, str]) -> RunRes
     their plans)."""
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: SQLite keeps whatever type was written
         raise UpgradeError(f"document is not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema_version") != V1_SCHEMA:
         found = doc.get("schema_version") if isinstance(doc, dict) else type(doc).__name__
@@ -90,23 +89,34 @@ def upgrade_document(text: str | bytes, plans_by_test: dict[str, str]) -> RunRes
     doc = dict(doc)
     doc["schema_version"] = "hubrig-results/3"
     try:
-        limit_sets = [LimitSet.model_validate(ls) for ls in doc.get("limit_sets", [])]
+        limit_sets = [LimitSet.model_validate(ls) for ls in _objects(doc, "limit_sets")]
     except ValidationError as exc:
         raise UpgradeError(f"limit_sets: {_first(exc)}") from None
-    tests = [dict(t) for t in doc.get("tests", [])]
+    tests = [dict(t) for t in _objects(doc, "tests")]
     for t in tests:
         if not t.get("plan"):
             t["plan"] = _plan_of(str(t.get("nodeid", "")), plans_by_test)
     doc["tests"] = tests
-    plans = [p for p in doc.get("plans", []) if p]
-    doc["plans"] = plans or list(dict.fromkeys(t["plan"] for t in tests if t["plan"]))
-    doc["measurements"] = [_measurement(m, limit_sets) for m in doc.get("measurements", [])]
+    plans = doc.get("plans", [])
+    if not isinstance(plans, list):
+        raise UpgradeError("plans: not a list")
+    doc["plans"] = [p for p in plans if p] or list(dict.fromkeys(str(t["plan"]) for t in tests if t["plan"]))
+    doc["measurements"] = [_measurement(m, limit_sets) for m in _objects(doc, "measurements")]
     doc["records"] = [{"plan": TRIAL_PLAN, "kind": TRIAL_KIND, "scenario": t.get("scenario", ""),
-                       "index": t.get("index", 0), "data": t} for t in doc.pop("trials", [])]
+                       "index": t.get("index", 0), "data": t} for t in _objects(doc, "trials")]
+    del doc["trials"]
     try:
         return RunResults.model_validate(doc)
     except ValidationError as exc:
         raise UpgradeError(_first(exc)) from None
+
+
+def _objects(doc: dict[str, object], key: str) -> list[dict[str, object]]:
+    """``doc[key]`` (default empty), which must be a list of JSON objects."""
+    found = doc.setdefault(key, [])
+    if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+        raise UpgradeError(f"{key}: not a list of objects")
+    return found
 
 
 def _first(exc: ValidationError) -> str:
