@@ -195,6 +195,21 @@ def test_an_event_the_journal_cannot_give_back_is_a_clear_error():
     assert bus.events(since=1)[0].data == {"n": 2}  # the window still answers
 
 
+def test_an_unsubscribed_listener_hears_nothing_more():
+    """A closed instrument (the HAN stick) takes its listener off the bus: it hears what was
+    published before, nothing after, and the other listeners are unaffected."""
+    bus = EventBus(VirtualClock())
+    heard, others = [], []
+    bus.subscribe(heard.append)
+    bus.subscribe(others.append)
+    bus.publish(SUPPLY, "psu", {"output": False})
+    bus.unsubscribe(heard.append)
+    bus.unsubscribe(print)  # never subscribed: ignored
+    bus.publish(SUPPLY, "psu", {"output": True})
+    assert [e.data["output"] for e in heard] == [False]
+    assert [e.data["output"] for e in others] == [False, True]
+
+
 def test_window_bounds_are_checked():
     with pytest.raises(ValueError, match="events must be at least 1"):
         Window(events=0)
@@ -241,7 +256,9 @@ def test_pipeline_restores_every_kind_of_event_as_it_was_published(tmp_path):
             link.link("restored")
     assert len(published) > 300
     assert bus.events() == published
-    assert bus.memory().window == 8 and bus.memory().kept == 2  # the two link changes
+    # the two link changes are journalled in their place too, so nothing old is kept whole
+    assert bus.memory().window == 8 and bus.memory().kept == 0
+    assert [e.data["state"] for e in bus.events() if e.kind == LINK] == ["lost", "restored"]
     assert bus.wait_for(match(FRAME, seq=3), 1, since=0) == next(e for e in published if e.data.get("seq") == 3)
     capture.close()
     journal.close()

@@ -37,7 +37,8 @@ FRAME_KINDS = {HAN_ENERGY, HAN_NETWORK, HAN_SCAN_COMPLETE, HAN_FRAME}
 
 
 def han_frames(journal: Journal) -> list[JournalFrame]:
-    return journal.frames(source="han", direction="in")
+    """The NCP frames the stick journalled (link changes are journalled too, as kind ``link``)."""
+    return [f for f in journal.frames(source="han", direction="in") if f.kind != "link"]
 
 
 def han_events(bus: EventBus) -> list[Event]:
@@ -268,3 +269,4 @@ def test_sigkill_mid_scan_leaves_the_journal_a_prefix_of_what_was_sent(tmp_path)
         assert_journal_is_what_was_sent(stored, list(truth), durable)
         ids = {f.id: f for f in stored}
         assert all(ids[int(jid)].record["name"] == COMPLETE for _, _, _, jid in lines)
+
