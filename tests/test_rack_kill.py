@@ -59,12 +59,12 @@ def pooled_rig(bench: ServedBench, folder: Path) -> Path:
 
 def start_runner(url: str, folder: Path, holder: str) -> subprocess.Popen:
     """One ``hubrig run --pool`` process in its own process group (its plans process joins it)."""
-    out = folder / holder
-    return subprocess.Popen(
-        [sys.executable, "-m", "hubrig.harness", "run", "--pool", POOL, "--db", url, "--plan", "rf-noise",
-         "-k", "emissions", "--trials", "1", "--out", str(out), "--holder", holder,
-         "--lease-expiry", str(TTL_S), "--wait", str(RUN_TIMEOUT_S)],
-        stdout=open(folder / f"{holder}.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    with open(folder / f"{holder}.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hubrig.harness", "run", "--pool", POOL, "--db", url, "--plan", "rf-noise",
+             "-k", "emissions", "--trials", "1", "--out", str(folder / holder), "--holder", holder,
+             "--lease-expiry", str(TTL_S), "--wait", str(RUN_TIMEOUT_S)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def outputs_since(entries: list[dict], t_ns: int) -> list[dict]:
@@ -73,27 +73,25 @@ def outputs_since(entries: list[dict], t_ns: int) -> list[dict]:
 
 def kill_mid_outage_then_recover(url: str, tmp_path: Path) -> Figures:
     bench = serve_bench(tmp_path)
+    started: list[subprocess.Popen] = []
     try:
         rig = pooled_rig(bench, tmp_path)
         with Database(url) as db:
             name = pools.add_rig(db, POOL, rig).name
             first = start_runner(url, tmp_path, "first")
-            killed_ns: int | None = None
-            try:
-                # The first runner's plans cut mains (the reference sweep): kill the whole process group
-                # (runner and plans, as a dead host would lose them) while it is cut.
-                bench.wait_for(lambda es: [e["on"] for e in es if e["event"] == "output"] == [True, False],
-                               timeout_s=RUN_TIMEOUT_S)
-                killed_db = db.clock()
-                os.killpg(first.pid, signal.SIGKILL)
-                killed_ns = time.monotonic_ns()
-            finally:
-                if first.poll() is None and killed_ns is None:
-                    os.killpg(first.pid, signal.SIGKILL)
+            started.append(first)
+            # The first runner's plans cut mains (the reference sweep): kill the whole process group
+            # (runner and plans, as a dead host would lose them) while it is cut.
+            bench.wait_for(lambda es: [e["on"] for e in es if e["event"] == "output"] == [True, False],
+                           timeout_s=RUN_TIMEOUT_S)
+            killed_db = db.clock()
+            os.killpg(first.pid, signal.SIGKILL)
+            killed_ns = time.monotonic_ns()
             first.wait(timeout=30)
             note = json.loads(pools.get_rig(db, name).mains_off)  # the cut the dead holder left
             assert note["holder"] == "first"
             second = start_runner(url, tmp_path, "second")
+            started.append(second)
             status = second.wait(timeout=RUN_TIMEOUT_S + 120)
             said = (tmp_path / "second.log").read_text(errors="replace")
             assert status == 0, said[-4000:]
@@ -102,6 +100,10 @@ def kill_mid_outage_then_recover(url: str, tmp_path: Path) -> Figures:
             with db.begin() as conn:
                 stored = conn.execute(sa.select(runs.c.run_id, runs.c.lease_token, runs.c.pool)).all()
     finally:
+        for proc in started:  # a test that failed half-way leaves no runner behind
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
         bench.stop()
 
     # Mains: cut by the first holder, still cut when it died, restored by the second before its own cut.

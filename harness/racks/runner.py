@@ -5,8 +5,8 @@ The order on a freshly leased rig is fixed: the rig's mains-off marker moves to 
 (:mod:`hubrig.harness.racks.marker`); a marker left by a holder that died is acted on first: the
 rig's mains switch alone is opened and mains restored (:func:`marker.restore_left_cut`) before
 anything else is sent to the rig, and a health check is then due; a check also runs when the rig's
-health is unknown or its policy says so. A restore that fails marks the rig bad, marker kept. A rig whose check fails is marked bad,
-given back, and another rig is tried. The plans run in a child process that dies with this one
+health is unknown or its policy says so. A restore that fails marks the rig bad (marker kept); a rig
+whose check fails is marked bad; either is given back and another rig is tried. The plans run in a child process that dies with this one
 (``PR_SET_PDEATHSIG``: SIGTERM, which restores mains), and is sent SIGTERM if the lease is lost.
 Results are written only while the lease is current (the write is fenced by its token).
 """
