@@ -195,6 +195,21 @@ def test_an_event_the_journal_cannot_give_back_is_a_clear_error():
     assert bus.events(since=1)[0].data == {"n": 2}  # the window still answers
 
 
+def test_an_unsubscribed_listener_hears_nothing_more():
+    """A closed instrument (the HAN stick) takes its listener off the bus: it hears what was
+    published before, nothing after, and the other listeners are unaffected."""
+    bus = EventBus(VirtualClock())
+    heard, others = [], []
+    bus.subscribe(heard.append)
+    bus.subscribe(others.append)
+    bus.publish(SUPPLY, "psu", {"output": False})
+    bus.unsubscribe(heard.append)
+    bus.unsubscribe(print)  # never subscribed: ignored
+    bus.publish(SUPPLY, "psu", {"output": True})
+    assert [e.data["output"] for e in heard] == [False]
+    assert [e.data["output"] for e in others] == [False, True]
+
+
 def test_window_bounds_are_checked():
     with pytest.raises(ValueError, match="events must be at least 1"):
         Window(events=0)

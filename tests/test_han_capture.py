@@ -268,3 +268,4 @@ def test_sigkill_mid_scan_leaves_the_journal_a_prefix_of_what_was_sent(tmp_path)
         assert_journal_is_what_was_sent(stored, list(truth), durable)
         ids = {f.id: f for f in stored}
         assert all(ids[int(jid)].record["name"] == COMPLETE for _, _, _, jid in lines)
+

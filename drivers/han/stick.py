@@ -168,6 +168,7 @@ class HanStick:
             self._session = self._connect()
         except BaseException:
             self.capture.close()
+            bus.unsubscribe(self._on_event)
             raise
 
     # ----------------------------------------------------------------- frames in
@@ -351,7 +352,10 @@ class HanStick:
         try:
             self._session.close()
         finally:
-            self.capture.close()
+            try:
+                self.capture.close()
+            finally:
+                self.bus.unsubscribe(self._on_event)
 
 
 class Watch:

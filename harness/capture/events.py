@@ -242,7 +242,15 @@ class EventBus:
                     column.append(value)
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
-        self._subscribers.append(fn)
+        """Call ``fn`` with every event published from now on (on the publisher's thread)."""
+        with self._lock:
+            self._subscribers.append(fn)
+
+    def unsubscribe(self, fn: Callable[[Event], None]) -> None:
+        """Stop calling ``fn`` (a closed instrument's listener); unknown ``fn`` is ignored."""
+        with self._lock:
+            if fn in self._subscribers:
+                self._subscribers.remove(fn)
 
     def memory(self) -> BusMemory:
         """What the bus holds now."""
