@@ -33,6 +33,7 @@ from hubrig.harness.gbcs.builder import build_alert
 from hubrig.harness.gbcs.content.builders import ecs80_alert
 from hubrig.harness.gbcs.decode import decode_record
 from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
+from hubrig.harness.capture.pipeline import LINK_KIND
 from hubrig.harness.rig.file import ItchConfig
 from hubrig.harness.results.stats import delivered_by
 from hubrig.harness.virtual.testkeys import NETWORK_OPERATOR, ensure_test_keys
@@ -82,7 +83,7 @@ def run(frames: int, interval_ms: float, jitter_ms: float, seed: int, workdir: P
     try:
         if not clock.wait_until(lambda: captured[0] >= frames, frames * interval_ms / 1000 + 30):
             raise SystemExit(f"only {len(journal.frames())} of {frames} frames arrived")
-        arrivals = [f.t_ns for f in journal.frames()]
+        arrivals = [f.t_ns for f in journal.frames() if f.kind != LINK_KIND]
         decoded = len(bus.events(lambda e: e.kind == FRAME and e.data.get("signature_valid") == [True]))
     finally:
         itch.close()

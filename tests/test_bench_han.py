@@ -49,7 +49,7 @@ with open_rig(sys.argv[1], sys.argv[2]) as session:
     for scan in out:
         for n in scan["heard"]:
             n["journalled"] = (frames[n["journal_id"]].record or {}).get("name")
-    links = [f.raw.decode() for f in frames.values() if f.kind == "han-link"]
+    links = [f.raw.decode() for f in frames.values() if f.kind == "link"]
     print(json.dumps({"scans": out, "links": links}), flush=True)
 """
 """A harness that runs active scans over channels 11 to 26 and prints what each heard, how each

@@ -76,7 +76,7 @@ def test_short_outage_runs_green_in_real_time_against_the_bench_and_matches_its_
     (fault,) = bench.entries("fault")
     assert fault["fault"] == "han_reset" and fault["scan"] == 2
     with Journal.open_existing(tmp_path / "run" / "journal.sqlite") as journal:
-        links = [f.raw.decode() for f in journal.frames(source="han") if f.kind == "han-link"]
+        links = [f.raw.decode() for f in journal.frames(source="han") if f.kind == "link"]
     assert [line.split(":")[0] for line in links] == ["lost", "restored"] and "RESET_WATCHDOG" in links[0]
 
 

@@ -37,7 +37,8 @@ FRAME_KINDS = {HAN_ENERGY, HAN_NETWORK, HAN_SCAN_COMPLETE, HAN_FRAME}
 
 
 def han_frames(journal: Journal) -> list[JournalFrame]:
-    return journal.frames(source="han", direction="in")
+    """The NCP frames the stick journalled (link changes are journalled too, as kind ``link``)."""
+    return [f for f in journal.frames(source="han", direction="in") if f.kind != "link"]
 
 
 def han_events(bus: EventBus) -> list[Event]:

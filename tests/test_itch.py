@@ -207,7 +207,9 @@ def test_a_line_cut_by_a_link_loss_is_kept_and_the_first_frame_after_reconnectio
     assert [(e.kind, e.t_ns) for e in bench.events() if e.kind != FRAME_ERROR] == [
         (LINK, 2 * NS_PER_S), (LINK, 3 * NS_PER_S), (FRAME, 4 * NS_PER_S)]
     assert bench.events(FRAME)[0].data["alert_code"] == "8F36"
-    assert [(f.kind, f.raw) for f in bench.journal.frames()] == [("garbage", cut_short), ("frame", gfi(ALERT_8F36))]
+    assert [(f.kind, f.t_ns, f.raw) for f in bench.journal.frames()] == [
+        ("garbage", NS_PER_S, cut_short), ("link", 2 * NS_PER_S, b"lost: USB gone"),
+        ("link", 3 * NS_PER_S, b"restored: USB back"), ("frame", 4 * NS_PER_S, gfi(ALERT_8F36))]
 
 
 def test_closing_keeps_an_incomplete_last_line(bench):

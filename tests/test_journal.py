@@ -189,6 +189,23 @@ def test_cli_shows_decoded_frames_from_a_run_directory(tmp_path, capsys, monkeyp
     assert "2026-01-01 00:00:01.000" in out
 
 
+def test_cli_summarises_link_changes_and_han_frames_by_their_fields(tmp_path, capsys, monkeypatch):
+    """Rows that are not GBCS (a port lost, a HAN stick's NCP frame) show what they say, not
+    'unknown use case ? -> ?'."""
+    monkeypatch.setenv("COLUMNS", "260")
+    j = Journal(tmp_path / JOURNAL_FILENAME)
+    a = j.append("in", 1_000_000_000, 1_767_225_600_000_000_000, b"lost: USB gone", "itch", "link")
+    j.set_decoded(a, {"state": "lost", "detail": "USB gone"}, None)
+    b = j.append("in", 2_000_000_000, 1_767_225_601_000_000_000, b"\x01\x02", "han", "ezsp8")
+    j.set_decoded(b, {"name": "energyScanResultHandler", "channel": 11, "maxRssiValue": -81}, None)
+    j.close()
+    assert hubrig(["journal", "show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "state=lost" in out and "detail=USB gone" in out
+    assert "name=energyScanResultHandler" in out and "channel=11" in out and "maxRssiValue=-81" in out
+    assert "unknown use case" not in out
+
+
 def test_cli_filters_by_alert_code(tmp_path, capsys):
     run = _run_journal(tmp_path)
     assert hubrig(["journal", "show", str(run / JOURNAL_FILENAME), "--alert", "0x8F36"]) == 0

@@ -168,6 +168,11 @@ class _LinkChange:
     state: str
     detail: str
     t_ns: int
+    journal_id: int | None = None
+
+
+LINK_KIND = "link"
+"""Journal kind of a link change: raw ``b"lost: <detail>"``, its record ``{"state", "detail"}``."""
 
 
 _Entry = Union[tuple[bytes, int], _LinkChange]
@@ -253,7 +258,7 @@ class Capture:
         if not self._threads:
             if state == LOST:
                 self._publish(self._commit(self._flush()))
-            self._publish([change])
+            self._publish([self._journal_link(change)])
             return
         with self._lock:
             self._inbox.append(change)
@@ -296,6 +301,20 @@ class Capture:
             self._commits += 1
         return [_Journalled(item, t_ns, frame_id, error) for (item, t_ns), frame_id in zip(pending, ids)]
 
+    def _journal_link(self, change: _LinkChange) -> _LinkChange:
+        """Journal a link change after the frames before it, so the journal alone shows when a link
+        was lost and why; a failed write is logged and the change still published."""
+        row = NewFrame("in", change.t_ns, wall_ns(self.clock, change.t_ns),
+                       f"{change.state}: {change.detail}".encode("utf-8", "replace"), self.source, LINK_KIND,
+                       ({"state": change.state, "detail": change.detail}, None))
+        try:
+            (journal_id,) = self.journal.append_many([row])
+        except Exception as exc:
+            log.warning("%s: could not journal the link change %s (%s): %s", self.source, change.state,
+                        change.detail, exc)
+            return change
+        return _LinkChange(change.state, change.detail, change.t_ns, journal_id)
+
     def _kind(self, item: Item) -> tuple[str, tuple[Record | None, str | None] | None]:
         """The journal kind of ``item`` and its outcome when framing already decided it."""
         if isinstance(item, Frame):
@@ -325,7 +344,8 @@ class Capture:
                 if isinstance(entry, _LinkChange):
                     if entry.state == LOST:
                         pending += self._flush()
-                    self._hand_over(self._commit(pending), entry)
+                    done = self._commit(pending)
+                    self._hand_over(done, self._journal_link(entry))
                     pending = []
                 else:
                     self._last_chunk_ns = entry[1]
@@ -443,7 +463,7 @@ class Capture:
         results: list[tuple[int, Record | None, str | None]] = []
         for entry in entries:
             if isinstance(entry, _LinkChange):
-                events.append((LINK, {"state": entry.state, "detail": entry.detail}, entry.t_ns, None))
+                events.append((LINK, {"state": entry.state, "detail": entry.detail}, entry.t_ns, entry.journal_id))
                 continue
             kind, data, outcome = self._event(entry.item)
             if outcome is not None and entry.frame_id is not None:
@@ -462,7 +482,14 @@ class Capture:
         """The events published for journal ids ``first_id`` to ``last_id``, re-read from the
         journal and re-decoded (the bus's way back to events it no longer holds)."""
         frames = self.journal.frames(since_id=first_id - 1, until_id=last_id, source=self.source, direction="in")
-        return [(kind, frame.t_ns, data) for frame in frames for kind, data, _ in [self._event(self._item(frame))]]
+        restored: list[tuple[str, int, dict[str, object]]] = []
+        for frame in frames:
+            if frame.kind == LINK_KIND:
+                restored.append((LINK, frame.t_ns, dict(frame.record or {})))
+            else:
+                kind, data, _ = self._event(self._item(frame))
+                restored.append((kind, frame.t_ns, data))
+        return restored
 
     # the plan's side -------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterator
 from hubrig.harness.capture.events import EventBus
 from hubrig.harness.capture.framing import GfiFraming
 from hubrig.harness.capture.journal import Journal
-from hubrig.harness.capture.pipeline import CaptureConfig, Decoder
+from hubrig.harness.capture.pipeline import LINK_KIND, CaptureConfig, Decoder
 from hubrig.harness.clock import Clock
 
 if TYPE_CHECKING:
@@ -160,10 +160,10 @@ def capture_child(port: str, journal: Path, config: CaptureConfig = CaptureConfi
 
 def journalled_seqs(path: Path) -> list[int]:
     """The storm sequence numbers a journal holds, in journal order (-1 for a frame that is not
-    a storm line exactly as written)."""
+    a storm line exactly as written; link changes, journalled too, are left out)."""
     with Journal.open_existing(path) as journal:
         frames = journal.frames()
-    return [_seq(frame.raw) for frame in frames]
+    return [_seq(frame.raw) for frame in frames if frame.kind != LINK_KIND]
 
 
 def _seq(raw: bytes) -> int:

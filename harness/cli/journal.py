@@ -106,6 +106,8 @@ def _summary(frame: JournalFrame, raw: bool) -> str:
     elif "notification" in record:
         lines = [escape(" ".join([str(record["notification"])] +
                                  [f"{k}={v}" for k, v in record.items() if k != "notification"]))]
+    elif "cra" not in record:  # not GBCS: a link change, a HAN stick's NCP frame
+        lines = [escape(" ".join(f"{k}={v}" for k, v in record.items() if not isinstance(v, (dict, list))))]
     else:
         lines = [escape(str(record.get("alert_name") or record.get("use_case") or "unknown use case")),
                  _parties(record)]
