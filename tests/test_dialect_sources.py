@@ -32,3 +32,29 @@ def test_docs_list_every_command_with_its_verdict(name, commands, sources, unche
         assert f"`{text.replace('|', chr(92) + '|')}`" in row[0], f"docs/rigs.md shows another {name} {field}"
         assert any(v in row[0] for v in verdicts), f"docs/rigs.md gives {name} {field} another verdict"
 
+
+
+def test_the_virtual_siglent_takes_the_per_trace_detector_its_guide_gives_and_refuses_the_bare_form():
+    from hubrig.harness.clock import VirtualClock
+    from hubrig.harness.virtual.analyser import VirtualAnalyser
+    from hubrig.harness.virtual.rfparams import RfParams
+
+    device = VirtualAnalyser(VirtualClock(), dialect="siglent-ssa3000x", rf=RfParams(), spurs=[], noise_bands=[],
+                             powered=lambda: True, last_command_ns=lambda: None, idn=None)
+    device.write(":DETector:TRACe1 SAMPle")
+    assert (device.settings.detector, device.errors) == ("sample", [])
+    device.write(":DET POS")
+    assert device.errors == [(-113, "Undefined header")] and device.settings.detector == "sample"
+
+
+def test_the_virtual_chroma_measures_rms_volts_with_acdc_and_has_no_volt_ac_query():
+    from hubrig.harness.clock import VirtualClock
+    from hubrig.harness.virtual.supply import VirtualSupply
+
+    clock = VirtualClock()
+    supply = VirtualSupply(clock, dialect="chroma-61500")
+    supply.write("VOLT:AC 230;:OUTP ON")
+    clock.advance(1.0)
+    assert float(supply.query("MEASure:SCALar:VOLTage:ACDC?")) == pytest.approx(230.0)
+    supply.write("MEAS:VOLT:AC?")
+    assert supply.query("SYST:ERR?") == '-113,"Undefined header"'
