@@ -193,13 +193,7 @@ class VirtualSupply:
     # -- command execution --------------------------------------------------------------------
     def _build_grammar(self) -> list[tuple[str, re.Pattern[str]]]:
         d = self.dialect
-        kinds = {
-            "output_on": d.output_on, "output_off": d.output_off, "output_query": d.output_query,
-            "set_voltage": d.set_voltage, "set_current": d.set_current,
-            "set_frequency": d.set_frequency, "measure_voltage": d.measure_voltage,
-            "measure_current": d.measure_current, "error_query": d.error_query,
-            "select_channel": d.select_channel, "phase_voltage": d.phase_voltage,
-        }
+        kinds = {kind: t for kind, t in d.commands().items() if kind != "opc_query"}  # *OPC? is common
         return [(kind, _pattern(normalise(t.replace("{ch}", "\0").replace("{value}", "\1").replace("{phase}", "\2"))
                                 .replace("\0", "{ch}").replace("\1", "{value}").replace("\2", "{phase}"),
                                 d.numeric_booleans))

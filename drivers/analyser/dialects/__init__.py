@@ -84,6 +84,33 @@ class Dialect:
     error_query: str = ":SYST:ERR?"
     no_error_reply: str = '0,"No error"'
     trace: int = 1
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where each command comes from: a :meth:`commands` name -> the public document (title,
+    section/page, address) that gives it. Every command and keyword table the dialect has is cited."""
+    unchecked: frozenset[str] = frozenset()
+    """Commands whose cited manual section was not seen in a public copy: taken from the cited
+    manual's title and SCPI's forms, to be confirmed with ``hubrig rig check`` on the instrument."""
+
+    def commands(self) -> dict[str, str]:
+        """Every command template and keyword table this dialect has, by field name (unset omitted);
+        a keyword table reads as its words joined by ``|``."""
+        templates: dict[str, str | None] = {
+            "center": self.center, "span": self.span, "start": self.start, "stop": self.stop,
+            "start_query": self.start_query, "stop_query": self.stop_query, "points": self.points,
+            "points_query": self.points_query, "rbw": self.rbw, "vbw": self.vbw,
+            "reference_level": self.reference_level, "attenuation": self.attenuation,
+            "detector": self.detector, "detectors": "|".join(self.detectors.values()),
+            "trace_mode": self.trace_mode, "trace_modes": "|".join(self.trace_modes.values()),
+            "average_count": self.average_count, "continuous_off": self.continuous_off,
+            "single_sweep": self.single_sweep, "opc_query": self.opc_query,
+            "sweep_time_query": self.sweep_time_query, "trace_query": self.trace_query,
+            "x_axis_query": self.x_axis_query, "format_command": self.format_command,
+            "formats": "|".join(self.formats.values()), "byte_order_command": self.byte_order_command,
+            "byte_order_query": self.byte_order_query,
+            "byte_orders": "|".join(self.byte_orders.values()) if self.byte_order_command else None,
+            "error_query": self.error_query,
+        }
+        return {name: text for name, text in templates.items() if text}
 
     def command(self, template: str, *, value: float | None = None, word: str = "") -> str:
         """Fill a template: ``dialect.command(dialect.rbw, value=100e3)`` -> ``:BAND 100000``."""

@@ -66,6 +66,23 @@ class Dialect:
     """Per-phase rms set-point (``{phase}`` = 1..phases, ``{value}``), only where the maker's manual
     has one: the per-phase outage cuts one phase by programming it to 0 V and restores it at the
     rig's voltage. ``None``: the source cannot cut one phase alone."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where each command comes from: a :meth:`commands` name -> the public document (title,
+    section/page, address) that gives it. Every command the dialect has is cited."""
+    unchecked: frozenset[str] = frozenset()
+    """Commands whose cited manual section was not seen in a public copy: taken from the cited
+    manual's title and SCPI's forms, to be confirmed with ``hubrig rig check`` on the instrument."""
+
+    def commands(self) -> dict[str, str]:
+        """Every command template this dialect has, by field name (fields left ``None`` omitted)."""
+        templates = {
+            "output_on": self.output_on, "output_off": self.output_off, "output_query": self.output_query,
+            "set_voltage": self.set_voltage, "set_current": self.set_current,
+            "set_frequency": self.set_frequency, "select_channel": self.select_channel,
+            "phase_voltage": self.phase_voltage, "measure_voltage": self.measure_voltage,
+            "measure_current": self.measure_current, "error_query": self.error_query, "opc_query": self.opc_query,
+        }
+        return {name: text for name, text in templates.items() if text}
 
     def phase_command(self, phase: int, value: float) -> str:
         """Fill :attr:`phase_voltage` for ``phase`` (1..:attr:`phases`)."""

@@ -9,6 +9,9 @@ bit 5), ``*OPC?``. Not SCPI: there is no error queue, the register holds the lat
 
 from hubrig.drivers.psu.dialects import ERROR_REGISTER, Dialect
 
+MANUAL = "Aim-TTi New PL & PL-P Series Instruction Manual iss. 18, Remote Commands"
+LD400_P43 = "https://manualshive.com/en/manual/aim-tti/ld400/2871871?page=43"
+
 DIALECT = Dialect(
     name="aimtti-pl",
     title="Aim-TTi PL-P DC supply",
@@ -39,4 +42,18 @@ DIALECT = Dialect(
     idn="THURLBY THANDAR,PL303QMT-P,000001,3.02-4.06",
     makers=("THURLBY THANDAR", "AIM-TTI", "AIM & THURLBY THANDAR", "TTI"),
     models=r"PL\d",
+    sources={
+        "output_on": f"{MANUAL}: OP<n> <nrf> (1 = on)",
+        "output_off": f"{MANUAL}: OP<n> <nrf> (0 = off)",
+        "output_query": f"{MANUAL}: OP<n>? returns <nr1>",
+        "set_voltage": f"{MANUAL}: V<n> <nrf>",
+        "set_current": f"{MANUAL}: I<n> <nrf>",
+        "measure_voltage": f"{MANUAL}: V<n>O? returns <nr2>V",
+        "measure_current": f"{MANUAL}: I<n>O? returns <nr2>A",
+        "error_query": f"{MANUAL}: EER? (Execution Error Register, cleared when read; the same register "
+                       f"in the Aim-TTi LD400 manual's status model: {LD400_P43})",
+        "opc_query": f"{MANUAL}: *OPC? (always 1: commands are sequential)",
+    },
+    unchecked=frozenset({"output_on", "output_off", "output_query", "set_voltage", "set_current",
+                         "measure_voltage", "measure_current", "error_query", "opc_query"}),
 )

@@ -12,6 +12,8 @@ SCPI ones the section follows (``OUTPut[:STATe]``, ``CURRent:LIMit``, ``FREQuenc
 
 from hubrig.drivers.psu.dialects import Dialect
 
+MANUAL = "Pacific Power Source AFX Series Operation Manual (2018), section 8 Remote Control Programming,"
+
 DIALECT = Dialect(
     name="pacific-afx",
     title="Pacific Power Source AFX three-phase AC source",
@@ -29,4 +31,21 @@ DIALECT = Dialect(
     idn="Pacific Power Source,AFX,000001,1.0",
     makers=("PACIFIC",),
     models=r"(AFX|3\d\d\dAFX)",
+    sources={
+        "phase_voltage": f"{MANUAL} 8.1.1 note 13: Voltage takes a phase suffix 1, 2 or 3 "
+                         "(from the manual excerpt issue 10 worked from)",
+        "set_voltage": f"{MANUAL} 8.1.1 note 13: Voltage without the suffix sets all three phases",
+        "output_on": f"{MANUAL} (SCPI-1992 form OUTPut[:STATe]; not quoted in the excerpt)",
+        "output_off": f"{MANUAL} (SCPI-1992 form OUTPut[:STATe]; not quoted in the excerpt)",
+        "output_query": f"{MANUAL} (SCPI-1992 form OUTPut[:STATe]?; not quoted in the excerpt)",
+        "set_current": f"{MANUAL} (SCPI form [:SOURce]:CURRent:LIMit; not quoted in the excerpt)",
+        "set_frequency": f"{MANUAL} (SCPI form [:SOURce]:FREQuency; not quoted in the excerpt)",
+        "measure_voltage": f"{MANUAL} measurement phase suffix # = 1, 2 or 3 (MEASure:VOLTage:AC#?)",
+        "measure_current": f"{MANUAL} measurement phase suffix # = 1, 2 or 3 (MEASure:CURRent#?)",
+        "error_query": f"{MANUAL} (SCPI form SYSTem:ERRor?; not quoted in the excerpt)",
+        "opc_query": "IEEE 488.2-1992 10.19 *OPC? (section 8 follows SCPI-1992, which requires it)",
+    },
+    unchecked=frozenset({"phase_voltage", "set_voltage", "output_on", "output_off", "output_query",
+                         "set_current", "set_frequency", "measure_voltage", "measure_current",
+                         "error_query", "opc_query"}),
 )

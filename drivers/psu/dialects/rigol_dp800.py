@@ -8,6 +8,9 @@ Source: Rigol *DP800 Series Programming Guide* (Dec 2015), chapter 2 "Command Sy
 
 from hubrig.drivers.psu.dialects import Dialect
 
+GUIDE = "Rigol DP800 Series Programming Guide, ch. 2 Command System,"
+P29 = "https://azmanual.top/manuals/841573/rigol-dp832a.html?page=33"
+
 DIALECT = Dialect(
     name="rigol-dp800",
     title="Rigol DP800 DC supply",
@@ -29,4 +32,19 @@ DIALECT = Dialect(
     idn="RIGOL TECHNOLOGIES,DP832,DP8A000000001,00.01.14",
     makers=("RIGOL",),
     models=r"DP8\d\d",
+    sources={
+        "output_on": f"{GUIDE} :OUTPut[:STATe] [CH<n>,]ON|OFF",
+        "output_off": f"{GUIDE} :OUTPut[:STATe] [CH<n>,]ON|OFF",
+        "output_query": f"{GUIDE} :OUTPut[:STATe]? [CH<n>] (returns ON|OFF)",
+        "set_voltage": f"{GUIDE} p. 2-9 (:APPLy names [:SOURce[<n>]]:VOLTage as the voltage setting command); "
+                       f"{P29}",
+        "set_current": f"{GUIDE} p. 2-9 (:APPLy names [:SOURce[<n>]]:CURRent as the current setting command); "
+                       f"{P29}",
+        "measure_voltage": f"{GUIDE} :MEASure[:VOLTage][:DC]? [CH<n>]",
+        "measure_current": f"{GUIDE} :MEASure:CURRent[:DC]? [CH<n>]",
+        "error_query": f"{GUIDE} :SYSTem:ERRor?",
+        "opc_query": f"{GUIDE} IEEE488.2 Common Commands, *OPC?",
+    },
+    unchecked=frozenset({"output_on", "output_off", "output_query", "measure_voltage", "measure_current",
+                         "error_query", "opc_query"}),
 )
