@@ -231,8 +231,9 @@ def test_a_first_store_file_migrates_forward(tmp_path: Path) -> None:
         INSERT INTO runs VALUES ('r1', '2026-01-01T00:00:00', 'power-outage', 'virtual', '-', 'pass', 0, 0, '{}');
     """)
     with Database(path) as db:
-        with db.begin() as conn:  # schema 1's documents are kept aside, not mixed with the new ones
+        with db.begin() as conn:  # a schema-1 document that is no whole run ('{}') stays aside, with why
             assert conn.execute(sa.text("SELECT run_id FROM runs_v1")).all() == [("r1",)]
+            assert "not hubrig-results/2" in conn.execute(sa.text("SELECT convert_error FROM runs_v1")).scalar()
             assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 0
             assert conn.execute(sa.select(schema_meta.c.value)).scalar() == str(SCHEMA_VERSION)
         pools.add_rig(db, "lab", VIRTUAL)  # the new tables are there
@@ -308,3 +309,32 @@ def test_a_lease_survives_a_database_restart(pg_server, pg_url: str) -> None:
         assert [(s.holder, s.token, s.state) for s in leases.states(db)] == [("survivor", lease.token, "held")]
         assert leases.heartbeat(db, lease) > lease.expires_at - 60.0
         assert leases.acquire(db, "virtual", "other", 60.0) is None
+
+
+def test_mains_left_cut_that_cannot_be_restored_makes_the_rig_bad_and_keeps_the_marker(
+        db: Database, tmp_path: Path) -> None:
+    """The next holder's first act on a real rig is the restore; a supply that does not answer
+    means the rig is bad (not leased for jobs), nothing else is tried on it, the marker stays."""
+    import yaml
+
+    from hubrig.harness.racks.runner import PoolJob, prepare
+    from tests.pgserver import free_port
+
+    doc = yaml.safe_load((ROOT / "rigs" / "examples" / "bench-ac6800.yaml").read_text())
+    doc["instruments"]["supply"].update(resource=f"TCPIP0::127.0.0.1::{free_port()}::SOCKET", timeout_s=1.0)
+    doc["state_dir"] = str(tmp_path / "state")
+    rigfile = tmp_path / "dead-supply.yaml"
+    rigfile.write_text(yaml.safe_dump(doc))
+    name = pools.add_rig(db, "lab", rigfile).name
+    dead = leases.acquire(db, name, "dead", 0.3)
+    marker.DatabaseMarker(db, dead).write({"rig": name, "cut_at": "2026-11-26T05:00:00+00:00"})
+    _wait_past(db, dead.expires_at)
+    nxt = leases.acquire(db, name, "next", 30.0)
+    said: list[str] = []
+    with marker.installed(db, nxt):
+        assert not prepare(db, pools.get_rig(db, name), nxt, PoolJob("lab", "next"), said.append)
+    entry = pools.get_rig(db, name)
+    assert entry.health is Health.BAD and "could not be restored" in entry.health_reason
+    assert json.loads(entry.mains_off)["holder"] == "dead"
+    assert any("MAINS IS STILL OFF" in line for line in said)
+    assert not any("health check (" in line for line in said)  # no probe of a rig whose mains is cut

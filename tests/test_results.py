@@ -266,7 +266,7 @@ def test_a_database_of_an_older_schema_migrates_forward_not_mixed(tmp_path: Path
     with sqlite3.connect(old) as db:
         db.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, document TEXT)")
         db.execute("INSERT INTO runs VALUES ('old-run', '{\"schema_version\": \"hubrig-results/2\"}')")
-    store = open_store(old)  # the old documents are kept aside (runs_v1), never listed as new ones
+    store = open_store(old)  # a document that is no whole run stays aside (runs_v1), never listed
     assert store.list() == []
     store.save(make_run("new-run", []))
     assert [s.run_id for s in store.list()] == ["new-run"]

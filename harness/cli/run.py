@@ -245,8 +245,12 @@ def _list(args: argparse.Namespace) -> int:
     try:
         runs = store.list(RunFilter(rig=args.rig, dut=args.dut, plan=args.plan_name, verdict=args.verdict,
                                     since=args.since, limit=args.limit))
+        left = store.unconverted()
     finally:
         store.close()
+    for run_id, why in left:  # the first store's runs that stay in its runs_v1 table
+        print(f"hubrig: run {run_id} of the first results store was not converted (kept in runs_v1): {why}",
+              file=sys.stderr)
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in runs], indent=1))
         return 0

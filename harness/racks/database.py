@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest schema this hubrig writes (see :data:`MIGRATIONS`)."""
 
 metadata = sa.MetaData()
@@ -203,9 +203,7 @@ class Database:
 
     def now(self) -> sa.ColumnElement[float]:
         """The database's clock, in seconds since the epoch, as an SQL expression."""
-        if self.is_sqlite:
-            return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
-        return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
+        return _clock_sql(self.is_sqlite)
 
     def clock(self) -> float:
         """The database's clock now (one round trip)."""
@@ -220,6 +218,12 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _clock_sql(is_sqlite: bool) -> sa.ColumnElement[float]:
+    if is_sqlite:
+        return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
+    return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
 
 
 def _reason(exc: sa.exc.DBAPIError) -> str:
@@ -251,10 +255,20 @@ def _to_v3(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(_V3), checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
+def _to_v4(conn: Connection) -> None:
+    """The first store's runs kept aside in ``runs_v1`` are converted and stored as runs (those
+    that cannot be stay there, each with why: :mod:`hubrig.harness.results.upgrade`)."""
+    from hubrig.harness.results.upgrade import convert_v1_runs
+
+    is_sqlite = conn.dialect.name == "sqlite"
+    convert_v1_runs(conn, is_sqlite, _clock_sql(is_sqlite))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4}
 """Schema version -> the step that brings the one before it there. 1: the first SQLite store
 (``runs.n_trials``, no ``schema_meta``); 2: the plan-agnostic store (``runs.n_records``, run_plans,
-records; SQLite ``user_version`` 3); 3: rigs, leases, lease history, and each run's pool and lease."""
+records; SQLite ``user_version`` 3); 3: rigs, leases, lease history, and each run's pool and lease;
+4: the first store's runs (``runs_v1``) converted into the plan-agnostic store."""
 
 
 def _current_version(conn: Connection) -> int:

@@ -4,13 +4,17 @@ leased run's plans process.
 
 Writing the marker (before every cut) is fenced by the lease token: a holder whose lease lapsed
 cannot cut mains. Removing it (after a restore) never removes a later holder's marker.
+:func:`restore_left_cut` is what the next holder does first on a rig whose marker it finds.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
+import tempfile
+import warnings
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -86,6 +90,43 @@ def installed(db: Database, lease: Lease) -> Iterator[DatabaseMarker]:
     finally:
         if mains.marker_stores.get(lease.rig) is marker:
             del mains.marker_stores[lease.rig]
+
+
+def restore_left_cut(rigfile: str | Path) -> dict | None:
+    """Open ``rigfile``'s mains switch alone and let :class:`~hubrig.harness.rig.mains.Mains` find
+    the marker a dead holder left and restore mains (nothing else is opened or sent first); returns
+    that marker's note (None: there was none). Call it with the rig's database marker installed
+    (:func:`installed`). Raises :class:`~hubrig.harness.rig.mains.MainsNotRestoredError` (or the
+    switch's own error when it cannot be opened): the marker then stays."""
+    from hubrig.harness.capture.events import EventBus
+    from hubrig.harness.capture.journal import JOURNAL_FILENAME, Journal
+    from hubrig.harness.clock import RealClock
+    from hubrig.harness.rig.file import load_rig
+    from hubrig.harness.rig.instruments import MainsSwitch, OpenContext
+    from hubrig.harness.rig.session import configured, default_state_dir, open_instrument, open_rig
+
+    rig = load_rig(Path(rigfile))
+    with tempfile.TemporaryDirectory(prefix="hubrig-restore-") as tmp, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", mains.MainsRecoveredWarning)  # the caller says what was restored
+        if rig.is_virtual:  # its supply lives in the opening process: open_rig's Mains recovers the marker
+            with open_rig(rigfile, tmp) as session:
+                return session.mains.recovered
+        key = rig.instruments.mains_switch
+        fam, section = next((f, s) for f, s in configured(rig) if f.key == key)
+        with ExitStack() as stack:
+            clock = RealClock()
+            stack.callback(clock.close)
+            journal = Journal(Path(tmp) / JOURNAL_FILENAME)
+            stack.callback(journal.close)
+            bus = EventBus(clock)
+            switch = open_instrument(fam, section, OpenContext(rig=rig, clock=clock, bus=bus, journal=journal,
+                                                               keys=None, stack=stack), None)
+            if not isinstance(switch, MainsSwitch):
+                raise TypeError(f"instruments.{key} is not a mains switch ({type(switch).__name__})")
+            guard = mains.Mains(switch, clock, bus, rig.state_dir or default_state_dir(), rig.name)
+            guard.close()
+            return guard.recovered
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,10 +2,11 @@
 record the results with the rig and the lease, release it.
 
 The order on a freshly leased rig is fixed: the rig's mains-off marker moves to the database
-(:mod:`hubrig.harness.racks.marker`); a marker left by a holder that died makes a health check due,
-and that check's ``open_rig`` restores mains before anything else is done to the rig; a check also
-runs when the rig's health is unknown or its policy says so. A rig whose check fails is marked bad,
-given back, and another rig is tried. The plans run in a child process that dies with this one
+(:mod:`hubrig.harness.racks.marker`); a marker left by a holder that died is acted on first: the
+rig's mains switch alone is opened and mains restored (:func:`marker.restore_left_cut`) before
+anything else is sent to the rig, and a health check is then due; a check also runs when the rig's
+health is unknown or its policy says so. A restore that fails marks the rig bad (marker kept); a rig
+whose check fails is marked bad; either is given back and another rig is tried. The plans run in a child process that dies with this one
 (``PR_SET_PDEATHSIG``: SIGTERM, which restores mains), and is sent SIGTERM if the lease is lost.
 Results are written only while the lease is current (the write is fenced by its token).
 """
@@ -29,6 +30,7 @@ from hubrig.harness.racks.health import HealthPolicy
 from hubrig.harness.racks.states import LEASABLE
 from hubrig.harness.racks.leases import Heartbeat, Lease, LeaseLost
 from hubrig.harness.results.model import RunResults
+from hubrig.harness.rig.instruments import failure
 
 NOT_RUN = 75
 """Exit status of a pooled run whose job did not run (no rig in time, or the lease was lost)."""
@@ -97,7 +99,18 @@ def prepare(db: Database, entry: pools.RigEntry, lease: Lease, job: PoolJob, say
     now = db.clock()
     due = health.check_due(entry.health.value, entry.last_check_at, entry.jobs_since_check, now, job.policy)
     if entry.mains_off is not None:
-        say(f"rig {entry.name}: its last holder left mains cut ({entry.mains_off}); restoring it first")
+        say(f"rig {entry.name}: its last holder left mains cut ({entry.mains_off}); restoring it before "
+            "anything else")
+        try:
+            note = marker.restore_left_cut(entry.rigfile)
+        except Exception as exc:  # any failure to reach the switch: the rig is bad, the marker stays
+            detail = f"mains left cut by a holder that died could not be restored: {failure(exc)}"
+            health.record_check(db, entry.name, False, detail)
+            say(f"rig {entry.name}: MAINS IS STILL OFF: {detail}; the rig is now bad")
+            return False
+        left = pools.get_rig(db, entry.name).mains_off
+        say(f"rig {entry.name}: mains restored (cut since {(note or {}).get('cut_at', '?')} by "
+            f"{(note or {}).get('holder', '?')}); marker " + ("cleared" if left is None else f"still there: {left}"))
         due = "mains left cut by a holder that died"
     if due is None:
         return True

@@ -39,7 +39,13 @@ def store_run(conn: Connection, db: Database, results: RunResults, *, pool: str 
     """Inside a transaction of the hubrig database: store a run (replacing one with the same id)
     with the pool and lease it ran under; returns its id. The document is stored whole; the run's
     columns and its plan, record and measurement rows are what queries (list, trend) read."""
-    if not db.is_sqlite:  # writers of the same run id take turns (SQLite's BEGIN IMMEDIATE already does)
+    return store_rows(conn, db.is_sqlite, db.now(), results, pool=pool, lease_token=lease_token)
+
+
+def store_rows(conn: Connection, is_sqlite: bool, now: sa.ColumnElement[float], results: RunResults, *,
+               pool: str | None = None, lease_token: int | None = None) -> str:
+    """:func:`store_run` given the engine kind and the database's clock (what a migration has)."""
+    if not is_sqlite:  # writers of the same run id take turns (SQLite's BEGIN IMMEDIATE already does)
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(results.run_id))))
     s = summarise(results)
     conn.execute(sa.delete(runs).where(runs.c.run_id == results.run_id))
@@ -47,7 +53,7 @@ def store_run(conn: Connection, db: Database, results: RunResults, *, pool: str 
         run_id=s.run_id, started=s.started.isoformat(), plans=s.plans, rig=s.rig, dut=s.dut, verdict=s.verdict,
         n_records=s.records, n_failures=s.failures, document=results.model_dump_json(),
         firmware=", ".join(f"{d.role} {d.firmware}" for d in results.dut if d.firmware) or None,
-        pool=pool, lease_token=lease_token, stored_at=db.now()))
+        pool=pool, lease_token=lease_token, stored_at=now))
     rows = {
         run_plans: [{"run_id": s.run_id, "plan": p} for p in results.plans],
         records: [{"run_id": s.run_id, "plan": r.plan, "kind": r.kind, "scenario": r.scenario, "idx": r.index,
@@ -116,6 +122,13 @@ class DatabaseResultsStore:
             raise ResultsError(f"run id {run_id!r} is ambiguous in {self.name}: "
                                + ", ".join(r[0] for r in rows[:5]))
         return parse_results(rows[0][1])
+
+    def unconverted(self) -> list[tuple[str, str]]:
+        """Runs of the first results store that could not be converted (kept in ``runs_v1``): (id, why)."""
+        from hubrig.harness.results.upgrade import unconverted
+
+        with self.db.begin() as conn:
+            return unconverted(conn)
 
     def close(self) -> None:
         self.db.close()
