@@ -15,22 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubrig.harness.cli import UserError
+from hubrig.testplans import PLANS, plan_file
 
 if TYPE_CHECKING:
     from hubrig.harness.rig.file import RigFile
 
-PLANS = {"power-outage": "test_power_outage.py", "device-log": "test_device_log.py",
-         "clock-alert": "test_clock_alert.py", "rf-noise": "test_rf_noise.py"}
-"""The standard plans, in the order a run takes them: plan name -> module in ``testplans``."""
-
-
 def plan_path(name: str) -> Path:
     """The file of a shipped plan."""
-    from hubrig import testplans
-
-    if name not in PLANS:
-        raise UserError(f"unknown plan {name!r}; known: {', '.join(PLANS)}")
-    return Path(testplans.__file__).parent / PLANS[name]
+    try:
+        return plan_file(name)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def selected_plans(chosen: list[str] | None) -> list[str]:

@@ -185,12 +185,12 @@ def _plans_by_test() -> dict[str, str]:
     """Each shipped plan's module file name and test function names -> the plan."""
     import ast
 
-    from hubrig.harness.cli.run import PLANS, plan_path
+    from hubrig.testplans import PLANS, plan_file
 
     found: dict[str, str] = {}
     for plan, module in PLANS.items():
         found[module] = plan
-        tree = ast.parse(plan_path(plan).read_text(encoding="utf-8"))
+        tree = ast.parse(plan_file(plan).read_text(encoding="utf-8"))
         found.update({node.name: plan for node in tree.body
                       if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")})
     return found
