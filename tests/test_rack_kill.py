@@ -47,11 +47,11 @@ class Figures:
     lapse_after_kill_s: float
 
 
-def pooled_rig(bench: ServedBench, folder: Path) -> Path:
+def pooled_rig(bench: ServedBench, folder: Path, settle_s: float = SETTLE_S) -> Path:
     """The bench's rig file, trimmed to what the RF plan's emissions scenario needs, short."""
     doc = yaml.safe_load(bench.rig.read_text())
     doc["instruments"].pop("han", None)
-    doc["rf_noise"].update(settle_s=SETTLE_S, max_hold_sweeps=1, states=["idle"], bands=doc["rf_noise"]["bands"][:1])
+    doc["rf_noise"].update(settle_s=settle_s, max_hold_sweeps=1, states=["idle"], bands=doc["rf_noise"]["bands"][:1])
     path = folder / "pooled.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -163,3 +163,55 @@ def test_a_killed_holders_cut_is_restored_first_by_the_next_holder_on_sqlite(tmp
     figures = kill_mid_outage_then_recover(str(tmp_path / "hubrig.sqlite"), tmp_path)
     assert 0 < figures.lapse_after_kill_s <= TTL_S + TTL_S / 3
     _report("sqlite", figures)
+
+
+LONG_SETTLE_S = 30.0
+"""The sweep's cut when the runner alone is killed: a restore before it ends came from the signal."""
+
+
+def test_a_runner_killed_alone_mid_cut_leaves_its_plans_to_restore_mains(tmp_path: Path) -> None:
+    """SIGKILL the pooled runner alone (a crashed runner, not a dead host) while its plans have mains
+    cut: the plans process gets SIGTERM from the kernel (``PR_SET_PDEATHSIG``), restores mains on
+    its own connection, removes the database marker and exits; nothing is left running."""
+    bench = serve_bench(tmp_path)
+    url = str(tmp_path / "hubrig.sqlite")
+    runner: subprocess.Popen | None = None
+    try:
+        rig = pooled_rig(bench, tmp_path, settle_s=LONG_SETTLE_S)
+        with Database(url) as db:
+            name = pools.add_rig(db, POOL, rig).name
+            runner = start_runner(url, tmp_path, "crashing")
+            bench.wait_for(lambda es: [e["on"] for e in es if e["event"] == "output"] == [True, False],
+                           timeout_s=RUN_TIMEOUT_S)
+            killed_ns = time.monotonic_ns()
+            os.kill(runner.pid, signal.SIGKILL)  # the runner only: its plans process lives on, for now
+            runner.wait(timeout=30)
+            deadline = time.monotonic() + 60  # a bound on a hang, not a speed assertion
+            while _group_alive(runner.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _group_alive(runner.pid), "the plans process outlived its runner"
+            entry = pools.get_rig(db, name)
+    finally:
+        if runner is not None and _group_alive(runner.pid):
+            os.killpg(runner.pid, signal.SIGKILL)
+        bench.stop()
+
+    entries = bench.entries()
+    assert [e["on"] for e in entries if e["event"] == "output"] == [True, False, True]
+    cut, restore = outputs_since(entries, 0)[1:]
+    assert cut["t_ns"] < killed_ns < restore["t_ns"]
+    assert restore["t_ns"] - cut["t_ns"] < LONG_SETTLE_S * 1e9  # the signal ended the cut, not the plan's sweep
+    off = [e for e in entries if e["event"] == "command" and e["text"] == "OUTP OFF"][-1]
+    on = [e for e in entries[:entries.index(restore)] if e["event"] == "command" and e["text"] == "OUTP ON"][-1]
+    assert on["peer"] == off["peer"] and on["t_ns"] > killed_ns  # the plans' own connection restored it
+    assert entry.mains_off is None  # and removed the marker: the next holder has nothing to restore
+    print(f"\nrunner killed alone: mains restored by its plans {(restore['t_ns'] - killed_ns) / 1e9:.2f} s after "
+          f"the kill (outage {(restore['t_ns'] - cut['t_ns']) / 1e9:.2f} s by the bench's log)")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
