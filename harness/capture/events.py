@@ -130,7 +130,7 @@ class BusMemory:
     window_bytes: int
     """Estimated size of the window's events (:func:`footprint`)."""
     kept: int
-    """Older events kept whole because nothing can restore them (supply, mains, link changes)."""
+    """Older events kept whole because nothing can restore them (supply and mains changes)."""
     runs: int
     """Runs of older events that only the journal holds (a run: consecutive events of one
     publisher with consecutive journal ids; a storm from one source is a few runs)."""
@@ -163,7 +163,7 @@ class EventBus:
     The newest events (a :class:`Window`) are held whole. An older event that its publisher can
     restore (``publish_many(..., restore=...)``, with a journal id) keeps only its place in a run
     ``(seq, journal id, count, publisher)``; one that cannot (no journal id, or a publisher
-    without ``restore``: supply, mains and link changes, all small) is kept whole. Every read
+    without ``restore``: supply and mains changes, all small) is kept whole. Every read
     answers as if every event were held: reading past the window restores events from the
     journal, in order.
     """
