@@ -9,7 +9,7 @@ Memory is bounded however long the run: the bus holds the newest events whole (a
 :class:`Window`, by count and estimated bytes). The journal on disk is the record of
 everything, so an older event whose publisher can restore it from there (the capture pipeline
 re-reads and re-decodes its frame by journal id) keeps only its place in a run of such events;
-older events nothing can restore (supply, mains and link changes) are small and kept whole.
+older events nothing can restore (supply and mains changes) are small and kept whole.
 Every read answers as if every event were held, in the same order.
 """
 
